@@ -1,0 +1,280 @@
+"""The ``emubench`` command line. Commands parse options and call library functions; nothing else."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+import numpy as np
+
+from . import __version__
+from .errors import EmubenchError
+
+
+class Group(click.Group):
+    """Turns every error into one line on stderr and a non-zero exit; ``--verbose`` shows the traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if ctx.obj and ctx.obj.get("verbose"):
+                traceback.print_exc()
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            prefix = "" if isinstance(exc, EmubenchError) else f"{type(exc).__name__}: "
+            click.echo(f"Error: {prefix}{msg}", err=True)
+            sys.exit(1)
+
+
+def parse_options(pairs: tuple[str, ...]) -> dict:
+    """KEY=VALUE pairs to a dict, values parsed as JSON where possible (numbers, true/false)."""
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise EmubenchError(f"option {pair!r} is not KEY=VALUE")
+        k, v = pair.split("=", 1)
+        try:
+            out[k.strip().replace("-", "_")] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip().replace("-", "_")] = v
+    return out
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu" or device.startswith("cuda"):
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise EmubenchError(f"device {device!r} asked for, but no CUDA GPU is available")
+        return device
+    raise EmubenchError(f"unknown device {device!r} (use auto, cpu, cuda or cuda:N)")
+
+
+def positive(name):
+    def check(ctx, param, value):
+        if value is not None and value <= 0:
+            raise click.BadParameter(f"must be positive, got {value}")
+        return value
+    return check
+
+
+dataset_options = [
+    click.option("--dataset", "dataset", default=None, help="Registered dataset name (default: lognormal-lcdm, or the preset's)."),
+    click.option("--data", "data", multiple=True, type=click.Path(), help="CosmoGAN .npy (or FITS) file, folder or glob; repeatable."),
+    click.option("--side-deg", type=float, default=None, help="Map side in degrees (CosmoGAN files: 0.866)."),
+    click.option("-D", "--dataset-option", "dataset_opts", multiple=True, metavar="KEY=VALUE", help="Dataset option, e.g. -D n_maps=2048."),
+    click.option("--split-seed", type=int, default=0, show_default=True, help="Seed of the 70/15/15 train/val/test split."),
+]
+
+
+def with_options(options):
+    def deco(f):
+        for opt in reversed(options):
+            f = opt(f)
+        return f
+    return deco
+
+
+def open_splits(dataset, data, side_deg, dataset_opts, split_seed, default=None):
+    from .data import open_dataset, split
+
+    mapset = open_dataset(dataset or (None if data else default), list(data) or None, side_deg, **parse_options(dataset_opts))
+    return mapset, split(mapset, split_seed)
+
+
+@click.group(cls=Group)
+@click.version_option(__version__, prog_name="emubench")
+@click.option("-v", "--verbose", is_flag=True, help="Show full tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--plugins-dir", type=click.Path(file_okay=False), multiple=True,
+              help="Folder of plugin modules (*.py) to load; also EMUBENCH_PLUGINS_DIR.")
+@click.pass_context
+def cli(ctx, verbose, quiet, plugins_dir):
+    """emubench: benchmark generative emulators of cosmological maps against physics statistics."""
+    from .plugins import add_plugin_dir
+
+    ctx.ensure_object(dict)
+    ctx.obj.update(verbose=verbose, quiet=quiet)
+    for d in plugins_dir:
+        add_plugin_dir(d)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def plugins(as_json):
+    """List datasets, models, trainers and metrics, with the plugin each comes from."""
+    from .plugins import load_failures
+    from .registry import KINDS, get_registry
+
+    listing = {kind: [{"name": e.name, "plugin": e.plugin, "description": e.description} for e in get_registry(kind)]
+               for kind in KINDS}
+    if as_json:
+        click.echo(json.dumps({**listing, "failed": load_failures}, indent=2))
+        return
+    for kind in KINDS:
+        click.echo(f"{kind}:")
+        for e in listing[kind]:
+            click.echo(f"  {e['name']:<22} [{e['plugin']}]  {e['description']}")
+    for name, err in load_failures.items():
+        click.echo(f"failed plugin {name}: {err}", err=True)
+
+
+@cli.command()
+@click.argument("model")
+@with_options(dataset_options)
+@click.option("--preset", default=None, help="Trainer preset (cosmogan-dcgan: smoke, thesis, cosmogan).")
+@click.option("--epochs", type=int, default=None, callback=positive("epochs"), help="Number of epochs (overrides the preset).")
+@click.option("--max-steps", type=int, default=None, callback=positive("max-steps"), help="Stop after this many optimiser steps.")
+@click.option("--batch-size", type=int, default=None, callback=positive("batch-size"), help="Maps per batch (default 64).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights, latents and batch order.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run folder (default runs/<model>-<preset>).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last good checkpoint.")
+@click.option("-c", "--config", "config_opts", multiple=True, metavar="KEY=VALUE", help="Any trainer config field, e.g. -c lr=1e-4.")
+@click.pass_context
+def train(ctx, model, dataset, data, side_deg, dataset_opts, split_seed, preset, epochs, max_steps, batch_size, device,
+          seed, out, resume, config_opts):
+    """Train MODEL (e.g. cosmogan-dcgan) on a dataset; writes a run folder with checkpoints and a manifest."""
+    from .training import find_trainer
+
+    trainer = find_trainer(model)
+    config = trainer.make_config(preset, {**parse_options(config_opts), **{k: v for k, v in dict(
+        epochs=epochs, max_steps=max_steps, batch_size=batch_size, seed=seed).items() if v is not None}})
+    device = resolve_device(device)
+    out = Path(out or f"runs/{model}-{preset or trainer.default_preset}")
+    mapset, splits = open_splits(dataset, data, side_deg, dataset_opts, split_seed, default=config.get("dataset"))
+    run = trainer.train(model=model, splits=splits, mapset=mapset, split_seed=split_seed, config=config, out=out,
+                        resume=resume, device=device, quiet=ctx.obj["quiet"])
+    click.echo(f"run written to {run}")
+
+
+@cli.command()
+@click.option("--model", "model_spec", required=True, help="Run folder, checkpoint file, or registered training-free model.")
+@click.option("-n", "n", type=int, required=True, callback=positive("n"), help="Number of maps.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .npy file (N, H, W) float32 κ.")
+@with_options(dataset_options)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+def sample(model_spec, n, out, dataset, data, side_deg, dataset_opts, split_seed, seed, device):
+    """Draw N maps from a model and save them as .npy (κ units)."""
+    from .io import save_npy
+    from .models import resolve_model, timed_sample
+
+    device = resolve_device(device)
+    train = None
+    if not Path(model_spec).exists():
+        _, splits = open_splits(dataset, data, side_deg, dataset_opts, split_seed)
+        train = splits["train"]
+    model, _ = resolve_model(model_spec, train, seed=seed, device=device)
+    maps, rate = timed_sample(model, n, seed=seed, device=device)
+    save_npy(out, maps)
+    click.echo(f"wrote {n} maps {maps.shape[1]}x{maps.shape[2]} to {out} ({rate:.1f} maps/s)")
+
+
+@cli.command()
+@click.option("--model", "model_spec", default=None, help="Run folder, checkpoint file, or registered training-free model name.")
+@click.option("--maps", "maps_file", default=None, type=click.Path(dir_okay=False), help="Score maps made elsewhere (.npy, κ).")
+@with_options(dataset_options)
+@click.option("-n", "n", type=int, default=None, callback=positive("n"), help="Maps per set (default: the whole validation split).")
+@click.option("--metric", "metrics", multiple=True, help="Only these metrics (repeatable; default all registered).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling and floor re-split seed.")
+@click.option("--floor-draws", type=int, default=100, show_default=True, callback=positive("floor-draws"), help="Real-vs-real re-splits for the floors.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--label", default=None, help="Name shown in reports and the leaderboard.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Report folder (default reports/<label>).")
+@click.pass_context
+def score(ctx, model_spec, maps_file, dataset, data, side_deg, dataset_opts, split_seed, n, metrics, seed, floor_draws,
+          device, label, out):
+    """Score a model (or a .npy of maps) against real maps; writes a report folder."""
+    from .pipeline import score_and_report
+
+    if bool(model_spec) == bool(maps_file):
+        raise EmubenchError("give exactly one of --model or --maps")
+    folder = score_and_report(model_spec=model_spec, maps_file=maps_file, dataset=dataset, data=list(data), side_deg=side_deg,
+                              dataset_opts=parse_options(dataset_opts), split_seed=split_seed, n=n, metrics=list(metrics) or None,
+                              seed=seed, floor_draws=floor_draws, device=resolve_device(device), label=label, out=out,
+                              quiet=ctx.obj["quiet"])
+    click.echo((folder / "summary.md").read_text().split("\n\n| metric | statistic")[0])
+    click.echo(f"report written to {folder}")
+
+
+@cli.group()
+def data():
+    """Dataset utilities."""
+
+
+@data.command("export")
+@click.argument("dataset", required=False)
+@click.option("--data", "data_files", multiple=True, type=click.Path(), help="Read these files instead of a registered dataset.")
+@click.option("--side-deg", type=float, default=None, help="Map side in degrees.")
+@click.option("-D", "--dataset-option", "dataset_opts", multiple=True, metavar="KEY=VALUE", help="Dataset option.")
+@click.option("--split", "which", type=click.Choice(["train", "val", "test", "all"]), default="train", show_default=True, help="Which split.")
+@click.option("--split-seed", type=int, default=0, show_default=True, help="Seed of the split.")
+@click.option("-n", "n", type=int, default=None, callback=positive("n"), help="Number of maps (default: all of the split).")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .npy file.")
+def data_export(dataset, data_files, side_deg, dataset_opts, which, split_seed, n, out):
+    """Write a dataset's split to .npy (N, H, W) float32 κ."""
+    from .io import save_npy
+
+    mapset, splits = open_splits(dataset, data_files, side_deg, dataset_opts, split_seed)
+    part = mapset if which == "all" else splits[which]
+    maps = part.head(n or len(part))
+    save_npy(out, maps)
+    click.echo(f"wrote {len(maps)} maps of {part.name} ({maps.shape[1]}x{maps.shape[2]}, {part.side_deg}°) to {out}")
+
+
+@cli.command()
+@click.argument("maps_file", type=click.Path(dir_okay=False))
+@click.option("--side-deg", type=float, required=True, help="Map side in degrees.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output .csv or .parquet (default: MAPS.stats.csv).")
+@click.option("--nbins", type=int, default=20, show_default=True, callback=positive("nbins"), help="Number of ℓ and threshold bins.")
+def stats(maps_file, side_deg, out, nbins):
+    """Per-map summary statistics (moments, power spectrum, Minkowski, peaks) of a .npy of maps, to CSV/Parquet."""
+    from .pipeline import map_statistics
+    from .io import atomic_path
+
+    if side_deg <= 0:
+        raise EmubenchError(f"--side-deg must be positive, got {side_deg}")
+    df = map_statistics(maps_file, side_deg, nbins)
+    out = Path(out or f"{maps_file}.stats.csv")
+    with atomic_path(out) as tmp:
+        if out.suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False)
+    click.echo(f"wrote {len(df)} rows for {df['map'].nunique()} maps to {out}")
+
+
+@cli.command()
+@click.argument("reports", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), default="reports", show_default=True, help="Folder for leaderboard.md/.html.")
+def report(reports, out):
+    """Leaderboard across scored runs (report folders written by emubench score)."""
+    from .report import leaderboard
+
+    table = leaderboard(list(reports), out)
+    click.echo(f"leaderboard of {len(table)} models written to {out}/leaderboard.md and leaderboard.html")
+
+
+def main() -> None:
+    from .plugins import get_plugin_manager
+
+    try:
+        get_plugin_manager().hook.register_commands(cli=cli)
+    except Exception as exc:  # a plugin's command must not take the CLI down
+        click.echo(f"warning: a plugin's register_commands failed: {exc}", err=True)
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

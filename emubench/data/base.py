@@ -1,0 +1,117 @@
+"""Datasets, map sets and the train/validation/test split.
+
+A dataset plugin is a class with a ``name``, a ``description``, keyword options, and a ``load()`` that
+returns a ``MapSet``: an (N, H, W) float32 array-like with O(1) random access (usually memory-mapped)
+and the map side in degrees, which every statistic in ℓ needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import EmubenchError
+
+SPLITS = ("train", "val", "test")
+SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
+
+
+@dataclass
+class MapSet:
+    """Maps with their geometry.
+
+    maps: (N, H, W) array-like (numpy array, memmap or ``MultiFileMaps``) of κ;
+    side_deg: side of each map in degrees; name: where they came from; meta: provenance for manifests.
+    """
+
+    maps: Any
+    side_deg: float
+    name: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.maps)
+
+    @property
+    def npix(self) -> int:
+        return int(self.maps.shape[-1])
+
+    def get(self, index) -> np.ndarray:
+        """Maps at ``index`` (int, slice or integer array) as float32 numpy, (k, H, W)."""
+        if isinstance(index, (int, np.integer)):
+            index = [int(index)]
+        return np.asarray(self.maps[index], dtype=np.float32)
+
+    def head(self, n: int) -> np.ndarray:
+        """The first ``n`` maps as float32 (an error if fewer exist)."""
+        if n > len(self):
+            raise EmubenchError(f"{self.name}: asked for {n} maps but only {len(self)} exist")
+        return self.get(slice(0, n))
+
+    def subset(self, index: np.ndarray, name: str | None = None) -> "MapSet":
+        return MapSet(IndexedMaps(self.maps, np.asarray(index)), self.side_deg, name or self.name, dict(self.meta))
+
+    def content_hash(self, max_maps: int = 64) -> str:
+        """A short hash of shape, side and the first and last maps: enough to tell datasets apart in a manifest."""
+        h = hashlib.sha256(f"{self.maps.shape}|{self.side_deg}".encode())
+        n = len(self)
+        for i in sorted({*range(min(n, max_maps // 2)), *range(max(0, n - max_maps // 2), n)}):
+            h.update(np.ascontiguousarray(self.get(i)).tobytes())
+        return h.hexdigest()[:16]
+
+
+class IndexedMaps:
+    """A view of an array-like through an index array (for splits), without copying."""
+
+    def __init__(self, base: Any, index: np.ndarray):
+        self.base = base
+        self.index = index
+        self.shape = (len(index), *base.shape[1:])
+        self.dtype = np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, key):
+        sel = self.index[key]
+        if np.ndim(sel) == 0:
+            return np.asarray(self.base[int(sel)])
+        # memmaps read fastest in increasing order; restore the caller's order afterwards.
+        order = np.argsort(sel, kind="stable")
+        out = np.asarray(self.base[sel[order]])
+        res = np.empty_like(out)
+        res[order] = out
+        return res
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self[np.arange(len(self))], dtype=dtype)
+
+
+def split_indices(n: int, seed: int, fractions: Sequence[float] = SPLIT_FRACTIONS) -> dict[str, np.ndarray]:
+    """Deterministic 70/15/15 train/val/test partition of range(n), sorted within each split.
+
+    val and test get the same size so that real-vs-real noise floors compare equal numbers of maps.
+    """
+    if n < 3:
+        raise EmubenchError(f"a dataset of {n} maps is too small to split into train/val/test")
+    perm = np.random.default_rng(seed).permutation(n)
+    n_hold = max(1, int(round(n * fractions[1])))
+    n_train = n - 2 * n_hold
+    if n_train < 1:
+        raise EmubenchError(f"a dataset of {n} maps is too small to split into train/val/test")
+    parts = {"train": perm[:n_train], "val": perm[n_train : n_train + n_hold], "test": perm[n_train + n_hold :]}
+    return {k: np.sort(v) for k, v in parts.items()}
+
+
+def split(mapset: MapSet, seed: int = 0) -> dict[str, MapSet]:
+    """train/val/test ``MapSet`` views of ``mapset``."""
+    idx = split_indices(len(mapset), seed)
+    out = {}
+    for k, v in idx.items():
+        s = mapset.subset(v, f"{mapset.name}:{k}")
+        s.meta.update(split=k, split_seed=seed)
+        out[k] = s
+    return out

@@ -1,0 +1,154 @@
+"""Real maps from files: CosmoGAN-format .npy (one or many, memory-mapped) and FITS images.
+
+CosmoGAN files hold (N, 256, 256) or (N, 1, 256, 256) κ. All files are opened once, memory-mapped, and a
+global index is mapped to (file, row) with a binary search over cumulative lengths, so a random batch costs
+no file reopening and no rescanning (the thesis's loader reopened the file for every sample).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import EmubenchError
+from ..io import check_maps, load_npy
+from .base import MapSet
+
+COSMOGAN_SIDE_DEG = 0.866
+
+
+def expand_paths(spec: str | os.PathLike | Sequence[str | os.PathLike], suffixes: tuple[str, ...]) -> list[Path]:
+    """Files named by a path, a folder (its files with ``suffixes``), a glob, or a list of those; sorted."""
+    items = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
+    out: list[Path] = []
+    for item in items:
+        s = str(item)
+        if any(ch in s for ch in "*?["):
+            found = sorted(Path(p) for p in glob.glob(s))
+            if not found:
+                raise EmubenchError(f"{s}: pattern matches no file")
+            out += found
+        elif Path(s).is_dir():
+            found = sorted(p for p in Path(s).iterdir() if p.suffix.lower() in suffixes)
+            if not found:
+                raise EmubenchError(f"{s}: folder holds no {'/'.join(suffixes)} file")
+            out += found
+        else:
+            out.append(Path(s))
+    if not out:
+        raise EmubenchError("no data file given")
+    return out
+
+
+class MultiFileMaps:
+    """Concatenation of several (N_i, H, W) memory-mapped arrays with O(1) global random access."""
+
+    def __init__(self, arrays: list[np.ndarray], sources: list[str]):
+        self.arrays = arrays
+        self.sources = sources
+        self.offsets = np.concatenate([[0], np.cumsum([len(a) for a in arrays])])
+        self.shape = (int(self.offsets[-1]), *arrays[0].shape[1:])
+        self.dtype = np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            key = np.arange(*key.indices(len(self)))
+        idx = np.asarray(key)
+        scalar = idx.ndim == 0
+        idx = np.atleast_1d(idx).astype(np.int64)
+        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise IndexError(f"map index out of range for {len(self)} maps")
+        idx = np.where(idx < 0, idx + len(self), idx)
+        which = np.searchsorted(self.offsets, idx, side="right") - 1
+        out = np.empty((len(idx), *self.shape[1:]), dtype=np.float32)
+        for f in np.unique(which):
+            sel = np.nonzero(which == f)[0]
+            rows = idx[sel] - self.offsets[f]
+            out[sel] = self.arrays[f][rows]
+        return out[0] if scalar else out
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self[np.arange(len(self))], dtype=dtype)
+
+
+def open_npy_maps(spec: Any, side_deg: float = COSMOGAN_SIDE_DEG, *, check: bool = True, name: str = "npy") -> MapSet:
+    """Open CosmoGAN-format .npy file(s) as one MapSet; every file is validated (shape, dtype, finite values)."""
+    paths = expand_paths(spec, (".npy",))
+    arrays, shape = [], None
+    for path in paths:
+        arr = check_maps(load_npy(path), str(path), check_finite=check)
+        if shape is not None and arr.shape[1:] != shape:
+            raise EmubenchError(f"{path}: maps are {arr.shape[1]}x{arr.shape[2]}, but {paths[0]} has {shape[0]}x{shape[1]}")
+        shape = arr.shape[1:]
+        arrays.append(arr)
+    maps = arrays[0] if len(arrays) == 1 and arrays[0].dtype == np.float32 else MultiFileMaps(arrays, [str(p) for p in paths])
+    return MapSet(maps, float(side_deg), name, {"dataset": name, "files": [str(p) for p in paths], "side_deg": float(side_deg)})
+
+
+def open_fits_maps(spec: Any, side_deg: float | None = None, *, name: str = "fits") -> MapSet:
+    """Open FITS image(s): each primary HDU holds one (H, W) map or a (N, H, W) cube. Needs astropy.
+
+    The map side comes from ``side_deg`` or the header keyword ``ANGLE`` (degrees, as LensTools writes it).
+    """
+    try:
+        from astropy.io import fits
+    except ImportError:
+        raise EmubenchError("reading FITS maps needs astropy: pip install 'emubench[fits]'") from None
+    paths = expand_paths(spec, (".fits", ".fit"))
+    stacks, side = [], side_deg
+    for path in paths:
+        try:
+            with fits.open(path, memmap=False) as hdul:
+                data = np.asarray(hdul[0].data)
+                header_side = hdul[0].header.get("ANGLE")
+        except Exception as exc:
+            raise EmubenchError(f"{path}: not a readable FITS file ({exc})") from None
+        if data is None or data.ndim == 0:
+            raise EmubenchError(f"{path}: primary HDU holds no image")
+        if side is None and header_side is not None:
+            side = float(header_side)
+        stacks.append(check_maps(data.astype(np.float32, copy=False), str(path)))
+    if side is None:
+        raise EmubenchError(f"{paths[0]}: no map side given (--side-deg) and no ANGLE keyword in the header")
+    shapes = {s.shape[1:] for s in stacks}
+    if len(shapes) > 1:
+        raise EmubenchError(f"FITS maps have different sizes: {sorted(shapes)}")
+    return MapSet(np.concatenate(stacks).astype(np.float32), float(side), name,
+                  {"dataset": name, "files": [str(p) for p in paths], "side_deg": float(side)})
+
+
+class NpyDataset:
+    """CosmoGAN-format .npy files: (N, 256, 256) or (N, 1, 256, 256) κ, 0.866° per side by default."""
+
+    name = "cosmogan-npy"
+    description = "CosmoGAN-format .npy file(s), a folder or a glob (option path=...; side_deg defaults to 0.866)"
+
+    def __init__(self, path: Any = None, side_deg: float = COSMOGAN_SIDE_DEG):
+        if path is None:
+            raise EmubenchError(f"dataset {self.name!r} needs a path: use --data FILE_OR_FOLDER_OR_GLOB")
+        self.path, self.side_deg = path, float(side_deg)
+
+    def load(self) -> MapSet:
+        return open_npy_maps(self.path, self.side_deg, name=self.name)
+
+
+class FitsDataset:
+    """FITS images of κ maps (one map or a cube per file); the side from --side-deg or the ANGLE keyword."""
+
+    name = "fits"
+    description = "FITS κ maps (needs astropy); side from side_deg=... or the header's ANGLE keyword"
+
+    def __init__(self, path: Any = None, side_deg: float | None = None):
+        if path is None:
+            raise EmubenchError(f"dataset {self.name!r} needs a path: use --data FILE_OR_FOLDER_OR_GLOB")
+        self.path, self.side_deg = path, side_deg
+
+    def load(self) -> MapSet:
+        return open_fits_maps(self.path, self.side_deg, name=self.name)

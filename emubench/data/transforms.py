@@ -1,0 +1,55 @@
+"""Invertible pixel transforms between κ and the units a model trains in.
+
+Models may train in transformed units; every score is computed in κ after ``inverse``. A transform is a
+registered class (they are listed by ``emubench plugins`` under datasets' companions) with ``forward`` and
+``inverse`` working on numpy arrays or torch tensors alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import EmubenchError
+
+
+class Identity:
+    """κ unchanged."""
+
+    name = "identity"
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+    def inverse(self, s: Any) -> Any:
+        return s
+
+
+class CosmoGAN:
+    """CosmoGAN's s = 2x/(x + a) − 1 with x = κ + shift (a = 4, shift = 0 as in CosmoGAN).
+
+    Maps x ∈ [0, ∞) onto [−1, 1), so a tanh generator covers it; inverse x = a(1 + s)/(1 − s).
+    A positive ``shift`` (e.g. the lognormal λ) brings negative κ into range.
+    """
+
+    name = "cosmogan"
+
+    def __init__(self, a: float = 4.0, shift: float = 0.0):
+        if a <= 0:
+            raise EmubenchError(f"cosmogan transform needs a > 0, got {a}")
+        self.a, self.shift = float(a), float(shift)
+
+    def forward(self, x: Any) -> Any:
+        x = x + self.shift
+        return 2 * x / (x + self.a) - 1
+
+    def inverse(self, s: Any) -> Any:
+        return self.a * (1 + s) / (1 - s) - self.shift
+
+
+TRANSFORMS = {t.name: t for t in (Identity, CosmoGAN)}
+
+
+def get_transform(name: str, **kwargs) -> Any:
+    if name not in TRANSFORMS:
+        raise EmubenchError(f"unknown pixel transform {name!r} (known: {', '.join(TRANSFORMS)})")
+    return TRANSFORMS[name](**kwargs)

@@ -1,0 +1,61 @@
+"""Nearest-neighbour memorisation check: are generated maps closer to training maps than new real maps are?"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as sps
+
+from ..data.augment import symmetry
+from ..stats import nearest_neighbours
+from .base import Context, row
+
+PERCENTILE = 1.0   # threshold: this percentile of held-out maps' nearest-training-map distances
+
+
+def nn_distance(maps: np.ndarray, train: np.ndarray, symmetries: bool, device: str) -> tuple[np.ndarray, np.ndarray]:
+    """Distance (κ, Euclidean over pixels) from each map to its nearest training map, optionally minimised
+    over the 8 symmetries of the square (applied to the query, which is equivalent and 8× cheaper in memory)."""
+    best_d = np.full(len(maps), np.inf)
+    best_i = np.zeros(len(maps), dtype=np.int64)
+    for k in range(8 if symmetries else 1):
+        d, i = nearest_neighbours(np.ascontiguousarray(symmetry(maps, k)), train, device=device)
+        better = d < best_d
+        best_d[better], best_i[better] = d[better], i[better]
+    return best_d, best_i
+
+
+class Memorisation:
+    """Fraction of generated maps closer to a training map than the 1st percentile of held-out maps' distances."""
+
+    name = "memorisation"
+    description = "nearest-training-map distances (up to the 8 square symmetries): fraction closer than held-out maps' 1st percentile"
+    symmetries = True
+
+    def evaluate(self, generated, reference, heldout, ctx: Context) -> list[dict]:
+        if ctx.train is None:
+            return []
+        train = np.asarray(ctx.train.get(slice(0, len(ctx.train))), dtype=np.float32)
+        dg, ig = nn_distance(np.asarray(generated, np.float32), train, self.symmetries, ctx.device)
+        dh, _ = nn_distance(np.asarray(heldout, np.float32), train, self.symmetries, ctx.device)
+        dr, _ = nn_distance(np.asarray(reference, np.float32), train, self.symmetries, ctx.device)
+        threshold = np.percentile(dh, PERCENTILE)
+        n = len(dg)
+        frac = float(np.mean(dg < threshold))
+        # If generated maps were as new as real held-out maps, the count below the threshold would be
+        # Binomial(n, 1%); the floor is its 99th percentile.
+        floor = float(sps.binom.ppf(0.99, n, PERCENTILE / 100) / n)
+        closest = np.argsort(dg)[:8]
+        ctx.extras["memorisation"] = {"generated_index": closest.tolist(), "train_index": ig[closest].tolist(),
+                                      "distance": dg[closest].tolist(), "threshold": float(threshold),
+                                      "heldout_median": float(np.median(dh))}
+        ctx.curves += [{"metric": self.name, "statistic": "nn-distance", "x": float(q), "set": label,
+                        "mean": float(np.percentile(d, q)), "std": np.nan}
+                       for label, d in (("generated", dg), ("reference", dr), ("heldout", dh))
+                       for q in (1, 5, 25, 50, 75, 95)]
+        return [
+            {**row("fraction-below-threshold", np.nan, frac, 0.0, True, "memorisation"), "floor": floor, "flagged": frac > floor},
+            {**row("reference-fraction-below-threshold", np.nan, float(np.mean(dr < threshold)), 0.0, False, "memorisation"),
+             "floor": floor, "flagged": False},
+            {**row("median-distance-ratio", np.nan, float(np.median(dg) / np.median(dh)), 1.0, False, "memorisation"),
+             "floor": np.nan, "flagged": False},
+        ]

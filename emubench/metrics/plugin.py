@@ -1,0 +1,15 @@
+"""Built-in metric plugins, registered like any third-party plugin."""
+
+from .. import hookimpl
+from .curves import MinkowskiMetric, PeaksMetric, PowerSpectrumMetric
+from .memorisation import Memorisation
+from .pixel_ks import PixelKS
+
+
+@hookimpl
+def register_metrics(register):
+    register(PixelKS)
+    register(PowerSpectrumMetric)
+    register(MinkowskiMetric)
+    register(PeaksMetric)
+    register(Memorisation)

@@ -1,0 +1,69 @@
+"""The model (emulator) contract, and how the harness gets a model from what the user typed.
+
+A model plugin is a class with ``name``, ``description`` and:
+
+- ``sample(self, n, *, seed, device="cpu") -> np.ndarray``: n maps (n, H, W), float32, in κ.
+- training-free models: ``@classmethod fit(cls, train: MapSet, *, seed=0) -> instance`` (seconds).
+- trained models: ``@classmethod from_run(cls, run_dir, manifest, *, checkpoint=None, device="cpu")``,
+  rebuilding the model from a run folder written by its trainer.
+
+``emubench score --model X`` accepts a run folder, a checkpoint file inside one, or a registered name.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .checkpoint import MANIFEST, read_manifest
+from .data import MapSet
+from .errors import EmubenchError
+from .registry import get, get_registry
+
+
+def resolve_model(spec: str, train: MapSet | None, *, seed: int = 0, device: str = "cpu") -> tuple[Any, dict]:
+    """Return (model instance, provenance dict) for a run folder, checkpoint file or registered name."""
+    path = Path(spec)
+    if path.is_dir() or path.is_file():
+        checkpoint = None
+        if path.is_file():
+            if path.parent.name == "checkpoints" and (path.parent.parent / MANIFEST).exists():
+                checkpoint, path = path.stem, path.parent.parent
+            else:
+                raise EmubenchError(f"{spec}: a checkpoint file must sit in a run folder's checkpoints/ (with its {MANIFEST}) "
+                                    "so the model can be rebuilt from its manifest")
+        manifest = read_manifest(path)
+        cls = get("models", manifest["model"])
+        if not hasattr(cls, "from_run"):
+            raise EmubenchError(f"model {cls.name!r} cannot be loaded from a run folder")
+        model = cls.from_run(path, manifest, checkpoint=checkpoint, device=device)
+        return model, {"model": cls.name, "run": str(path), "checkpoint": checkpoint or manifest.get("best") or manifest.get("latest"),
+                       "manifest": manifest}
+    if spec not in get_registry("models"):
+        if any(sep in spec for sep in ("/", "\\", ".")):
+            raise EmubenchError(f"{spec}: no such run folder or checkpoint file")
+    cls = get("models", spec)
+    if not hasattr(cls, "fit"):
+        raise EmubenchError(f"model {spec!r} needs training first: emubench train {spec}, then score the run folder")
+    if train is None:
+        raise EmubenchError(f"model {spec!r} is fitted from a dataset's training split; give --dataset or --data")
+    return cls.fit(train, seed=seed), {"model": cls.name, "fitted_on": train.name, "seed": seed}
+
+
+def timed_sample(model: Any, n: int, *, seed: int, device: str = "cpu", warmup: int = 8) -> tuple[np.ndarray, float]:
+    """Sample ``n`` maps and the throughput in maps/s (a small warm-up call is excluded from the timing)."""
+    model.sample(min(warmup, n), seed=seed + 10_000, device=device)
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    maps = model.sample(n, seed=seed, device=device)
+    dt = time.perf_counter() - t0
+    maps = np.asarray(maps)
+    if maps.ndim != 3 or len(maps) != n:
+        raise EmubenchError(f"model returned shape {maps.shape} from sample({n}); expected ({n}, H, W)")
+    return maps.astype(np.float32, copy=False), n / max(dt, 1e-9)

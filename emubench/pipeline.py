@@ -1,0 +1,119 @@
+"""The whole scoring job behind ``emubench score`` and ``emubench stats``: data → model → metrics → report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .checkpoint import MANIFEST, environment, read_manifest
+from .data import open_dataset, split
+from .errors import EmubenchError
+from .io import check_maps, load_npy
+
+
+def _log(quiet: bool, msg: str) -> None:
+    if not quiet:
+        print(f"[emubench] {msg}", flush=True)
+
+
+def run_folder(spec: str | None) -> Path | None:
+    """The run folder a --model argument points into (the folder itself or a checkpoint inside it), if any."""
+    if not spec:
+        return None
+    p = Path(spec)
+    if p.is_dir() and (p / MANIFEST).exists():
+        return p
+    if p.is_file() and p.parent.name == "checkpoints" and (p.parent.parent / MANIFEST).exists():
+        return p.parent.parent
+    return None
+
+
+def score_and_report(*, model_spec=None, maps_file=None, dataset=None, data=None, side_deg=None, dataset_opts=None,
+                     split_seed=0, n=None, metrics=None, seed=0, floor_draws=100, device="cpu", label=None, out=None,
+                     quiet=False) -> Path:
+    """Score a model or a file of maps and write the report; returns the report folder."""
+    from .models import resolve_model, timed_sample
+    from .report import write_report
+    from .scoring import check_generated, score
+
+    dataset_opts = dict(dataset_opts or {})
+    run = run_folder(model_spec)
+    if run is not None and not dataset and not data:
+        # Score against the data the run was trained on, with the same split.
+        ds = read_manifest(run).get("dataset", {})
+        dataset = ds.get("name")
+        if ds.get("files"):
+            data = ds["files"]
+            dataset = None
+        dataset_opts = {**{k: v for k, v in ds.get("options", {}).items() if k not in ("path",)}, **dataset_opts}
+        split_seed = ds.get("split_seed", split_seed)
+    t0 = time.perf_counter()
+    mapset = open_dataset(dataset, data or None, side_deg, **dataset_opts)
+    splits = split(mapset, split_seed)
+    _log(quiet, f"dataset {mapset.name}: {len(mapset)} maps {mapset.npix}² over {mapset.side_deg}° "
+                f"(train/val/test {len(splits['train'])}/{len(splits['val'])}/{len(splits['test'])})")
+    n_req = n or min(len(splits["val"]), len(splits["test"]))
+    if maps_file:
+        generated = check_generated(load_npy(maps_file), mapset.npix, str(maps_file))
+        n_req = n or min(n_req, len(generated))
+        generated = np.asarray(generated[:n_req], dtype=np.float32)
+        provenance, rate, name = {"maps_file": str(maps_file)}, float("nan"), Path(maps_file).stem
+    else:
+        model, provenance = resolve_model(model_spec, splits["train"], seed=seed, device=device)
+        generated, rate = timed_sample(model, n_req, seed=seed, device=device)
+        name = provenance["model"] if run is None else f"{provenance['model']}:{run.name}"
+        _log(quiet, f"sampled {n_req} maps from {name} at {rate:.1f} maps/s on {device}")
+    label = label or name
+    scores, ctx = score(generated, splits, metrics=metrics, n=n_req, seed=seed, floor_draws=floor_draws, device=device,
+                        model=label, dataset=mapset.name)
+    _log(quiet, f"scored {len(scores)} rows in {time.perf_counter() - t0:.1f}s")
+    provenance.pop("manifest", None) if "manifest" in provenance and run is None else None
+    info = {"model": label, "label": label, "provenance": provenance, "dataset": mapset.name,
+            "dataset_options": {k: v for k, v in mapset.meta.get("options", {}).items()},
+            "dataset_files": mapset.meta.get("files"), "dataset_hash": mapset.content_hash(), "split_seed": split_seed,
+            "side_deg": mapset.side_deg, "npix": mapset.npix, "n": n_req, "seed": seed, "floor_draws": floor_draws,
+            "throughput_maps_per_s": rate, "device": device, "emubench_version": __version__, "environment": environment()}
+    pairs = None
+    mem = ctx.extras.get("memorisation")
+    if mem:
+        pairs = (generated, splits["train"].get(np.asarray(mem["train_index"])), mem)
+    curves = pd.DataFrame(ctx.curves)
+    folder = Path(out or Path("reports") / label.replace(":", "-").replace("/", "-"))
+    write_report(folder, scores, curves, info, generated=generated, reference=splits["val"].head(min(8, n_req)), pairs=pairs)
+    return folder
+
+
+def map_statistics(maps_file: str, side_deg: float, nbins: int = 20, chunk: int = 256) -> pd.DataFrame:
+    """Per-map statistics of a .npy file as a long table: map, statistic, bin, value.
+
+    Moments; C_ℓ over ``nbins`` log ℓ bins up to Nyquist; V0, V1, V2, peaks and pdf with thresholds in units of
+    the whole file's σ (ν ∈ [-3, 5]).
+    """
+    from .stats import default_ell_edges, minkowski, moments, pdf, peak_counts, power_spectrum
+
+    maps = check_maps(load_npy(maps_file), str(maps_file))
+    sigma = float(np.sqrt(np.mean([np.var(maps[i : i + chunk], dtype=np.float64) for i in range(0, len(maps), chunk)])))
+    if not sigma > 0:
+        raise EmubenchError(f"{maps_file}: maps are constant (σ = 0); statistics in σ units are undefined")
+    nu_edges = np.linspace(-3, 5, nbins + 1)
+    edges = default_ell_edges(maps.shape[-1], side_deg, nbins)
+    parts = []
+    for s in range(0, len(maps), chunk):
+        m = np.asarray(maps[s : s + chunk], dtype=np.float32)
+        ids = np.arange(s, s + len(m))
+        mom = moments(m)
+        for k, v in mom.items():
+            parts.append(pd.DataFrame({"map": ids, "statistic": k, "bin": np.nan, "value": v}))
+        ell, p = power_spectrum(m, side_deg, edges)
+        nu, v0, v1, v2 = minkowski(m, nu_edges * sigma)
+        _, pk = peak_counts(m, nu_edges * sigma)
+        _, pd_ = pdf(m, nu_edges * sigma)
+        for stat, x, arr in (("C_ell", ell, p), ("V0", nu / sigma, v0), ("V1", nu / sigma, v1), ("V2", nu / sigma, v2),
+                             ("peaks", nu / sigma, pk), ("pdf", nu / sigma, pd_)):
+            parts.append(pd.DataFrame({"map": np.repeat(ids, len(x)), "statistic": stat,
+                                       "bin": np.tile(x, len(m)), "value": arr.reshape(-1)}))
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,117 @@
+"""The plugin manager: built-ins, installed entry points and a local plugin folder, all through one path.
+
+Built-in datasets, metrics and baselines are plain plugin modules listed in DEFAULT_PLUGINS and registered
+with the same ``pm.register`` as third-party code. Installed plugins come from the entry-point group
+``emubench``. Two environment variables steer loading:
+
+- ``EMUBENCH_LOAD_PLUGINS``: comma-separated allow-list of entry-point names; when set (even empty),
+  only those installed plugins load. Built-ins always load.
+- ``EMUBENCH_PLUGINS_DIR``: a folder (or several, separated by os.pathsep) whose ``*.py`` modules are
+  registered as plugins, for trying a plugin without packaging it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pluggy
+
+from . import hookspecs
+
+ENTRY_POINT_GROUP = "emubench"
+
+DEFAULT_PLUGINS = (
+    "emubench.data.plugin",
+    "emubench.metrics.plugin",
+    "emubench.baselines.plugin",
+)
+
+pm = pluggy.PluginManager("emubench")
+pm.add_hookspecs(hookspecs)
+
+# Plugins that could not be imported: name -> one-line error. Shown by `emubench plugins`.
+load_failures: dict[str, str] = {}
+
+_loaded = False
+_extra_dirs: list[Path] = []
+
+
+def add_plugin_dir(path: str | os.PathLike) -> None:
+    """Register every ``*.py`` module in ``path`` as a plugin (the CLI's ``--plugins-dir``)."""
+    _extra_dirs.append(Path(path))
+    if _loaded:
+        _load_dir(Path(path))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _register_module(module, name: str) -> None:
+    if pm.is_registered(module) or pm.get_plugin(name) is not None:
+        return
+    pm.register(module, name=name)
+
+
+def _load_entry_points() -> None:
+    allow = os.environ.get("EMUBENCH_LOAD_PLUGINS")
+    allowed = None if allow is None else {n.strip() for n in allow.split(",") if n.strip()}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if allowed is not None and ep.name not in allowed:
+            continue
+        try:
+            module = ep.load()
+        except Exception as exc:  # a broken plugin must not take the harness down
+            load_failures[ep.name] = _one_line(exc)
+            continue
+        _register_module(module, ep.name)
+
+
+def _load_dir(folder: Path) -> None:
+    if not folder.is_dir():
+        load_failures[str(folder)] = "plugin folder does not exist"
+        return
+    for path in sorted(folder.glob("*.py")):
+        name = path.stem
+        try:
+            spec = importlib.util.spec_from_file_location(f"emubench_local_plugins.{name}", path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            load_failures[name] = _one_line(exc)
+            continue
+        _register_module(module, name)
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The plugin manager with built-ins, entry points and local folders loaded (once)."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for modname in DEFAULT_PLUGINS:
+            _register_module(importlib.import_module(modname), modname)
+        _load_entry_points()
+        dirs = [Path(p) for p in os.environ.get("EMUBENCH_PLUGINS_DIR", "").split(os.pathsep) if p]
+        for folder in dirs + _extra_dirs:
+            _load_dir(folder)
+    return pm
+
+
+def reset() -> None:
+    """Forget every plugin and registry (tests use this to load a clean set)."""
+    global _loaded
+    for name, plugin in list(pm.list_name_plugin()):
+        pm.unregister(plugin, name=name)
+    load_failures.clear()
+    _extra_dirs.clear()
+    _loaded = False
+    from . import registry
+
+    registry.clear_cache()

@@ -1,0 +1,109 @@
+"""Registries of datasets, models, trainers and metrics, filled by the plugin hooks.
+
+A registry holds classes (or factories), never instances, so listing plugins builds no network
+and loads no data. Each registered object needs a ``name`` attribute: lowercase words joined by hyphens.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import EmubenchError
+from .plugins import get_plugin_manager, load_failures
+
+KINDS = ("datasets", "models", "trainers", "metrics")
+_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    obj: Any
+    plugin: str
+
+    @property
+    def description(self) -> str:
+        doc = getattr(self.obj, "description", None) or (getattr(self.obj, "__doc__", None) or "")
+        return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+class Registry:
+    """Name -> Entry for one kind of plugin object."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.entries: dict[str, Entry] = {}
+
+    def add(self, obj: Any, plugin: str) -> None:
+        name = getattr(obj, "name", None)
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise EmubenchError(
+                f"plugin {plugin!r} registered a {self.kind[:-1]} without a valid name "
+                f"(need lowercase-with-hyphens 'name' attribute, got {name!r})"
+            )
+        if name in self.entries:
+            other = self.entries[name].plugin
+            raise EmubenchError(f"duplicate {self.kind[:-1]} name {name!r}: registered by plugin {other!r} and by plugin {plugin!r}")
+        self.entries[name] = Entry(name, obj, plugin)
+
+    def get(self, name: str) -> Entry:
+        if name in self.entries:
+            return self.entries[name]
+        close = difflib.get_close_matches(name, list(self.entries), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else f"; known: {', '.join(sorted(self.entries)) or 'none'}"
+        raise EmubenchError(f"unknown {self.kind[:-1]} {name!r}{hint}")
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.entries
+
+    def __iter__(self):
+        return iter(sorted(self.entries.values(), key=lambda e: e.name))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+_cache: dict[str, Registry] = {}
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def get_registry(kind: str) -> Registry:
+    """Build (once) the registry of ``kind`` by calling every plugin's ``register_<kind>`` hook.
+
+    A plugin whose hook raises is recorded in ``plugins.load_failures`` under its name and skipped;
+    a duplicate name stops with an error naming both plugins.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown registry kind {kind!r}")
+    if kind in _cache:
+        return _cache[kind]
+    pm = get_plugin_manager()
+    reg = Registry(kind)
+    hook = getattr(pm.hook, f"register_{kind}")
+    for impl in reversed(hook.get_hookimpls()):  # registration order: built-ins first
+        plugin_name = pm.get_name(impl.plugin) or repr(impl.plugin)
+        collected: list[Any] = []
+        try:
+            impl.function(collected.append)
+        except Exception as exc:
+            load_failures[plugin_name] = f"register_{kind} raised {type(exc).__name__}: {exc}"
+            continue
+        bad = [o for o in collected if not isinstance(getattr(o, "name", None), str)]
+        if bad:
+            load_failures[plugin_name] = f"register_{kind} registered {bad[0]!r}, which has no 'name'"
+            continue
+        for obj in collected:
+            reg.add(obj, plugin_name)
+    _cache[kind] = reg
+    return reg
+
+
+def get(kind: str, name: str) -> Any:
+    """The registered class of ``kind`` called ``name``; a one-line error with suggestions if unknown."""
+    return get_registry(kind).get(name).obj

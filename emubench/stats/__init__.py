@@ -1,0 +1,14 @@
+"""Statistics of κ maps: one implementation each, numpy or torch input, CPU or GPU.
+
+The definitions follow LensTools 1.2 ``ConvergenceMap`` (see docs/statistics.md): power_spectrum,
+minkowski, peak_counts, pdf; plus moments and exact nearest neighbours.
+"""
+
+from .minkowski import minkowski
+from .neighbours import brute_force, nearest_neighbours
+from .pdf import moments, pdf
+from .peaks import peak_counts
+from .power import default_ell_edges, power_spectrum
+
+__all__ = ["power_spectrum", "default_ell_edges", "minkowski", "peak_counts", "pdf", "moments",
+           "nearest_neighbours", "brute_force"]

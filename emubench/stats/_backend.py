@@ -1,0 +1,61 @@
+"""One implementation for numpy and torch inputs: compute in torch (CPU or GPU), return what came in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def as_maps(maps: Any, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, bool, bool]:
+    """Return (tensor (N, H, W) of ``dtype`` on the input's device, input_was_numpy, input_was_single_map)."""
+    is_numpy = not isinstance(maps, torch.Tensor)
+    t = torch.as_tensor(np.asarray(maps)) if is_numpy else maps
+    single = t.ndim == 2
+    if single:
+        t = t[None]
+    if t.ndim != 3 or t.shape[-1] != t.shape[-2]:
+        raise ValueError(f"maps must be (N, H, W) or (H, W) and square, got shape {tuple(t.shape)}")
+    return t.to(dtype), is_numpy, single
+
+
+def out(x: torch.Tensor, is_numpy: bool, single: bool):
+    """Undo ``as_maps``: drop the map axis for a single map, return numpy for numpy input."""
+    if single:
+        x = x[0]
+    return x.detach().cpu().numpy() if is_numpy else x
+
+
+def edges_tensor(edges: Any, like: torch.Tensor) -> torch.Tensor:
+    e = torch.as_tensor(np.asarray(edges, dtype=np.float64) if not isinstance(edges, torch.Tensor) else edges)
+    e = e.to(device=like.device, dtype=torch.float64)
+    if e.ndim != 1 or len(e) < 2 or not bool(torch.all(e[1:] > e[:-1])):
+        raise ValueError("bin edges must be a strictly increasing 1-D sequence of at least 2 values")
+    return e
+
+
+def midpoints(edges: torch.Tensor) -> np.ndarray:
+    return (0.5 * (edges[:-1] + edges[1:])).cpu().numpy()
+
+
+def map_sigma(t: torch.Tensor, norm: bool) -> torch.Tensor:
+    """Per-map standard deviation (ddof=0) as (N, 1), or ones when ``norm`` is False."""
+    if not norm:
+        return torch.ones(t.shape[0], 1, dtype=t.dtype, device=t.device)
+    return t.reshape(t.shape[0], -1).std(dim=1, correction=0)[:, None]
+
+
+def binned_sum(values: torch.Tensor, idx: torch.Tensor, nbins: int) -> torch.Tensor:
+    """Sum ``values`` (N, M) into ``nbins`` bins by ``idx`` (N, M); indices outside [0, nbins) are dropped."""
+    valid = (idx >= 0) & (idx < nbins)
+    idx = torch.where(valid, idx, torch.full_like(idx, nbins))
+    acc = torch.zeros(values.shape[0], nbins + 1, dtype=values.dtype, device=values.device)
+    acc.scatter_add_(1, idx, torch.where(valid, values, torch.zeros_like(values)))
+    return acc[:, :nbins]
+
+
+def threshold_bins(flat: torch.Tensor, edges: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Bin index k with edges[k]*sigma <= value < edges[k+1]*sigma (LensTools' rule); -1 or nbins outside."""
+    per_map = (edges[None, :] * sigma).contiguous()  # (N, nb+1), thresholds on raw κ
+    return torch.searchsorted(per_map, flat.contiguous(), right=True) - 1

@@ -1,0 +1,43 @@
+"""One-point distribution and moments of κ.
+
+``pdf`` follows LensTools 1.2 ``ConvergenceMap.pdf``: ``np.histogram(κ, bins=edges·σ, density=True)·σ``
+per map, normalised over the pixels inside the edges only, last bin closed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ._backend import as_maps, binned_sum, edges_tensor, map_sigma, midpoints, out, threshold_bins
+
+
+def pdf(maps: Any, thresholds: Any, norm: bool = False):
+    """Pixel pdf of each map. Returns (nu (B,) midpoints, pdf (N, B)), a density per unit threshold."""
+    t, is_numpy, single = as_maps(maps)
+    edges = edges_tensor(thresholds, t)
+    nb = len(edges) - 1
+    sigma = map_sigma(t, norm)
+    flat = t.reshape(t.shape[0], -1)
+    idx = threshold_bins(flat, edges, sigma)
+    # numpy.histogram closes the last bin: κ equal to the top edge belongs to it.
+    idx = torch.where(flat == edges[-1] * sigma, torch.full_like(idx, nb - 1), idx)
+    hist = binned_sum(torch.ones_like(flat), idx, nb)
+    width = (edges[1:] - edges[:-1])[None, :] * sigma
+    total = hist.sum(1, keepdim=True)
+    dens = torch.where(total > 0, hist / (total.clamp(min=1) * width), torch.zeros_like(hist)) * sigma
+    return midpoints(edges), out(dens, is_numpy, single)
+
+
+def moments(maps: Any) -> dict[str, Any]:
+    """Per-map one-point moments: mean, variance (ddof=0), skewness and excess kurtosis, each (N,)."""
+    t, is_numpy, single = as_maps(maps)
+    flat = t.reshape(t.shape[0], -1)
+    mean = flat.mean(1)
+    d = flat - mean[:, None]
+    var = (d**2).mean(1)
+    sd = torch.sqrt(var).clamp(min=torch.finfo(torch.float64).tiny)
+    skew = (d**3).mean(1) / sd**3
+    kurt = (d**4).mean(1) / sd**4 - 3
+    return {k: out(v, is_numpy, single) for k, v in {"mean": mean, "variance": var, "skewness": skew, "kurtosis": kurt}.items()}

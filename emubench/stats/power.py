@@ -1,0 +1,56 @@
+"""Flat-sky angular power spectrum, as LensTools 1.2 ``ConvergenceMap.powerSpectrum`` defines it.
+
+Unnormalised rfft2 of the map (mean kept, no window), each stored rfft2 coefficient counted once, a mode
+in bin k when edges[k] < ℓ <= edges[k+1], P_k = (side_rad / N²)² ⟨|F|²⟩ over the bin, empty bins 0,
+ℓ returned as the arithmetic bin midpoints. White noise of variance s² gives s² Ω_pix [rad²].
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._backend import as_maps, edges_tensor, midpoints, out
+
+
+def mode_ell(npix: int, side_deg: float, device=None) -> torch.Tensor:
+    """ℓ of every rfft2 mode of an npix² map of side ``side_deg`` degrees, shape (npix, npix//2 + 1)."""
+    lpix = 360.0 / side_deg
+    i = torch.arange(npix, device=device, dtype=torch.float64)
+    lx = torch.minimum(i, npix - i) * lpix
+    ly = torch.arange(npix // 2 + 1, device=device, dtype=torch.float64) * lpix
+    return torch.sqrt(lx[:, None] ** 2 + ly[None, :] ** 2)
+
+
+def default_ell_edges(npix: int, side_deg: float, nbins: int = 20) -> np.ndarray:
+    """Log-spaced edges from twice the fundamental mode to the Nyquist ℓ of the map, ``nbins`` bins."""
+    lfun = 360.0 / side_deg
+    return np.logspace(math.log10(2 * lfun), math.log10(lfun * npix / 2), nbins + 1)
+
+
+def power_spectrum(maps: Any, side_deg: float, ell_edges: Any) -> tuple[np.ndarray, Any]:
+    """Power spectrum of each map.
+
+    maps: (N, H, W) or (H, W) κ, numpy or torch (any device); side_deg: map side in degrees;
+    ell_edges: (B+1,) multipole bin edges. Returns (ell (B,) bin midpoints, P (N, B) in rad²);
+    P has the input's type (numpy or torch on the input's device).
+    """
+    t, is_numpy, single = as_maps(maps)
+    n = t.shape[-1]
+    edges = edges_tensor(ell_edges, t)
+    power = torch.fft.rfft2(t).abs().square().reshape(t.shape[0], -1)  # (N, modes)
+    ell = mode_ell(n, side_deg, device=t.device).reshape(-1)
+    # bucketize: edges[i-1] < ℓ <= edges[i]  ->  bin i-1 (LensTools' rule)
+    k = torch.bucketize(ell, edges, right=False) - 1
+    nb = len(edges) - 1
+    valid = (k >= 0) & (k < nb)
+    onehot = torch.zeros(ell.numel(), nb, dtype=torch.float64, device=t.device)
+    onehot[valid.nonzero().squeeze(1), k[valid]] = 1.0
+    counts = onehot.sum(0)
+    sums = power @ onehot
+    side_rad = math.radians(side_deg)
+    p = torch.where(counts > 0, sums / counts.clamp(min=1), torch.zeros_like(sums)) * (side_rad / n**2) ** 2
+    return midpoints(edges), out(p, is_numpy, single)
