@@ -86,7 +86,7 @@ def get_registry(kind: str) -> Registry:
     pm = get_plugin_manager()
     reg = Registry(kind)
     hook = getattr(pm.hook, f"register_{kind}")
-    for impl in reversed(hook.get_hookimpls()):  # registration order: built-ins first
+    for impl in hook.get_hookimpls():  # registration order: built-ins first
         plugin_name = pm.get_name(impl.plugin) or repr(impl.plugin)
         collected: list[Any] = []
         try:

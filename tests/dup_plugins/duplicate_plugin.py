@@ -1,0 +1,16 @@
+"""A plugin that registers a model name the built-ins already use."""
+
+from emubench import hookimpl
+
+
+class FakeGRF:
+    name = "grf"
+
+    @classmethod
+    def fit(cls, train, *, seed=0):
+        return cls()
+
+
+@hookimpl
+def register_models(register):
+    register(FakeGRF)

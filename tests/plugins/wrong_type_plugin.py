@@ -1,0 +1,8 @@
+"""A plugin that registers something without a name."""
+
+from emubench import hookimpl
+
+
+@hookimpl
+def register_datasets(register):
+    register(42)

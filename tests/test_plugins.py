@@ -1,0 +1,115 @@
+"""Plugin manager and registries: built-ins, entry points, local folders, failures, allow-list, docs."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emubench import hookspecs
+from emubench.errors import EmubenchError
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGINS = Path(__file__).parent / "plugins"
+
+
+def test_builtins_and_reference_plugin_registered(fresh_plugins):
+    from emubench.registry import get_registry
+
+    models = {e.name: e.plugin for e in get_registry("models")}
+    assert models["grf"] == "emubench.baselines.plugin"
+    assert models["cosmogan-dcgan"] == "cosmogan-dcgan"  # through the entry point, like a third party
+    assert {e.name for e in get_registry("metrics")} >= {"pixel-ks", "power-spectrum", "minkowski", "peaks", "memorisation"}
+    assert "lognormal-lcdm" in get_registry("datasets")
+    assert "cosmogan-dcgan-trainer" in get_registry("trainers")
+
+
+def test_listing_builds_nothing(fresh_plugins, monkeypatch):
+    """Registries hold classes: listing must not build a network or load data."""
+    import torch.nn
+
+    calls = []
+    monkeypatch.setattr(torch.nn.Module, "__init__", lambda self, *a, **k: calls.append(1))
+    from emubench.registry import KINDS, get_registry
+
+    for kind in KINDS:
+        assert len(get_registry(kind)) > 0
+    assert calls == []
+
+
+def test_unknown_name_suggests_close_matches(fresh_plugins):
+    from emubench.registry import get
+
+    with pytest.raises(EmubenchError, match=r"unknown model 'lognormall'; did you mean 'lognormal'"):
+        get("models", "lognormall")
+    with pytest.raises(EmubenchError, match="unknown metric 'zzz'; known: "):
+        get("metrics", "zzz")
+
+
+def test_local_folder_good_broken_raising_and_wrong_type(fresh_plugins, monkeypatch):
+    monkeypatch.setenv("EMUBENCH_PLUGINS_DIR", str(PLUGINS))
+    from emubench.registry import get_registry
+
+    assert "test-white-noise" in get_registry("models")
+    assert "pixel-ks" in get_registry("metrics")          # the rest keep working
+    assert "lognormal-lcdm" in get_registry("datasets")
+    failures = fresh_plugins.load_failures
+    assert "ModuleNotFoundError" in failures["broken_import_plugin"]
+    assert "broken on purpose" in failures["raising_hook_plugin"]
+    assert "no 'name'" in failures["wrong_type_plugin"]
+
+
+def test_duplicate_name_names_both_plugins(fresh_plugins, monkeypatch):
+    monkeypatch.setenv("EMUBENCH_PLUGINS_DIR", str(Path(__file__).parent / "dup_plugins"))
+    from emubench.registry import get_registry
+
+    with pytest.raises(EmubenchError, match=r"duplicate model name 'grf': registered by plugin 'emubench.baselines.plugin' and by plugin 'duplicate_plugin'"):
+        get_registry("models")
+
+
+def test_allow_list_limits_installed_plugins(fresh_plugins, monkeypatch):
+    monkeypatch.setenv("EMUBENCH_LOAD_PLUGINS", "")
+    from emubench.registry import get_registry
+
+    assert "cosmogan-dcgan" not in get_registry("models")
+    assert "grf" in get_registry("models")  # built-ins always load
+    fresh_plugins.reset()
+    monkeypatch.setenv("EMUBENCH_LOAD_PLUGINS", "cosmogan-dcgan")
+    assert "cosmogan-dcgan" in get_registry("models")
+
+
+def test_every_hook_is_documented():
+    docs = (ROOT / "docs" / "plugins.md").read_text()
+    hooks = [name for name in dir(hookspecs) if name.startswith("register_")]
+    assert len(hooks) == 5
+    for name in hooks:
+        assert re.search(rf"^##+ `?{name}\(", docs, re.M), f"hook {name} is not documented in docs/plugins.md"
+
+
+def test_docs_example_matches_shipped_example():
+    """The copy-and-run example in docs/plugins.md is the package under examples/, byte for byte."""
+    docs = (ROOT / "docs" / "plugins.md").read_text()
+    example = ROOT / "examples" / "emubench-example-plugin"
+    for name in ("pyproject.toml", "emubench_example_plugin.py"):
+        assert (example / name).read_text().strip() in docs, f"{name} differs from docs/plugins.md"
+
+
+def test_installed_example_plugin_is_listed_and_scores(tmp_path):
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target),
+                    str(ROOT / "examples" / "emubench-example-plugin")], check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+    env.pop("EMUBENCH_LOAD_PLUGINS", None)
+    out = subprocess.run([sys.executable, "-m", "emubench.cli", "plugins", "--json"], env=env, capture_output=True, text=True, check=True)
+    models = {m["name"]: m["plugin"] for m in json.loads(out.stdout)["models"]}
+    assert models["smoothed-grf"] == "smoothed-grf"
+    res = subprocess.run([sys.executable, "-m", "emubench.cli", "-q", "score", "--model", "smoothed-grf", "--dataset", "lognormal-lcdm-64",
+                          "-D", "n_maps=300", "--metric", "power-spectrum", "--floor-draws", "20", "--out", str(tmp_path / "rep")],
+                         env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    summary = (tmp_path / "rep" / "summary.md").read_text()
+    # the beam removes small-scale power: the spectrum's mean must be flagged
+    assert re.search(r"\| power-spectrum \| mean \| \*\*flag\*\*", summary)
