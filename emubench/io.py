@@ -15,6 +15,26 @@ import numpy as np
 from .errors import EmubenchError
 
 
+_failpoint_hits: dict[str, int] = {}
+
+
+def failpoint(name: str) -> None:
+    """Fault injection for the reliability tests: ``EMUBENCH_FAILPOINT=name:N[:action]`` makes the N-th hit of
+    ``name`` in this process die by SIGKILL (action ``kill``, the default) or raise ENOSPC (action ``enospc``)."""
+    spec = os.environ.get("EMUBENCH_FAILPOINT")
+    if not spec or not spec.startswith(name + ":"):
+        return
+    parts = spec.split(":")
+    _failpoint_hits[name] = _failpoint_hits.get(name, 0) + 1
+    if _failpoint_hits[name] != int(parts[1]):
+        return
+    if len(parts) > 2 and parts[2] == "enospc":
+        raise OSError(28, "No space left on device (injected)")
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is fsynced and renamed onto ``path``.
@@ -30,6 +50,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        failpoint("atomic-write")  # the temporary is complete, the target not yet replaced
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

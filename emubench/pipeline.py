@@ -49,7 +49,8 @@ def score_and_report(*, model_spec=None, maps_file=None, dataset=None, data=None
         if ds.get("files"):
             data = ds["files"]
             dataset = None
-        dataset_opts = {**{k: v for k, v in ds.get("options", {}).items() if k not in ("path",)}, **dataset_opts}
+        dataset_opts = {**{k: v for k, v in ds.get("options", {}).items() if k not in ("path", "side_deg")}, **dataset_opts}
+        side_deg = side_deg or ds.get("side_deg")
         split_seed = ds.get("split_seed", split_seed)
     t0 = time.perf_counter()
     mapset = open_dataset(dataset, data or None, side_deg, **dataset_opts)
@@ -71,7 +72,6 @@ def score_and_report(*, model_spec=None, maps_file=None, dataset=None, data=None
     scores, ctx = score(generated, splits, metrics=metrics, n=n_req, seed=seed, floor_draws=floor_draws, device=device,
                         model=label, dataset=mapset.name)
     _log(quiet, f"scored {len(scores)} rows in {time.perf_counter() - t0:.1f}s")
-    provenance.pop("manifest", None) if "manifest" in provenance and run is None else None
     info = {"model": label, "label": label, "provenance": provenance, "dataset": mapset.name,
             "dataset_options": {k: v for k, v in mapset.meta.get("options", {}).items()},
             "dataset_files": mapset.meta.get("files"), "dataset_hash": mapset.content_hash(), "split_seed": split_seed,

@@ -175,9 +175,33 @@ def summary_markdown(scores: pd.DataFrame, info: dict) -> str:
 def write_report(out: str | os.PathLike, scores: pd.DataFrame, curves: pd.DataFrame, info: dict,
                  generated: np.ndarray | None = None, reference: np.ndarray | None = None,
                  pairs: tuple[np.ndarray, np.ndarray, dict] | None = None) -> Path:
-    """Write scores.csv (+ .parquet with pyarrow), curves.csv, score.json, summary.md and report.html under ``out``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write scores.csv (+ .parquet with pyarrow), curves.csv, score.json, summary.md and report.html under ``out``.
+
+    The folder is built beside ``out`` and swapped in at the end, so a failure (disk full, a bad plot) leaves
+    the previous report complete and no half-written one.
+    """
+    import shutil
+    import tempfile
+
+    final = Path(out)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        _write_report_files(work, scores, curves, info, generated, reference, pairs)
+        old = None
+        if final.exists():
+            old = final.with_name(f".{final.name}.old-{os.getpid()}")
+            final.rename(old)
+        work.rename(final)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return final
+
+
+def _write_report_files(out: Path, scores, curves, info, generated, reference, pairs) -> None:
     _write_df(out / SCORES, scores)
     _write_df(out / CURVES, curves)
     try:
@@ -201,7 +225,6 @@ def write_report(out: str | os.PathLike, scores: pd.DataFrame, curves: pd.DataFr
         body.append(f"<h2>{html.escape(title)}</h2><img src='data:image/png;base64,{b64}'>")
     body.append("<h2>manifest</h2><pre>" + html.escape(json.dumps(info, indent=2, default=str)) + "</pre>")
     write_text(out / "report.html", _page(f"emubench: {info.get('model')}", "\n".join(body)))
-    return out
 
 
 def _page(title: str, body: str) -> str:

@@ -54,7 +54,8 @@ def compare_curves(a: np.ndarray, r: np.ndarray, x: np.ndarray, prefix: str = ""
 
     Per bin: ratio of means, deviation of the means in units of the reference's standard error, ratio of
     standard deviations. Summaries: χ²/dof of the mean difference with the covariance 2·C_ref/n (≈1 when both
-    sets come from one distribution), the largest |deviation|, the largest |log std ratio|, and the RMS
+    sets come from one distribution), the largest |deviation|, the RMS over bins of log(ratio of means) (bins
+    where both means are positive), the largest |log std ratio|, and the RMS
     difference of the bin-to-bin correlation matrices (emulators often get means right and covariances wrong).
     Bins where the reference never varies (empty ℓ bins, extreme thresholds) are skipped.
     """
@@ -81,11 +82,14 @@ def compare_curves(a: np.ndarray, r: np.ndarray, x: np.ndarray, prefix: str = ""
     with np.errstate(divide="ignore", invalid="ignore"):
         log_std = np.abs(np.log(np.where(sa > 0, std_ratio, np.nan)))
         ca, cr = np.corrcoef(a, rowvar=False), np.corrcoef(r, rowvar=False)
+    positive = np.isfinite(ratio) & (ratio > 0)
+    rms_log = float(np.sqrt(np.mean(np.log(ratio[positive]) ** 2))) if positive.any() else np.nan
     off = ~np.eye(len(d), dtype=bool)
     corr_rms = float(np.sqrt(np.nanmean((np.nan_to_num(ca, nan=0.0) - cr)[off] ** 2))) if len(d) > 1 else 0.0
     rows += [
         row(f"{p}chi2-dof", np.nan, chi2, 0.0, True, "mean"),
         row(f"{p}max-abs-dev-se", np.nan, np.nanmax(np.abs(dev)), 0.0, True, "mean"),
+        row(f"{p}rms-log-ratio", np.nan, rms_log, 0.0, True, "mean"),
         row(f"{p}max-abs-log-std-ratio", np.nan, np.nanmax(log_std) if np.isfinite(log_std).any() else np.inf, 0.0, True,
             "covariance"),
         row(f"{p}corr-rms-diff", np.nan, corr_rms, 0.0, True, "covariance"),

@@ -11,7 +11,11 @@ import torch
 def as_maps(maps: Any, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, bool, bool]:
     """Return (tensor (N, H, W) of ``dtype`` on the input's device, input_was_numpy, input_was_single_map)."""
     is_numpy = not isinstance(maps, torch.Tensor)
-    t = torch.as_tensor(np.asarray(maps)) if is_numpy else maps
+    if is_numpy:
+        arr = np.asarray(maps)
+        t = torch.as_tensor(arr if arr.flags.writeable else arr.copy())  # read-only memmaps are copied
+    else:
+        t = maps
     single = t.ndim == 2
     if single:
         t = t[None]

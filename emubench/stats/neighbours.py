@@ -62,16 +62,16 @@ def nearest_neighbours(queries: Any, refs: Any, *, device: str | torch.device | 
     """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     r = _flat(refs, device)
-    r2 = (r.double() ** 2).sum(1)
+    r2 = (r * r).sum(1)  # float32 is enough for the coarse pass: its error is inside the tolerance below
     r2max = float(r2.max())
     best_d = np.empty(len(queries))
     best_i = np.empty(len(queries), dtype=np.int64)
     for start in range(0, len(queries), chunk):
         q = _flat(queries[start : start + chunk], device)
-        q2 = (q.double() ** 2).sum(1)
-        d2 = _sq_dist(q, r, q2.float(), r2.float())
+        q2 = (q * q).sum(1)
+        d2 = _sq_dist(q, r, q2, r2)
         # float32 error of each |q − r|² is at most ~ eps·√D·(|q|² + |r|²): keep everything within it of the best.
-        tol = 4 * _EPS32 * (q2.float() + r2max) * q.shape[1] ** 0.5
+        tol = 4 * _EPS32 * (q2 + r2max) * q.shape[1] ** 0.5
         mask = d2 <= d2.min(1, keepdim=True).values + tol[:, None]
         d, idx = _resolve(q, r, mask)
         best_d[start : start + len(q)] = d.cpu().numpy()

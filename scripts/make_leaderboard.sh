@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Regenerate reports/leaderboard.{md,html}: the reference DCGAN (smoke preset, CPU), the baselines and the
+# real-vs-real floor, all on the default 64² dataset (lognormal-lcdm-64, split seed 0, sample seed 0).
+# Expects the smoke run of the README's Quickstart in runs/smoke (it is trained here if missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f runs/smoke/manifest.json ] || emubench train cosmogan-dcgan --preset smoke --out runs/smoke
+[ -f reports/smoke/scores.csv ] || emubench score --model runs/smoke --out reports/smoke
+for model in grf lognormal memoriser memoriser-d4 collapsed; do
+  emubench -q score --model "$model" --dataset lognormal-lcdm-64 --out "reports/$model"
+done
+# The floor itself: real held-out maps scored as if an emulator had made them.
+tmp=$(mktemp -d)
+emubench data export lognormal-lcdm-64 --split test --out "$tmp/test.npy"
+emubench -q score --maps "$tmp/test.npy" --dataset lognormal-lcdm-64 --label real-test-split --out reports/real-test-split
+rm -r "$tmp"
+emubench report reports/smoke reports/grf reports/lognormal reports/memoriser reports/memoriser-d4 reports/collapsed \
+  reports/real-test-split --out reports

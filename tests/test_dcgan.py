@@ -1,0 +1,172 @@
+"""The reference plugin cosmogan-dcgan: architecture, training, resume, interrupts, scoring a run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cosmogan_dcgan.model import CosmoGANDCGAN, DCGANConfig, Discriminator, Generator
+from cosmogan_dcgan.trainer import DCGANTrainer, validate
+from emubench.checkpoint import load_checkpoint, read_manifest
+from emubench.data import open_dataset, split
+from emubench.errors import EmubenchError
+
+
+def test_full_size_architecture_matches_thesis_tables():
+    cfg = DCGANConfig()
+    g, d = Generator(cfg), Discriminator(cfg)
+    z = torch.randn(2, 64)
+    x = g(z)
+    assert x.shape == (2, 1, 256, 256) and x.abs().max() <= 1
+    assert d(x).shape == (2, 1)
+    assert g.fc.out_features == 512 * 16 * 16
+    deconvs = [m for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [(m.in_channels, m.out_channels, m.kernel_size, m.stride) for m in deconvs] == [
+        (512, 256, (5, 5), (2, 2)), (256, 128, (5, 5), (2, 2)), (128, 64, (5, 5), (2, 2)), (64, 1, (5, 5), (2, 2))]
+    convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(m.in_channels, m.out_channels) for m in convs] == [(1, 64), (64, 128), (128, 256), (256, 512)]
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules()) == 3
+    assert d.fc.in_features == 512 * 16 * 16
+
+
+def test_small_variant_and_bad_config():
+    g = Generator(DCGANConfig(npix=64, width=32))
+    assert g(torch.randn(3, 64)).shape == (3, 1, 64, 64)
+    with pytest.raises(EmubenchError, match="not divisible"):
+        DCGANConfig(npix=100)
+
+
+def test_presets_and_config_errors():
+    t = DCGANTrainer()
+    thesis = t.make_config("thesis", {})
+    assert thesis["schedule"][0] == (30, 2e-5) and thesis["flip"] == 0.03 and thesis["epochs"] == 50
+    assert t.make_config("cosmogan", {})["flip"] == 0.01
+    with pytest.raises(EmubenchError, match="unknown preset 'fast'"):
+        t.make_config("fast", {})
+    with pytest.raises(EmubenchError, match="unknown config key"):
+        t.make_config("smoke", {"learning_rate": 1})
+    with pytest.raises(EmubenchError, match="batch_size must be positive"):
+        t.make_config("smoke", {"batch_size": 0})
+
+
+TINY = dict(width=8, batch_size=16, val_maps=32, ckpt_every=4, log_every=2, keep_last=10)
+
+
+def _train(out, max_steps, resume=False, n_maps=300, **extra):
+    ms = open_dataset("lognormal-lcdm-64", n_maps=n_maps)
+    t = DCGANTrainer()
+    cfg = t.make_config("smoke", {**TINY, "max_steps": max_steps, **extra})
+    return t.train(model="cosmogan-dcgan", splits=split(ms, 0), mapset=ms, split_seed=0, config=cfg, out=out,
+                   resume=resume, device="cpu", quiet=True)
+
+
+def test_resume_repeats_an_uninterrupted_run_exactly(tmp_path):
+    straight = _train(tmp_path / "a", 10)
+    _train(tmp_path / "b", 5)
+    resumed = _train(tmp_path / "b", 10, resume=True)
+    ma, mb = read_manifest(straight), read_manifest(resumed)
+    sa, sb = load_checkpoint(straight, ma, "step-0000010"), load_checkpoint(resumed, mb, "step-0000010")
+    for net in ("generator", "discriminator"):
+        for k in sa[net]:
+            assert torch.equal(sa[net][k], sb[net][k]), f"{net}.{k} differs after resume"
+    log = [json.loads(line) for line in (resumed / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss_d" in r] == [2, 4, 5, 6, 8, 10]
+    assert (resumed / "samples").is_dir() and any((resumed / "samples").iterdir())
+    with pytest.raises(EmubenchError, match="already holds a run"):
+        _train(tmp_path / "a", 10)
+
+
+def test_resume_skips_a_corrupt_latest_checkpoint(tmp_path):
+    run = _train(tmp_path / "r", 8)
+    m = read_manifest(run)
+    latest = run / m["checkpoints"][m["latest"]]["file"]
+    latest.write_bytes(latest.read_bytes()[:100])
+    with pytest.raises(EmubenchError, match="last good checkpoint"):
+        load_checkpoint(run, m)
+    _train(run, 12, resume=True)  # falls back to the last complete checkpoint
+    assert read_manifest(run)["checkpoints"]["step-0000012"]["step"] == 12
+
+
+def test_run_folder_scores_end_to_end(tmp_path):
+    run = _train(tmp_path / "s", 6)
+    model, prov = __import__("emubench.models", fromlist=["resolve_model"]).resolve_model(str(run), None)
+    maps = model.sample(5, seed=0)
+    assert maps.shape == (5, 64, 64) and maps.dtype == np.float32 and np.isfinite(maps).all()
+    assert isinstance(model, CosmoGANDCGAN)
+
+
+def test_short_smoke_training_improves_ks_and_power_spectrum(tmp_path):
+    """The smoke preset for a short budget beats the untrained generator on both validation statistics."""
+    ms = open_dataset("lognormal-lcdm-64", n_maps=2048)
+    splits = split(ms, 0)
+    t = DCGANTrainer()
+    cfg = t.make_config("smoke", {"max_steps": 120, "val_maps": 256})
+    from cosmogan_dcgan.trainer import fit_transform
+    from emubench.data.transforms import get_transform
+
+    torch.manual_seed(cfg["seed"])
+    g0 = Generator(DCGANConfig(npix=64, width=cfg["width"]))
+    from cosmogan_dcgan.model import init_weights
+
+    g0.apply(init_weights)
+    tinfo = fit_transform(cfg, splits["train"])
+    before = validate(g0, get_transform(tinfo["name"], **tinfo["params"]), splits, cfg, "cpu", seed=1)
+    run = t.train(model="cosmogan-dcgan", splits=splits, mapset=ms, split_seed=0, config=cfg, out=tmp_path / "smoke",
+                  resume=False, device="cpu", quiet=True)
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    after = [r["validation"] for r in log if "validation" in r][-1]
+    assert after["ks_D"] < before["ks_D"], (before, after)
+    assert after["ps_dev"] < before["ps_dev"], (before, after)
+
+
+def test_sigint_writes_a_checkpoint_and_exits_cleanly(tmp_path):
+    out = tmp_path / "int"
+    cmd = [sys.executable, "-m", "emubench.cli", "train", "cosmogan-dcgan", "--preset", "smoke", "--dataset", "lognormal-lcdm-64",
+           "-D", "n_maps=300", "--out", str(out), "--max-steps", "100000", "-c", "width=8", "-c", "log_every=1",
+           "-c", "ckpt_every=100000", "--device", "cpu"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    for line in proc.stdout:
+        if "step 3/" in line or time.time() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0, rest
+    assert "interrupted at step" in rest
+    m = read_manifest(out)
+    step = m["checkpoints"][m["latest"]]["step"]
+    assert step >= 3
+    assert load_checkpoint(out, m)["step"] == step
+
+
+def test_gpu_benchmark_script_dry_run(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "gpu.json"
+    res = subprocess.run(["bash", str(root / "bench" / "gpu.sh"), "--dry-run", "--out", str(out)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    result = json.loads(out.read_text())
+    assert result["dry_run"] and result["maps_per_s"] > 0 and result["npix"] == 64
+
+
+def test_ddp_two_processes_gloo_stay_in_sync_and_load_in_one(tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", "-m", "emubench.cli",
+           "-q", "train", "cosmogan-dcgan", "--preset", "smoke", "--dataset", "lognormal-lcdm-64", "-D", "n_maps=300",
+           "-c", "width=8", "-c", "val_maps=32", "--max-steps", "4", "--batch-size", "16", "--device", "cpu", "--out", str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    m = read_manifest(out)
+    assert m["world_size"] == 2
+    sums = m["ddp_parameter_checksums"]
+    assert len(sums) == 2 and sums[0] == sums[1], "ranks drifted apart"
+    from emubench.models import resolve_model
+
+    model, _ = resolve_model(str(out), None)
+    assert model.sample(3, seed=0).shape == (3, 64, 64)

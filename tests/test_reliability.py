@@ -1,0 +1,156 @@
+"""Faults survived, bad input refused, nothing lost: kills, corrupt files, full disks, malformed arrays."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emubench.checkpoint import load_checkpoint, read_manifest, verified_checkpoints
+from emubench.errors import EmubenchError
+from emubench.io import check_maps, save_npy
+
+TRAIN = [sys.executable, "-m", "emubench.cli", "-q", "train", "cosmogan-dcgan", "--preset", "smoke", "--dataset", "lognormal-lcdm-64",
+         "-D", "n_maps=300", "-c", "width=8", "-c", "batch_size=16", "-c", "val_maps=32", "-c", "ckpt_every=3",
+         "-c", "log_every=1", "-c", "keep_last=50", "--device", "cpu"]
+STEPS = 26  # two epochs of 13 steps: checkpoints at 3, 6, 9, 12, 13 (epoch end), 15, ...
+
+
+def _env(**extra):
+    return {**os.environ, "OMP_NUM_THREADS": "1", **extra}
+
+
+def _final(run):
+    m = read_manifest(run)
+    state = load_checkpoint(run, m, f"step-{STEPS:07d}")
+    return {k: v for k, v in state["generator"].items()}
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "run"
+    subprocess.run([*TRAIN, "--max-steps", str(STEPS), "--out", str(out)], check=True, env=_env())
+    return _final(out)
+
+
+def _resume_until_done(out):
+    res = subprocess.run([*TRAIN, "--max-steps", str(STEPS), "--out", str(out), "--resume"], capture_output=True, text=True, env=_env())
+    assert res.returncode == 0, res.stderr
+    return _final(out)
+
+
+@pytest.mark.parametrize("hit", [2, 5, 9])
+def test_sigkill_during_checkpoint_write_then_resume_is_identical(tmp_path, reference_run, hit):
+    """SIGKILL after a checkpoint's temporary file is complete but before it replaces anything."""
+    out = tmp_path / "run"
+    res = subprocess.run([*TRAIN, "--max-steps", str(STEPS), "--out", str(out)], env=_env(EMUBENCH_FAILPOINT=f"atomic-write:{hit}"),
+                         capture_output=True, text=True)
+    assert res.returncode == -signal.SIGKILL
+    m = read_manifest(out)  # the manifest on disk is complete and names only complete files
+    assert verified_checkpoints(out, m) == sorted(m.get("checkpoints", {}), key=lambda n: m["checkpoints"][n]["step"])
+    got = _resume_until_done(out)
+    for k in reference_run:
+        assert torch.equal(got[k], reference_run[k]), f"{k} differs from the uninterrupted run"
+
+
+@pytest.mark.parametrize("delay", [4.0, 7.5])
+def test_sigkill_at_a_random_moment_then_resume_is_identical(tmp_path, reference_run, delay):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([*TRAIN, "--max-steps", str(STEPS), "--out", str(out)], env=_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if not (out / "manifest.json").exists():
+        pytest.skip("killed before the run folder existed")  # only if the machine is extremely slow
+    got = _resume_until_done(out)
+    for k in reference_run:
+        assert torch.equal(got[k], reference_run[k])
+
+
+def test_disk_full_while_writing_a_report_keeps_the_previous_one(tmp_path):
+    base = [sys.executable, "-m", "emubench.cli", "-q", "score", "--model", "grf", "--dataset", "lognormal-lcdm-64", "-D", "n_maps=200",
+            "--metric", "pixel-ks", "--floor-draws", "10", "--out", str(tmp_path / "rep")]
+    assert subprocess.run(base, env=_env()).returncode == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "rep").iterdir()}
+    res = subprocess.run([*base, "--seed", "5"], env=_env(EMUBENCH_FAILPOINT="atomic-write:2:enospc"), capture_output=True, text=True)
+    assert res.returncode == 1 and "No space left on device" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    after = {p.name: p.read_bytes() for p in (tmp_path / "rep").iterdir()}
+    assert after == before  # the previous report, complete and untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["rep"]  # no half-written folder beside it
+
+
+def test_disk_full_while_writing_a_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    res = subprocess.run([*TRAIN, "--max-steps", "8", "--out", str(out)], env=_env(EMUBENCH_FAILPOINT="atomic-write:3:enospc"),
+                         capture_output=True, text=True)
+    assert res.returncode == 1 and "No space left on device" in res.stderr and "Traceback" not in res.stderr
+    m = read_manifest(out)
+    assert verified_checkpoints(out, m)  # the checkpoints written before are intact
+    assert not list((out / "checkpoints").glob(".*tmp"))
+
+
+def test_second_writer_is_refused(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([*TRAIN, "--max-steps", "100000", "--out", str(out)], env=_env(), stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if (out / "manifest.json").exists():
+                break
+            time.sleep(0.1)
+        res = subprocess.run([*TRAIN, "--max-steps", "4", "--out", str(out), "--resume"], capture_output=True, text=True, env=_env())
+        assert res.returncode == 1 and "another process is writing this run folder" in res.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+
+
+# -- malformed input, property-based ----------------------------------------------------------------
+
+shapes = st.lists(st.integers(0, 40), min_size=0, max_size=5).map(tuple)
+dtypes = st.sampled_from([np.float32, np.float64, np.float16, np.int32, np.int64, np.uint8, np.bool_, np.complex64])
+specials = st.sampled_from([None, np.nan, np.inf, -np.inf])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shape=shapes, dtype=dtypes, special=specials)
+def test_malformed_arrays_get_a_one_line_error_or_pass_validation(shape, dtype, special):
+    arr = np.zeros(shape, dtype=dtype)
+    if special is not None and arr.size and np.issubdtype(arr.dtype, np.floating):
+        arr.reshape(-1)[arr.size // 2] = special
+    try:
+        maps = check_maps(arr, "input.npy")
+    except EmubenchError as exc:
+        msg = str(exc)
+        assert msg.startswith("input.npy: ") and "\n" not in msg
+        return
+    assert maps.ndim == 3 and maps.shape[1] == maps.shape[2] >= 8 and len(maps) > 0
+    assert np.isfinite(maps).all() and np.issubdtype(maps.dtype, np.floating)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shape=st.sampled_from([(3, 16, 8), (0, 16, 16), (2, 2, 16, 16), (16,), (4, 4, 4), (2, 1, 16, 16)]),
+       dtype=st.sampled_from([np.float32, np.int16, np.float64]), special=specials)
+def test_cli_stats_on_malformed_files(tmp_path_factory, shape, dtype, special):
+    tmp = tmp_path_factory.mktemp("stats")
+    arr = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    if special is not None and arr.size and np.issubdtype(arr.dtype, np.floating):
+        arr.reshape(-1)[0] = special
+    np.save(tmp / "in.npy", arr)
+    res = subprocess.run([sys.executable, "-m", "emubench.cli", "stats", str(tmp / "in.npy"), "--side-deg", "1", "--nbins", "4"],
+                         capture_output=True, text=True)
+    valid = arr.ndim in (3, 4) and arr.shape[-1] == arr.shape[-2] >= 8 and arr.shape[0] > 0 and \
+        (arr.ndim == 3 or arr.shape[1] == 1) and np.issubdtype(arr.dtype, np.floating) and special is None
+    if valid:
+        assert res.returncode == 0, res.stderr
+    else:
+        assert res.returncode == 1 and "in.npy" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+        assert not (tmp / "in.npy.stats.csv").exists()
