@@ -6,7 +6,7 @@ import math
 import numpy as np
 import torch
 
-from conftest import best_time
+from benchutil import best_time
 from emubench.data.lognormal import gaussian_filter, generate
 
 

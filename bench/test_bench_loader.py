@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FULL, best_time
+from benchutil import FULL, best_time
 from emubench.data.files import open_npy_maps
 from thesis_loader import thesis_loader
 

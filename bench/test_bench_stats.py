@@ -8,7 +8,7 @@ the gap is recorded in the issue.
 import numpy as np
 import pytest
 
-from conftest import FULL, best_time
+from benchutil import FULL, best_time
 from emubench.data.lognormal import generate
 from emubench.stats import default_ell_edges, minkowski, power_spectrum
 

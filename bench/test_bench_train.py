@@ -11,7 +11,7 @@ import time
 import numpy as np
 import torch
 
-from conftest import FULL
+from benchutil import FULL
 from cosmogan_dcgan.model import DCGANConfig, Discriminator, Generator, init_weights
 from cosmogan_dcgan.trainer import DCGANTrainer
 from emubench.data import split

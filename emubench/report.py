@@ -48,7 +48,10 @@ def _write_df(path: Path, df: pd.DataFrame) -> None:
 
 
 def _curve(curves: pd.DataFrame, metric: str, statistic: str, label: str) -> pd.DataFrame:
-    return curves[(curves.metric == metric) & (curves.statistic == statistic) & (curves.set == label)].sort_values("x")
+    c = curves[(curves.metric == metric) & (curves.statistic == statistic) & (curves.set == label)].sort_values("x")
+    if metric == "power-spectrum":
+        c = c[c["mean"] > 0]  # empty ℓ bins (no modes) carry 0, which a log axis cannot show
+    return c
 
 
 # -- plots of one scored model ---------------------------------------------------------------------

@@ -156,8 +156,14 @@ def test_gpu_benchmark_script_dry_run(tmp_path):
 
 
 def test_ddp_two_processes_gloo_stay_in_sync_and_load_in_one(tmp_path):
+    import socket
+
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", "-m", "emubench.cli",
+    with socket.socket() as sock:  # a free port on loopback for the rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1", f"--master_port={port}",
+           "-m", "emubench.cli",
            "-q", "train", "cosmogan-dcgan", "--preset", "smoke", "--dataset", "lognormal-lcdm-64", "-D", "n_maps=300",
            "-c", "width=8", "-c", "val_maps=32", "--max-steps", "4", "--batch-size", "16", "--device", "cpu", "--out", str(out)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})

@@ -7,7 +7,7 @@ import pytest
 lenstools = pytest.importorskip("lenstools", reason="LensTools 1.2 is only installed in the tox 'lenstools' environment")
 u = pytest.importorskip("astropy.units")
 
-from conftest import gaussian_field  # noqa: E402
+from helpers import gaussian_field  # noqa: E402
 from emubench.data.lognormal import generate  # noqa: E402
 from emubench.stats import default_ell_edges, minkowski, pdf, peak_counts, power_spectrum  # noqa: E402
 

@@ -67,3 +67,16 @@ def test_score_refuses_mismatched_sizes(small_splits):
         score(np.full((10, 64, 64), np.nan, np.float32), small_splits)
     with pytest.raises(EmubenchError, match="generated set has only 10"):
         score(np.zeros((10, 64, 64), np.float32), small_splits, n=100)
+
+
+def test_same_seeds_same_table(small_splits):
+    from emubench.models import resolve_model
+
+    tables = []
+    for _ in range(2):
+        model, _ = resolve_model("lognormal", small_splits["train"], seed=3)
+        df, _ = score(model.sample(len(small_splits["val"]), seed=3), small_splits, seed=3, floor_draws=30)
+        tables.append(df)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(tables[0], tables[1])

@@ -154,3 +154,18 @@ def test_cli_stats_on_malformed_files(tmp_path_factory, shape, dtype, special):
     else:
         assert res.returncode == 1 and "in.npy" in res.stderr and len(res.stderr.strip().splitlines()) == 1
         assert not (tmp / "in.npy.stats.csv").exists()
+        # score --maps refuses the same file before any work, writing nothing
+        res = subprocess.run([sys.executable, "-m", "emubench.cli", "score", "--maps", str(tmp / "in.npy"), "--dataset",
+                              "lognormal-lcdm-64", "-D", "n_maps=100", "--out", str(tmp / "rep")], capture_output=True, text=True)
+        assert res.returncode == 1 and "in.npy" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+        assert not (tmp / "rep").exists()
+
+
+def test_huge_dimensions_in_a_header_are_refused(tmp_path):
+    """A .npy header announcing 10⁹ maps of 256² over a few bytes of data: refused, nothing allocated."""
+    path = tmp_path / "huge.npy"
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (10**9, 256, 256)})
+        f.write(b"\0" * 64)
+    res = subprocess.run([sys.executable, "-m", "emubench.cli", "stats", str(path), "--side-deg", "1"], capture_output=True, text=True)
+    assert res.returncode == 1 and "huge.npy" in res.stderr and len(res.stderr.strip().splitlines()) == 1

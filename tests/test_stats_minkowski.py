@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.special import erfc
 
-from conftest import gaussian_field
+from helpers import gaussian_field
 from emubench.stats import minkowski
 from emubench.stats.minkowski import gradient
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import torch
 
-from conftest import gaussian_field
+from helpers import gaussian_field
 from emubench.stats import default_ell_edges, power_spectrum
 from emubench.stats.power import mode_ell
 

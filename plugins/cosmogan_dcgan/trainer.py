@@ -101,6 +101,16 @@ class DCGANTrainer:
         return train(**kw)
 
 
+def plugin_version() -> str:
+    """The version of the distribution that ships this plugin (emubench itself for the reference plugin)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("emubench")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def lr_at(cfg: dict, epoch: int) -> float:
     if not cfg.get("schedule"):
         return float(cfg["lr"])
@@ -298,6 +308,7 @@ def _train(model_name, splits, mapset, split_seed, cfg, out, resume, device, log
     else:
         manifest = {
             "model": model_name, "model_config": asdict(model_cfg), "trainer": DCGANTrainer.name,
+            "plugin": {"name": "cosmogan-dcgan", "version": plugin_version()},
             "train_config": cfg, "transform": tinfo,
             "dataset": {"name": mapset.name, "options": mapset.meta.get("options", {}), "files": mapset.meta.get("files"),
                         "hash": mapset.content_hash(), "side_deg": mapset.side_deg, "npix": mapset.npix,
@@ -323,17 +334,19 @@ def _train(model_name, splits, mapset, split_seed, cfg, out, resume, device, log
         total_steps = min(total_steps, int(cfg["max_steps"]))
     fixed_z = torch.randn(16, model_cfg.latent, generator=torch.Generator().manual_seed(12345)).to(device)
 
-    def checkpoint(name: str, info: dict) -> None:
-        if not master:
-            return
-        rngs = [rng.get_state()]
-        if ddp:
-            import torch.distributed as dist
+    def rng_states():
+        """Every rank's RNG state (a collective under DDP: all ranks call it at the same step)."""
+        if not ddp:
+            return rng.get_state()
+        import torch.distributed as dist
 
-            rngs = [None] * world
-            dist.all_gather_object(rngs, rng.get_state())
+        states = [None] * world
+        dist.all_gather_object(states, rng.get_state())
+        return states
+
+    def checkpoint(name: str, info: dict, rngs) -> None:
         state = {"generator": Gm.state_dict(), "discriminator": Dm.state_dict(), "opt_g": opt_g.state_dict(),
-                 "opt_d": opt_d.state_dict(), "rng": rngs if ddp else rngs[0], "step": step}
+                 "opt_d": opt_d.state_dict(), "rng": rngs, "step": step}
         save_checkpoint(out, manifest, name, state, {"step": step, **info})
         # Keep the newest keep_last step checkpoints (and 'best'); the manifest is updated before any delete.
         steps = sorted((n for n in manifest["checkpoints"] if n.startswith("step-")), key=lambda n: manifest["checkpoints"][n]["step"])
@@ -341,12 +354,6 @@ def _train(model_name, splits, mapset, split_seed, cfg, out, resume, device, log
             entry = manifest["checkpoints"].pop(old)
             write_manifest(out, manifest)
             (out / entry["file"]).unlink(missing_ok=True)
-
-    def ddp_barrier():
-        if ddp:
-            import torch.distributed as dist
-
-            dist.barrier()
 
     log_path = out / "log.jsonl"
     if master and not resume:
@@ -422,7 +429,8 @@ def _train(model_name, splits, mapset, split_seed, cfg, out, resume, device, log
                 dist.all_reduce(f)
                 stop.flag = bool(f.item() > 0)
             end_of_epoch = step % steps_per_epoch == 0 or step == total_steps
-            # 5. validation, sample grid and checkpoints
+            # 5. validation, sample grid and checkpoints (the decision is the same on every rank)
+            rngs = rng_states() if (end_of_epoch or step % cfg["ckpt_every"] == 0 or stop.flag) else None
             if end_of_epoch and master:
                 v = validate(Gm, transform, splits, cfg, device, seed=cfg["seed"] + 1)
                 with torch.no_grad():
@@ -436,26 +444,25 @@ def _train(model_name, splits, mapset, split_seed, cfg, out, resume, device, log
                 log(f"epoch {epoch} validation: KS D {v['ks_D']:.4f} (floor {v['ks_floor']:.4f}), "
                     f"P(ℓ) rms log ratio {v['ps_dev']:.3f} (floor {v['ps_dev_floor']:.3f}), χ²/dof {v['ps_chi2']:.1f}")
                 improved = best is None or v["score"] < best
-                checkpoint(f"step-{step:07d}", {"epoch": epoch, "validation": v})
+                checkpoint(f"step-{step:07d}", {"epoch": epoch, "validation": v}, rngs)
                 if improved:
                     best = v["score"]
                     stale = 0
                     manifest["best_score"] = best
-                    checkpoint("best", {"epoch": epoch, "validation": v})
+                    checkpoint("best", {"epoch": epoch, "validation": v}, rngs)
                     manifest["best"] = "best"
                     manifest["latest"] = f"step-{step:07d}"
                     write_manifest(out, manifest)
                 else:
                     stale += 1
-            elif (step % cfg["ckpt_every"] == 0 or stop.flag) and master:
-                checkpoint(f"step-{step:07d}", {"epoch": epoch})
-            if ddp:
+            elif rngs is not None and master:
+                checkpoint(f"step-{step:07d}", {"epoch": epoch}, rngs)
+            if ddp and end_of_epoch:
                 import torch.distributed as dist
 
                 s = torch.tensor([float(stale)], device=device)
-                dist.broadcast(s, 0)
+                dist.broadcast(s, 0)  # early stopping is decided by rank 0's validation, for all ranks
                 stale = int(s.item())
-                ddp_barrier()
             if stop.flag:
                 log(f"interrupted at step {step}: checkpoint written; continue with --resume")
                 break
