@@ -90,11 +90,12 @@ def test_disk_full_while_writing_a_report_keeps_the_previous_one(tmp_path):
 
 def test_disk_full_while_writing_a_checkpoint(tmp_path):
     out = tmp_path / "run"
-    res = subprocess.run([*TRAIN, "--max-steps", "8", "--out", str(out)], env=_env(EMUBENCH_FAILPOINT="atomic-write:3:enospc"),
+    # atomic writes: 1 manifest, 2 step-3 file, 3 manifest, 4 step-6 file, 5 manifest, 6 step-9 file (fails)
+    res = subprocess.run([*TRAIN, "--max-steps", "12", "--out", str(out)], env=_env(EMUBENCH_FAILPOINT="atomic-write:6:enospc"),
                          capture_output=True, text=True)
     assert res.returncode == 1 and "No space left on device" in res.stderr and "Traceback" not in res.stderr
     m = read_manifest(out)
-    assert verified_checkpoints(out, m)  # the checkpoints written before are intact
+    assert verified_checkpoints(out, m) == ["step-0000003", "step-0000006"]  # the checkpoints written before are intact
     assert not list((out / "checkpoints").glob(".*tmp"))
 
 

@@ -288,10 +288,13 @@ def _train(model_name, splits, mapset, split_seed, cfg, out, resume, device, log
     opt_d = torch.optim.Adam(D.parameters(), lr=lr_at(cfg, 0), betas=(cfg["beta1"], cfg["beta2"]))
     rng = torch.Generator(device=device).manual_seed(cfg["seed"] * 7919 + rank)
     step, best = 0, None
-    if resume:
+    if resume and not manifest.get("checkpoints"):
+        # Killed before its first checkpoint: nothing was saved, so the run starts again from step 0.
+        log("no checkpoint was written before the run stopped; starting it again from step 0")
+    elif resume:
         good = verified_checkpoints(out, manifest)
         if not good:
-            raise EmubenchError(f"{out}: no complete checkpoint to resume from")
+            raise EmubenchError(f"{out}: no complete checkpoint to resume from (all recorded checkpoints are corrupt)")
         # the newest complete checkpoint ('best' only if it is the newest: it holds the same full state)
         name = max(good, key=lambda g: (manifest["checkpoints"][g]["step"], g != "best"))
         if manifest.get("latest") != name:
@@ -305,7 +308,7 @@ def _train(model_name, splits, mapset, split_seed, cfg, out, resume, device, log
         step = int(state["step"])
         best = manifest.get("best_score")
         log(f"resumed from {name} at step {step}")
-    else:
+    if not resume:
         manifest = {
             "model": model_name, "model_config": asdict(model_cfg), "trainer": DCGANTrainer.name,
             "plugin": {"name": "cosmogan-dcgan", "version": plugin_version()},
