@@ -292,11 +292,15 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
         return (f"**{text}** ⚑" if flag else text) if md else text
 
     md = ["# emubench leaderboard", "",
-          "Each cell: value (real-vs-real floor). ⚑ marks a value worse than the floor; `flags` counts metrics with any flagged summary.",
-          "", "| model | flags | maps/s | device | " + " | ".join(cols) + " |", "|---" * (4 + len(cols)) + "|"]
+          "Default dataset `lognormal-lcdm-64` (64² κ maps over 0.866°), split seed 0, sample seed 0; regenerate with "
+          "`bash scripts/make_leaderboard.sh`. Each cell: value (real-vs-real floor, 99th percentile of 100 re-splits of "
+          "real maps); ⚑ marks a value worse than the floor. `flags` counts (metric, aspect) verdicts with a flagged "
+          "summary; the leaderboard is sorted by it. maps/s: sampling throughput on the device named.",
+          "", "| model | flags | flagged (metric/aspect) | maps/s | device | " + " | ".join(cols) + " |", "|---" * (5 + len(cols)) + "|"]
     for r in table.itertuples(index=False):
         vals = dict(zip(table.columns, r))
-        md.append(f"| {vals['model']} | {vals['flags']} | {_fmt(vals['maps/s'])} | {vals['device']} | "
+        rate = "—" if not np.isfinite(vals["maps/s"]) else _fmt(vals["maps/s"])
+        md.append(f"| {vals['model']} | {vals['flags']} | {vals['flagged']} | {rate} | {vals['device']} | "
                   + " | ".join(cell(vals[c]) for c in cols) + " |")
     figs = plot_curves(pd.concat(all_curves)) if all_curves else {}
     for title in figs:
@@ -305,11 +309,12 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
             tmp.write_bytes(base64.b64decode(figs[title]))
         md.append(f"\n![{title}]({name})")
     write_text(out / "leaderboard.md", "\n".join(md) + "\n")
-    head = "".join(f"<th onclick='sortBy({i})'>{html.escape(c)}</th>" for i, c in enumerate(["model", "flags", "maps/s", "device"] + cols))
+    head = "".join(f"<th onclick='sortBy({i})'>{html.escape(c)}</th>" for i, c in enumerate(["model", "flags", "flagged", "maps/s", "device"] + cols))
     body_rows = []
     for r in table.itertuples(index=False):
         vals = dict(zip(table.columns, r))
-        tds = [html.escape(str(vals["model"])), str(vals["flags"]), _fmt(vals["maps/s"]), html.escape(str(vals["device"]))]
+        tds = [html.escape(str(vals["model"])), str(vals["flags"]), html.escape(str(vals["flagged"])), _fmt(vals["maps/s"]),
+               html.escape(str(vals["device"]))]
         cells = "".join(f"<td>{t}</td>" for t in tds)
         for c in cols:
             x = vals[c]
