@@ -152,7 +152,13 @@ def train(ctx, model, dataset, data, side_deg, dataset_opts, split_seed, preset,
         epochs=epochs, max_steps=max_steps, batch_size=batch_size, seed=seed).items() if v is not None}})
     device = resolve_device(device)
     out = Path(out or f"runs/{model}-{preset or trainer.default_preset}")
-    mapset, splits = open_splits(dataset, data, side_deg, dataset_opts, split_seed, default=config.get("dataset"))
+    if resume and (out / "manifest.json").exists():
+        from .pipeline import data_of_run
+
+        # resume on the data and split the run was trained on, unless told otherwise
+        dataset, data, side_deg, opts, split_seed = data_of_run(out, dataset, list(data), side_deg, parse_options(dataset_opts), split_seed)
+        dataset_opts = tuple(f"{k}={json.dumps(v)}" for k, v in opts.items())
+    mapset, splits = open_splits(dataset, data or (), side_deg, dataset_opts, split_seed, default=config.get("dataset"))
     run = trainer.train(model=model, splits=splits, mapset=mapset, split_seed=split_seed, config=config, out=out,
                         resume=resume, device=device, quiet=ctx.obj["quiet"])
     click.echo(f"run written to {run}")

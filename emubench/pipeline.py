@@ -32,6 +32,20 @@ def run_folder(spec: str | None) -> Path | None:
     return None
 
 
+def data_of_run(run: Path, dataset=None, data=None, side_deg=None, dataset_opts=None, split_seed=0):
+    """The dataset arguments a run was trained with, unless the user named a dataset or files explicitly.
+
+    Returns (dataset, data, side_deg, dataset_opts, split_seed) for ``open_dataset`` and ``split``.
+    """
+    dataset_opts = dict(dataset_opts or {})
+    if dataset or data:
+        return dataset, data, side_deg, dataset_opts, split_seed
+    ds = read_manifest(run).get("dataset", {})
+    opts = {k: v for k, v in (ds.get("options") or {}).items() if k not in ("path", "side_deg")}
+    return (None if ds.get("files") else ds.get("name"), ds.get("files"), side_deg or ds.get("side_deg"),
+            {**opts, **dataset_opts}, ds.get("split_seed", split_seed))
+
+
 def score_and_report(*, model_spec=None, maps_file=None, dataset=None, data=None, side_deg=None, dataset_opts=None,
                      split_seed=0, n=None, metrics=None, seed=0, floor_draws=100, device="cpu", label=None, out=None,
                      quiet=False) -> Path:
@@ -42,16 +56,8 @@ def score_and_report(*, model_spec=None, maps_file=None, dataset=None, data=None
 
     dataset_opts = dict(dataset_opts or {})
     run = run_folder(model_spec)
-    if run is not None and not dataset and not data:
-        # Score against the data the run was trained on, with the same split.
-        ds = read_manifest(run).get("dataset", {})
-        dataset = ds.get("name")
-        if ds.get("files"):
-            data = ds["files"]
-            dataset = None
-        dataset_opts = {**{k: v for k, v in ds.get("options", {}).items() if k not in ("path", "side_deg")}, **dataset_opts}
-        side_deg = side_deg or ds.get("side_deg")
-        split_seed = ds.get("split_seed", split_seed)
+    if run is not None:
+        dataset, data, side_deg, dataset_opts, split_seed = data_of_run(run, dataset, data, side_deg, dataset_opts, split_seed)
     t0 = time.perf_counter()
     mapset = open_dataset(dataset, data or None, side_deg, **dataset_opts)
     splits = split(mapset, split_seed)

@@ -98,9 +98,13 @@ def test_docs_example_matches_shipped_example():
 
 
 def test_installed_example_plugin_is_listed_and_scores(tmp_path):
+    import shutil
+
+    source = tmp_path / "src"  # a copy, so that the build leaves nothing in the repository
+    shutil.copytree(ROOT / "examples" / "emubench-example-plugin", source)
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target),
-                    str(ROOT / "examples" / "emubench-example-plugin")], check=True, capture_output=True)
+                    str(source)], check=True, capture_output=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
     env.pop("EMUBENCH_LOAD_PLUGINS", None)
     out = subprocess.run([sys.executable, "-m", "emubench.cli", "plugins", "--json"], env=env, capture_output=True, text=True, check=True)

@@ -89,6 +89,9 @@ def test_disk_full_while_writing_a_report_keeps_the_previous_one(tmp_path):
 
 
 def test_disk_full_while_writing_a_checkpoint(tmp_path):
+    from emubench.data import open_dataset
+
+    open_dataset("lognormal-lcdm-64", n_maps=300)  # fill the dataset cache first: its write must not count below
     out = tmp_path / "run"
     # atomic writes: 1 manifest, 2 step-3 file, 3 manifest, 4 step-6 file, 5 manifest, 6 step-9 file (fails)
     res = subprocess.run([*TRAIN, "--max-steps", "12", "--out", str(out)], env=_env(EMUBENCH_FAILPOINT="atomic-write:6:enospc"),

@@ -226,11 +226,20 @@ def train(*, model: str, splits: dict, mapset, split_seed: int, config: dict, ou
         raise EmubenchError(f"{out}: already holds a run; use --resume to continue it or choose another --out")
     if resume and not (out / "manifest.json").exists():
         raise EmubenchError(f"{out}: nothing to resume (no manifest.json)")
+    fresh = not out.exists()
     lock = RunLock(out) if master else None
     if lock:
         lock.__enter__()
     try:
         return _train(model, splits, mapset, split_seed, config, out, resume, device, log, ddp, rank, world, master)
+    except BaseException:
+        if master and fresh and {p.name for p in out.iterdir()} <= {".lock"}:
+            lock.__exit__(None, None, None)
+            lock = None
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)  # failed before writing anything: leave no empty run folder
+        raise
     finally:
         if lock:
             lock.__exit__(None, None, None)
