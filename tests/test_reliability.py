@@ -47,11 +47,12 @@ def _resume_until_done(out):
     return _final(out)
 
 
-@pytest.mark.parametrize("hit", [2, 5, 9])
-def test_sigkill_during_checkpoint_write_then_resume_is_identical(tmp_path, reference_run, hit):
-    """SIGKILL after a checkpoint's temporary file is complete but before it replaces anything."""
+@pytest.mark.parametrize("failpoint", ["atomic-write:2", "atomic-write:5", "atomic-write:9", "validation:1", "validation:2"])
+def test_sigkill_during_checkpoint_write_or_validation_then_resume_is_identical(tmp_path, reference_run, failpoint):
+    """SIGKILL after a checkpoint's temporary file is complete but before it replaces anything, or in the
+    middle of the per-epoch validation check."""
     out = tmp_path / "run"
-    res = subprocess.run([*TRAIN, "--max-steps", str(STEPS), "--out", str(out)], env=_env(EMUBENCH_FAILPOINT=f"atomic-write:{hit}"),
+    res = subprocess.run([*TRAIN, "--max-steps", str(STEPS), "--out", str(out)], env=_env(EMUBENCH_FAILPOINT=failpoint),
                          capture_output=True, text=True)
     assert res.returncode == -signal.SIGKILL
     m = read_manifest(out)  # the manifest on disk is complete and names only complete files

@@ -161,8 +161,10 @@ def validate(generator, transform, splits, cfg, device, seed: int) -> dict[str, 
 
     ``ps_dev`` is the RMS over ℓ bins of log(mean generated C_ℓ / mean real C_ℓ); ``ps_chi2`` the χ²/dof.
     """
+    from emubench.io import failpoint
     from emubench.scoring import score
 
+    failpoint("validation")  # the reliability tests kill training here
     n = min(cfg["val_maps"], len(splits["val"]), len(splits["test"]))
     was_training = generator.training
     generator.eval()
