@@ -1,7 +1,6 @@
 """Lognormal map generation: maps/s on one CPU thread, against a plain numpy generator that makes one real
 field per FFT (our generator gets two fields from each complex FFT)."""
 
-import math
 
 import numpy as np
 import torch

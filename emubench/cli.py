@@ -8,7 +8,6 @@ import traceback
 from pathlib import Path
 
 import click
-import numpy as np
 
 from . import __version__
 from .errors import EmubenchError

@@ -125,8 +125,11 @@ def plot_curves(curves: pd.DataFrame, scores: pd.DataFrame | None = None, labels
 
 
 def plot_pairs(generated: np.ndarray, train_maps: np.ndarray, info: dict) -> str:
-    """Grid of the generated maps closest to a training map, each above its nearest training map."""
-    gi, ti, dist = info["generated_index"], info["train_index"], info["distance"]
+    """Grid of the generated maps closest to a training map, each above its nearest training map.
+
+    train_maps: the nearest training maps, in the order of ``info["generated_index"]``.
+    """
+    gi, dist = info["generated_index"], info["distance"]
     k = len(gi)
     fig, axes = plt.subplots(2, k, figsize=(1.6 * k, 3.6))
     axes = np.atleast_2d(axes).reshape(2, k)

@@ -9,7 +9,7 @@ u = pytest.importorskip("astropy.units")
 
 from helpers import gaussian_field  # noqa: E402
 from emubench.data.lognormal import generate  # noqa: E402
-from emubench.stats import default_ell_edges, minkowski, pdf, peak_counts, power_spectrum  # noqa: E402
+from emubench.stats import minkowski, pdf, peak_counts, power_spectrum  # noqa: E402
 
 SIDE = 0.866
 

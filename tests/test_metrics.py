@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from emubench.metrics.base import Context, attach_floor, compare_curves
+from emubench.metrics.base import attach_floor, compare_curves
 from emubench.metrics.pixel_ks import PermutationKS
 from emubench.scoring import score, verdicts
 
@@ -40,7 +40,7 @@ def test_floor_flags_only_outliers():
 
 
 def test_real_vs_real_passes_every_distributional_metric(small_splits):
-    """Maps from the test split scored as if generated: nothing flagged but memorisation... which must pass too."""
+    """Test-split maps scored as if generated pass every metric; training maps are caught by memorisation."""
     test = small_splits["test"].head(len(small_splits["test"]))
     other = small_splits["train"].head(len(test))  # real maps, but training maps: memorisation must flag them
     df, ctx = score(test, small_splits, seed=1, floor_draws=60)

@@ -1,12 +1,10 @@
 """Faults survived, bad input refused, nothing lost: kills, corrupt files, full disks, malformed arrays."""
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ from hypothesis import strategies as st
 
 from emubench.checkpoint import load_checkpoint, read_manifest, verified_checkpoints
 from emubench.errors import EmubenchError
-from emubench.io import check_maps, save_npy
+from emubench.io import check_maps
 
 TRAIN = [sys.executable, "-m", "emubench.cli", "-q", "train", "cosmogan-dcgan", "--preset", "smoke", "--dataset", "lognormal-lcdm-64",
          "-D", "n_maps=300", "-c", "width=8", "-c", "batch_size=16", "-c", "val_maps=32", "-c", "ckpt_every=3",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..data import MapSet
 from ..data.augment import symmetry

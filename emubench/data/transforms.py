@@ -1,7 +1,7 @@
 """Invertible pixel transforms between κ and the units a model trains in.
 
-Models may train in transformed units; every score is computed in κ after ``inverse``. A transform is a
-registered class (they are listed by ``emubench plugins`` under datasets' companions) with ``forward`` and
+Models may train in transformed units; every score is computed in κ after ``inverse``. A transform is a class
+registered by name in ``TRANSFORMS`` (a run's manifest stores the name and parameters) with ``forward`` and
 ``inverse`` working on numpy arrays or torch tensors alike.
 """
 

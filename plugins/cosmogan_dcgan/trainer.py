@@ -33,7 +33,7 @@ from emubench.data.augment import random_symmetries
 from emubench.data.transforms import get_transform
 from emubench.errors import EmubenchError
 
-from .model import CosmoGANDCGAN, DCGANConfig, Discriminator, Generator, init_weights
+from .model import DCGANConfig, Discriminator, Generator, init_weights
 
 THESIS_SCHEDULE = [(30, 2e-5), (5, 5e-6), (5, 2e-6), (5, 1e-6), (5, 5e-7)]  # (epochs, lr), thesis section 5.1
 
