@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from . import __version__
@@ -159,11 +159,9 @@ def load_checkpoint(run_dir: str | os.PathLike, manifest: dict[str, Any], name: 
         hint = f"; last good checkpoint: {good[-1]!r}" if good else "; no good checkpoint left"
         raise EmubenchError(f"{path}: checkpoint is missing, truncated or corrupt (hash mismatch){hint}")
     try:
-        tensors = load_file(str(path))
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="pt") as f:  # one open: tensors and the state skeleton together
             skeleton = json.loads((f.metadata() or {})["emubench_state"])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as exc:
         raise EmubenchError(f"{path}: unreadable checkpoint ({exc})") from None
     return unflatten_state(skeleton, tensors)

@@ -59,12 +59,11 @@ def resolve_device(device: str) -> str:
     raise EmubenchError(f"unknown device {device!r} (use auto, cpu, cuda or cuda:N)")
 
 
-def positive(name):
-    def check(ctx, param, value):
-        if value is not None and value <= 0:
-            raise click.BadParameter(f"must be positive, got {value}")
-        return value
-    return check
+def positive(ctx, param, value):
+    """click callback: refuse zero and negative counts before any work starts."""
+    if value is not None and value <= 0:
+        raise click.BadParameter(f"must be positive, got {value}")
+    return value
 
 
 dataset_options = [
@@ -132,9 +131,9 @@ def plugins(as_json):
 @click.argument("model")
 @with_options(dataset_options)
 @click.option("--preset", default=None, help="Trainer preset (cosmogan-dcgan: smoke, thesis, cosmogan).")
-@click.option("--epochs", type=int, default=None, callback=positive("epochs"), help="Number of epochs (overrides the preset).")
-@click.option("--max-steps", type=int, default=None, callback=positive("max-steps"), help="Stop after this many optimiser steps.")
-@click.option("--batch-size", type=int, default=None, callback=positive("batch-size"), help="Maps per batch (default 64).")
+@click.option("--epochs", type=int, default=None, callback=positive, help="Number of epochs (overrides the preset).")
+@click.option("--max-steps", type=int, default=None, callback=positive, help="Stop after this many optimiser steps.")
+@click.option("--batch-size", type=int, default=None, callback=positive, help="Maps per batch (default 64).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights, latents and batch order.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run folder (default runs/<model>-<preset>).")
@@ -165,7 +164,7 @@ def train(ctx, model, dataset, data, side_deg, dataset_opts, split_seed, preset,
 
 @cli.command()
 @click.option("--model", "model_spec", required=True, help="Run folder, checkpoint file, or registered training-free model.")
-@click.option("-n", "n", type=int, required=True, callback=positive("n"), help="Number of maps.")
+@click.option("-n", "n", type=int, required=True, callback=positive, help="Number of maps.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .npy file (N, H, W) float32 κ.")
 @with_options(dataset_options)
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
@@ -190,10 +189,10 @@ def sample(model_spec, n, out, dataset, data, side_deg, dataset_opts, split_seed
 @click.option("--model", "model_spec", default=None, help="Run folder, checkpoint file, or registered training-free model name.")
 @click.option("--maps", "maps_file", default=None, type=click.Path(dir_okay=False), help="Score maps made elsewhere (.npy, κ).")
 @with_options(dataset_options)
-@click.option("-n", "n", type=int, default=None, callback=positive("n"), help="Maps per set (default: the whole validation split).")
+@click.option("-n", "n", type=int, default=None, callback=positive, help="Maps per set (default: the whole validation split).")
 @click.option("--metric", "metrics", multiple=True, help="Only these metrics (repeatable; default all registered).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling and floor re-split seed.")
-@click.option("--floor-draws", type=int, default=100, show_default=True, callback=positive("floor-draws"), help="Real-vs-real re-splits for the floors.")
+@click.option("--floor-draws", type=int, default=100, show_default=True, callback=positive, help="Real-vs-real re-splits for the floors.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--label", default=None, help="Name shown in reports and the leaderboard.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Report folder (default reports/<label>).")
@@ -225,7 +224,7 @@ def data():
 @click.option("-D", "--dataset-option", "dataset_opts", multiple=True, metavar="KEY=VALUE", help="Dataset option.")
 @click.option("--split", "which", type=click.Choice(["train", "val", "test", "all"]), default="train", show_default=True, help="Which split.")
 @click.option("--split-seed", type=int, default=0, show_default=True, help="Seed of the split.")
-@click.option("-n", "n", type=int, default=None, callback=positive("n"), help="Number of maps (default: all of the split).")
+@click.option("-n", "n", type=int, default=None, callback=positive, help="Number of maps (default: all of the split).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .npy file.")
 def data_export(dataset, data_files, side_deg, dataset_opts, which, split_seed, n, out):
     """Write a dataset's split to .npy (N, H, W) float32 κ."""
@@ -242,7 +241,7 @@ def data_export(dataset, data_files, side_deg, dataset_opts, which, split_seed, 
 @click.argument("maps_file", type=click.Path(dir_okay=False))
 @click.option("--side-deg", type=float, required=True, help="Map side in degrees.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output .csv or .parquet (default: MAPS.stats.csv).")
-@click.option("--nbins", type=int, default=20, show_default=True, callback=positive("nbins"), help="Number of ℓ and threshold bins.")
+@click.option("--nbins", type=int, default=20, show_default=True, callback=positive, help="Number of ℓ and threshold bins.")
 def stats(maps_file, side_deg, out, nbins):
     """Per-map summary statistics (moments, power spectrum, Minkowski, peaks) of a .npy of maps, to CSV/Parquet."""
     from .pipeline import map_statistics

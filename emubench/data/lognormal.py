@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import EmubenchError
 from ..io import load_npy, save_npy
 from .base import MapSet
 
@@ -147,8 +148,6 @@ class LognormalDataset:
     def __init__(self, **options):
         unknown = set(options) - set(self.defaults)
         if unknown:
-            from ..errors import EmubenchError
-
             raise EmubenchError(f"dataset {self.name!r}: unknown option(s) {', '.join(sorted(unknown))} "
                                 f"(known: {', '.join(self.defaults)})")
         self.params = {**self.defaults, **options}
@@ -158,8 +157,6 @@ class LognormalDataset:
             self.params[key] = float(self.params[key])
         p = self.params
         if p["n_maps"] < 3 or p["npix"] < 8 or p["parent_factor"] < 1 or p["side_deg"] <= 0 or p["z_source"] <= 0:
-            from ..errors import EmubenchError
-
             raise EmubenchError(f"dataset {self.name!r}: invalid options {p}")
 
     def cache_path(self) -> Path:

@@ -43,9 +43,3 @@ def peak_counts(maps: Any, thresholds: Any, norm: bool = False):
     counts = binned_sum(torch.ones_like(flat), idx, nb) / (edges[1:] - edges[:-1])[None, :]
     return midpoints(edges), out(counts, is_numpy, single)
 
-
-def peak_values(maps: Any) -> list:
-    """The κ of every peak of each map (a list of 1-D arrays), for peak-height distributions."""
-    t, is_numpy, _ = as_maps(maps)
-    is_peak, centre = peak_mask(t)
-    return [out(centre[i][is_peak[i]][None], is_numpy, True) for i in range(t.shape[0])]
