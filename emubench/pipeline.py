@@ -102,7 +102,14 @@ def map_statistics(maps_file: str, side_deg: float, nbins: int = 20, chunk: int 
     from .stats import default_ell_edges, minkowski, moments, pdf, peak_counts, power_spectrum
 
     maps = check_maps(load_npy(maps_file), str(maps_file))
-    sigma = float(np.sqrt(np.mean([np.var(maps[i : i + chunk], dtype=np.float64) for i in range(0, len(maps), chunk)])))
+    # σ of all pixels of the file, from running sums (chunked: the file may be memory-mapped and large)
+    total = total_sq = 0.0
+    for i in range(0, len(maps), chunk):
+        block = np.asarray(maps[i : i + chunk], dtype=np.float64)
+        total += block.sum()
+        total_sq += np.square(block).sum()
+    count = maps.size
+    sigma = float(np.sqrt(max(total_sq / count - (total / count) ** 2, 0.0)))
     if not sigma > 0:
         raise EmubenchError(f"{maps_file}: maps are constant (σ = 0); statistics in σ units are undefined")
     nu_edges = np.linspace(-3, 5, nbins + 1)
