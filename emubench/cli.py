@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -159,7 +160,8 @@ def train(ctx, model, dataset, data, side_deg, dataset_opts, split_seed, preset,
     mapset, splits = open_splits(dataset, data or (), side_deg, dataset_opts, split_seed, default=config.get("dataset"))
     run = trainer.train(model=model, splits=splits, mapset=mapset, split_seed=split_seed, config=config, out=out,
                         resume=resume, device=device, quiet=ctx.obj["quiet"])
-    click.echo(f"run written to {run}")
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every rank returns here; one line is enough
+        click.echo(f"run written to {run}")
 
 
 @cli.command()

@@ -248,8 +248,13 @@ def train(*, model: str, splits: dict, mapset, split_seed: int, config: dict, ou
         if lock:
             lock.__exit__(None, None, None)
         if ddp:
+            import gc
+
             import torch.distributed as dist
 
+            # DDP wrappers sit in reference cycles; collect them (and the gloo work they hold) while the
+            # group is alive, or their gloo threads are torn down at interpreter exit and abort the process.
+            gc.collect()
             dist.destroy_process_group()
 
 
