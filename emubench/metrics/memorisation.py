@@ -6,19 +6,19 @@ import numpy as np
 from scipy import stats as sps
 
 from ..data.augment import symmetry
-from ..stats import nearest_neighbours
+from ..stats import NeighbourIndex
 from .base import Context, row
 
 PERCENTILE = 1.0   # threshold: this percentile of held-out maps' nearest-training-map distances
 
 
-def nn_distance(maps: np.ndarray, train: np.ndarray, symmetries: bool, device: str) -> tuple[np.ndarray, np.ndarray]:
+def nn_distance(maps: np.ndarray, train: NeighbourIndex, symmetries: bool) -> tuple[np.ndarray, np.ndarray]:
     """Distance (κ, Euclidean over pixels) from each map to its nearest training map, optionally minimised
     over the 8 symmetries of the square (applied to the query, which is equivalent and 8× cheaper in memory)."""
     best_d = np.full(len(maps), np.inf)
     best_i = np.zeros(len(maps), dtype=np.int64)
     for k in range(8 if symmetries else 1):
-        d, i = nearest_neighbours(np.ascontiguousarray(symmetry(maps, k)), train, device=device)
+        d, i = train.query(np.ascontiguousarray(symmetry(maps, k)))
         better = d < best_d
         best_d[better], best_i[better] = d[better], i[better]
     return best_d, best_i
@@ -34,10 +34,11 @@ class Memorisation:
     def evaluate(self, generated, reference, heldout, ctx: Context) -> list[dict]:
         if ctx.train is None:
             return []
-        train = np.asarray(ctx.train.get(slice(0, len(ctx.train))), dtype=np.float32)
-        dg, ig = nn_distance(np.asarray(generated, np.float32), train, self.symmetries, ctx.device)
-        dh, _ = nn_distance(np.asarray(heldout, np.float32), train, self.symmetries, ctx.device)
-        dr, _ = nn_distance(np.asarray(reference, np.float32), train, self.symmetries, ctx.device)
+        # the training maps are prepared for search once, then queried by all three sets under all symmetries
+        train = NeighbourIndex(np.asarray(ctx.train.get(slice(0, len(ctx.train))), dtype=np.float32), device=ctx.device)
+        dg, ig = nn_distance(np.asarray(generated, np.float32), train, self.symmetries)
+        dh, _ = nn_distance(np.asarray(heldout, np.float32), train, self.symmetries)
+        dr, _ = nn_distance(np.asarray(reference, np.float32), train, self.symmetries)
         threshold = np.percentile(dh, PERCENTILE)
         n = len(dg)
         frac = float(np.mean(dg < threshold))
