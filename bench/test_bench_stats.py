@@ -1,8 +1,8 @@
 """Power spectrum + Minkowski functionals: our batched implementation vs the LensTools 1.2 per-map loop.
 
 Runs where LensTools is installed (tox -e lenstools). Issue size (EMUBENCH_BENCH_FULL=1): 1,024 maps of 256².
-The issue asks for 5× (aim 10×); this repository measured about 2× on a 2-core CPU, so 1.5× is asserted here and
-the gap is recorded in the issue.
+The issue asks for 5× (aim 10×); on this 2-core CPU 3.8–4.4× was measured (the Minkowski pass is memory-bound
+float64 arithmetic on both sides), so 3× is asserted here and the gap is recorded in the issue.
 """
 
 import numpy as np
@@ -31,8 +31,10 @@ def test_power_spectrum_and_minkowski_vs_lenstools_loop(benchmark):
             c.powerSpectrum(edges)
             c.minkowskiFunctionals(t)
 
-    ratio = best_time(theirs, repeat=1) / best_time(ours, repeat=2)
+    t_theirs, t_ours = best_time(theirs, repeat=1), best_time(ours, repeat=2)
+    ratio = t_theirs / t_ours
     benchmark.extra_info["ratio_vs_lenstools"] = ratio
     benchmark(ours)
-    print(f"\npower spectrum + Minkowski: {ratio:.2f}x the LensTools loop ({len(maps)} maps of 256²)")
-    assert ratio >= 1.5
+    print(f"\npower spectrum + Minkowski: {ratio:.2f}x the LensTools loop ({len(maps)} maps of 256²: "
+          f"{t_ours:.2f} s vs {t_theirs:.2f} s)")
+    assert ratio >= 3.0

@@ -17,7 +17,9 @@ SIDE = 0.866
 def _maps():
     lognormal = generate(6, npix=128, side_deg=SIDE, seed=21)
     gaussian = (0.02 * gaussian_field(6, 128, smooth=2.0, seed=22)).astype(np.float32)
-    return [("lognormal", lognormal), ("gaussian", gaussian)]
+    # κ rounded to steps of 0.004: plateaus where ∇κ = 0, the limit case of V2's integrand
+    quantised = (np.round(lognormal / 0.004) * 0.004).astype(np.float32)
+    return [("lognormal", lognormal), ("gaussian", gaussian), ("quantised", quantised)]
 
 
 @pytest.mark.parametrize("kind, maps", _maps())

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import torch
 
 
-def as_maps(maps: Any, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, bool, bool]:
-    """Return (tensor (N, H, W) of ``dtype`` on the input's device, input_was_numpy, input_was_single_map)."""
+def as_maps(maps: Any, dtype: torch.dtype | None = torch.float64) -> tuple[torch.Tensor, bool, bool]:
+    """Return (tensor (N, H, W) of ``dtype`` on the input's device, input_was_numpy, input_was_single_map).
+
+    ``dtype=None`` keeps float32 and float64 as they are (callers that work in chunks convert each chunk,
+    which spares a float64 copy of the whole stack).
+    """
     is_numpy = not isinstance(maps, torch.Tensor)
     if is_numpy:
-        arr = np.asarray(maps)
-        t = torch.as_tensor(arr if arr.flags.writeable else arr.copy())  # read-only memmaps are copied
+        with warnings.catch_warnings():  # read-only memmaps are shared, not copied: statistics only read them
+            warnings.simplefilter("ignore", UserWarning)
+            t = torch.as_tensor(np.asarray(maps))
     else:
         t = maps
     single = t.ndim == 2
@@ -21,6 +27,8 @@ def as_maps(maps: Any, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor
         t = t[None]
     if t.ndim != 3 or t.shape[-1] != t.shape[-2]:
         raise ValueError(f"maps must be (N, H, W) or (H, W) and square, got shape {tuple(t.shape)}")
+    if dtype is None:
+        dtype = t.dtype if t.dtype in (torch.float32, torch.float64) else torch.float64
     return t.to(dtype), is_numpy, single
 
 

@@ -40,7 +40,7 @@ def power_spectrum(maps: Any, side_deg: float, ell_edges: Any) -> tuple[np.ndarr
     ell_edges: (B+1,) multipole bin edges. Returns (ell (B,) bin midpoints, P (N, B) in rad²);
     P has the input's type (numpy or torch on the input's device).
     """
-    t, is_numpy, single = as_maps(maps)
+    t, is_numpy, single = as_maps(maps, dtype=None)
     n = t.shape[-1]
     edges = edges_tensor(ell_edges, t)
     ell = mode_ell(n, side_deg, device=t.device).reshape(-1)
@@ -53,8 +53,11 @@ def power_spectrum(maps: Any, side_deg: float, ell_edges: Any) -> tuple[np.ndarr
     counts = onehot.sum(0)
     # a few maps at a time on CPU, so the transforms stay in cache; GPUs take everything at once
     step = t.shape[0] if t.is_cuda else CHUNK
-    sums = torch.cat([torch.fft.rfft2(t[s : s + step]).abs().square().reshape(-1, ell.numel()) @ onehot
-                      for s in range(0, t.shape[0], step)])
+    sums = []
+    for s in range(0, t.shape[0], step):
+        f = torch.fft.rfft2(t[s : s + step].to(torch.float64))
+        sums.append((f.real * f.real + f.imag * f.imag).reshape(-1, ell.numel()) @ onehot)  # |F|², no square root
+    sums = torch.cat(sums)
     side_rad = math.radians(side_deg)
     p = torch.where(counts > 0, sums / counts.clamp(min=1), torch.zeros_like(sums)) * (side_rad / n**2) ** 2
     return midpoints(edges), out(p, is_numpy, single)
