@@ -195,12 +195,14 @@ def sample(model_spec, n, out, dataset, data, side_deg, dataset_opts, split_seed
 @click.option("--metric", "metrics", multiple=True, help="Only these metrics (repeatable; default all registered).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling and floor re-split seed.")
 @click.option("--floor-draws", type=int, default=100, show_default=True, callback=positive, help="Real-vs-real re-splits for the floors.")
+@click.option("--bootstrap-draws", type=click.IntRange(min=0), default=200, show_default=True,
+              help="Bootstrap resamples for the 95% confidence intervals (0: none).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--label", default=None, help="Name shown in reports and the leaderboard.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Report folder (default reports/<label>).")
 @click.pass_context
 def score(ctx, model_spec, maps_file, dataset, data, side_deg, dataset_opts, split_seed, n, metrics, seed, floor_draws,
-          device, label, out):
+          bootstrap_draws, device, label, out):
     """Score a model (or a .npy of maps) against real maps; writes a report folder."""
     from .pipeline import score_and_report
 
@@ -208,7 +210,8 @@ def score(ctx, model_spec, maps_file, dataset, data, side_deg, dataset_opts, spl
         raise EmubenchError("give exactly one of --model or --maps")
     folder = score_and_report(model_spec=model_spec, maps_file=maps_file, dataset=dataset, data=list(data), side_deg=side_deg,
                               dataset_opts=parse_options(dataset_opts), split_seed=split_seed, n=n, metrics=list(metrics) or None,
-                              seed=seed, floor_draws=floor_draws, device=resolve_device(device), label=label, out=out,
+                              seed=seed, floor_draws=floor_draws, bootstrap_draws=bootstrap_draws,
+                              device=resolve_device(device), label=label, out=out,
                               quiet=ctx.obj["quiet"])
     click.echo((folder / "summary.md").read_text().split("\n\n| metric | statistic")[0])
     click.echo(f"report written to {folder}")

@@ -170,11 +170,16 @@ def summary_markdown(scores: pd.DataFrame, info: dict) -> str:
              f"- emubench {info.get('emubench_version')}", "",
              "| metric | aspect | verdict | flagged summaries |", "|---|---|---|---|"]
     lines += [f"| {r.metric} | {r.aspect} | **{r.verdict}** | {r.flagged or '—'} |" for r in v.itertuples()]
-    lines += ["", "| metric | statistic | value | ideal | floor | flagged |", "|---|---|---|---|---|---|"]
+    lines += ["", "| metric | statistic | value | 95% CI | ideal | floor | flagged |", "|---|---|---|---|---|---|---|"]
     for r in scores[scores["summary"]].itertuples():
-        lines.append(f"| {r.metric} | {r.statistic} | {_fmt(r.value)} | {_fmt(r.ideal)} | {_fmt(r.floor)} | {'⚑' if r.flagged else ''} |")
+        ci = f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}" if "ci_low" in scores and np.isfinite(r.ci_low) else "—"
+        lines.append(f"| {r.metric} | {r.statistic} | {_fmt(r.value)} | {ci} | {_fmt(r.ideal)} | {_fmt(r.floor)} | "
+                     f"{'⚑' if r.flagged else ''} |")
     lines += ["", "A row is flagged when |value − ideal| exceeds the floor: the 99th percentile (95th for per-bin rows) "
-              "of the same statistic between two disjoint sets of real maps of the same size."]
+              "of the same statistic between two disjoint sets of real maps of the same size. The 95% CI is a "
+              f"percentile bootstrap over the generated and reference maps ({info.get('bootstrap_draws', 0)} resamples; "
+              "exact binomial for the memorisation fractions; none for pixel-ks, where each resample is a pass over "
+              "every pixel)."]
     return "\n".join(lines) + "\n"
 
 

@@ -15,7 +15,7 @@ from .errors import EmubenchError
 from .metrics.base import Context
 from .registry import get, get_registry
 
-COLUMNS = ["model", "dataset", "n", "seed", "metric", "aspect", "statistic", "bin", "value", "ideal", "floor", "flagged", "summary"]
+COLUMNS = ["model", "dataset", "n", "seed", "metric", "aspect", "statistic", "bin", "value", "ci_low", "ci_high", "ideal", "floor", "flagged", "summary"]
 
 
 def check_generated(generated: np.ndarray, npix: int, source: str = "generated maps") -> np.ndarray:
@@ -29,12 +29,14 @@ def check_generated(generated: np.ndarray, npix: int, source: str = "generated m
 
 
 def score(generated: np.ndarray, splits: dict[str, MapSet], *, metrics: list[str] | None = None,
-          n: int | None = None, seed: int = 0, floor_draws: int = 100, device: str = "cpu",
+          n: int | None = None, seed: int = 0, floor_draws: int = 100, bootstrap_draws: int = 200, device: str = "cpu",
           model: str = "model", dataset: str | None = None) -> tuple[pd.DataFrame, Context]:
     """Compare ``generated`` (N, H, W) κ with the validation split; returns (tidy table, context with curves).
 
     n: maps per set (default: the whole validation split, at most len(generated)); the test split must
-    have as many. Rows with ``flagged`` True are worse than ``floor`` (real-vs-real variation) allows.
+    have as many. Rows with ``flagged`` True are worse than ``floor`` (real-vs-real variation) allows;
+    ``ci_low``/``ci_high`` are 95% bootstrap intervals of ``value`` (``bootstrap_draws`` resamples of the
+    generated and reference maps; NaN for pixel-ks, whose every resample is a pass over all pixels).
     """
     val, test = splits["val"], splits["test"]
     generated = check_generated(generated, val.npix)
@@ -46,7 +48,7 @@ def score(generated: np.ndarray, splits: dict[str, MapSet], *, metrics: list[str
             raise EmubenchError(f"asked to score n={n} maps but the {label} set has only {have}")
     reference, heldout = val.head(n), test.head(n)
     ctx = Context.from_reference(reference, val.side_deg, train=splits.get("train"), device=device, seed=seed,
-                                 floor_draws=floor_draws)
+                                 floor_draws=floor_draws, bootstrap_draws=bootstrap_draws)
     names = metrics or [e.name for e in get_registry("metrics")]
     rows = []
     for name in names:

@@ -80,3 +80,21 @@ def test_same_seeds_same_table(small_splits):
     import pandas as pd
 
     pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_bootstrap_intervals_cover_a_known_amplitude_error(small_splits):
+    """Maps scaled by 1.05 have C_ℓ 1.1025× the truth: the per-bin ratio intervals must contain that and
+    exclude 1; the memorisation fractions get exact binomial intervals; pixel-ks has none."""
+    test = small_splits["test"].head(len(small_splits["test"]))
+    df, _ = score(1.05 * test, small_splits, seed=1, floor_draws=20, bootstrap_draws=200)
+    ratio = df[(df.metric == "power-spectrum") & (df.statistic == "ratio")]
+    assert ratio[["ci_low", "ci_high"]].notna().all().all()
+    assert (ratio.ci_low <= ratio.ci_high).all()
+    contains = ((ratio.ci_low <= 1.1025) & (ratio.ci_high >= 1.1025)).mean()
+    excludes_one = (ratio.ci_low > 1.0).mean()
+    assert contains >= 0.8 and excludes_one >= 0.8, (contains, excludes_one)
+    mem = df[(df.metric == "memorisation") & (df.statistic == "fraction-below-threshold")].iloc[0]
+    assert mem.ci_low <= mem.value <= mem.ci_high and mem.ci_high > 0
+    assert df[df.metric == "pixel-ks"][["ci_low", "ci_high"]].isna().all().all()
+    off, _ = score(1.05 * test, small_splits, metrics=["power-spectrum"], seed=1, floor_draws=20, bootstrap_draws=0)
+    assert off[["ci_low", "ci_high"]].isna().all().all()

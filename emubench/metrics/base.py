@@ -4,7 +4,7 @@ A metric plugin is a class with ``name``, ``description`` and
 ``evaluate(generated, reference, heldout, ctx) -> list[dict]``: generated, reference (validation split) and
 held-out real maps (test split) are (n, H, W) κ arrays of equal length. Each row is a dict with
 ``statistic``, ``bin`` (ℓ, ν or NaN for a summary), ``value``, ``ideal`` (the value of a perfect emulator),
-``floor`` and ``summary``. ``floor`` is how far from ``ideal`` the same statistic lands when comparing two
+``floor``, ``summary`` and a bootstrap interval ``ci_low``/``ci_high`` (NaN where none). ``floor`` is how far from ``ideal`` the same statistic lands when comparing two
 disjoint real sets of the same size (its ``FLOOR_QUANTILE`` over random re-splits of reference + held-out
 maps); a row is flagged when |value − ideal| > floor. A metric's verdict is "flag" if any summary row is flagged.
 
@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 FLOOR_QUANTILE = {"bin": 0.95, "summary": 0.99}
+CI_LEVEL = 0.95   # bootstrap confidence intervals (``ci_low``, ``ci_high``) where they are cheap
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Context:
     device: str = "cpu"
     seed: int = 0
     floor_draws: int = 100
+    bootstrap_draws: int = 200     # resamples for the confidence intervals; 0 turns them off
     curves: list = field(default_factory=list)   # tidy rows for plots: metric, statistic, x, set, mean, std
     extras: dict = field(default_factory=dict)   # metric-specific material for the report (closest pairs)
 
@@ -44,9 +46,10 @@ class Context:
 
 
 def row(statistic: str, bin: float, value: float, ideal: float, summary: bool, aspect: str) -> dict:
-    """One result row. ``aspect`` groups rows into verdicts: mean, covariance, distribution, memorisation."""
+    """One result row. ``aspect`` groups rows into verdicts: mean, covariance, distribution, memorisation.
+    ``ci_low``/``ci_high`` start as NaN (no interval); metrics that can afford one fill them in."""
     return {"statistic": statistic, "aspect": aspect, "bin": float(bin), "value": float(value), "ideal": float(ideal),
-            "summary": summary}
+            "summary": summary, "ci_low": np.nan, "ci_high": np.nan}
 
 
 def compare_curves(a: np.ndarray, r: np.ndarray, x: np.ndarray, prefix: str = "") -> list[dict]:
@@ -104,14 +107,19 @@ def badness(rows: list[dict]) -> np.ndarray:
     return np.where(np.isnan(out), np.inf, out)
 
 
+def _key(r_: dict) -> tuple:
+    """Rows of different draws match by statistic and bin."""
+    return r_["statistic"], None if np.isnan(r_["bin"]) else r_["bin"]
+
+
 def attach_floor(rows: list[dict], draws: list[list[dict]]) -> list[dict]:
     """Set ``floor`` and ``flagged`` on ``rows`` from real-vs-real ``draws`` of the same rows."""
     keyed = {}
     for draw in draws:
         for r_, b in zip(draw, badness(draw)):
-            keyed.setdefault((r_["statistic"], r_["bin"] if not np.isnan(r_["bin"]) else None), []).append(b)
+            keyed.setdefault(_key(r_), []).append(b)
     for r_, b in zip(rows, badness(rows)):
-        samples = keyed.get((r_["statistic"], r_["bin"] if not np.isnan(r_["bin"]) else None))
+        samples = keyed.get(_key(r_))
         if not samples:
             r_["floor"], r_["flagged"] = np.nan, False
             continue
@@ -119,6 +127,24 @@ def attach_floor(rows: list[dict], draws: list[list[dict]]) -> list[dict]:
         finite = np.asarray(samples)[np.isfinite(samples)]
         r_["floor"] = float(np.quantile(finite, q)) if len(finite) else np.inf
         r_["flagged"] = bool(b > r_["floor"])
+    return rows
+
+
+def attach_bootstrap(rows: list[dict], draws: list[list[dict]]) -> list[dict]:
+    """Set ``ci_low``/``ci_high`` on ``rows``: the central CI_LEVEL interval of the same rows over bootstrap
+    ``draws`` (percentile bootstrap). A row missing from a draw (a bin the resampled reference never varies
+    in) or not finite in every draw keeps NaN."""
+    if not draws:
+        return rows
+    keyed: dict[tuple, list[float]] = {}
+    for draw in draws:
+        for r_ in draw:
+            keyed.setdefault(_key(r_), []).append(r_["value"])
+    alpha = (1 - CI_LEVEL) / 2
+    for r_ in rows:
+        v = np.asarray(keyed.get(_key(r_), []), dtype=np.float64)
+        if len(v) == len(draws) and np.all(np.isfinite(v)):
+            r_["ci_low"], r_["ci_high"] = (float(q) for q in np.quantile(v, [alpha, 1 - alpha]))
     return rows
 
 
@@ -139,6 +165,7 @@ class FeatureMetric:
         _, fh = self.features(to(heldout), ctx)
         rows: list[dict] = []
         rng = np.random.default_rng(ctx.seed)
+        boot_rng = np.random.default_rng([ctx.seed, 1])  # its own stream, so the floors do not depend on it
         n = len(reference)
         for key in fg:
             name = f"{key}-" if len(fg) > 1 else ""
@@ -148,7 +175,13 @@ class FeatureMetric:
             for _ in range(ctx.floor_draws):
                 perm = rng.permutation(len(pooled))
                 draws.append(compare_curves(pooled[perm[:n]], pooled[perm[n:]], x, name))
-            rows += attach_floor(value, draws)
+            # Confidence intervals: both the generated and the reference maps are samples, so both are
+            # resampled (with replacement); per-map features make each resample a few array operations.
+            boot = []
+            for _ in range(ctx.bootstrap_draws):
+                ig, ir = boot_rng.integers(0, len(fg[key]), len(fg[key])), boot_rng.integers(0, n, n)
+                boot.append(compare_curves(fg[key][ig], fr[key][ir], x, name))
+            rows += attach_floor(attach_bootstrap(value, boot), draws)
             for label, f in (("generated", fg[key]), ("reference", fr[key]), ("heldout", fh[key])):
                 for xi, m, s in zip(x, f.mean(0), f.std(0, ddof=1)):
                     ctx.curves.append({"metric": self.name, "statistic": key, "x": float(xi), "set": label,

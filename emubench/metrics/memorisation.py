@@ -7,7 +7,7 @@ from scipy import stats as sps
 
 from ..data.augment import symmetry
 from ..stats import NeighbourIndex
-from .base import Context, row
+from .base import CI_LEVEL, Context, row
 
 PERCENTILE = 1.0   # threshold: this percentile of held-out maps' nearest-training-map distances
 
@@ -53,10 +53,21 @@ class Memorisation:
                         "mean": float(np.percentile(d, q)), "std": np.nan}
                        for label, d in (("generated", dg), ("reference", dr), ("heldout", dh))
                        for q in (1, 5, 25, 50, 75, 95)]
-        return [
+        below_ref = int(np.sum(dr < threshold))
+        rows = [
             {**row("fraction-below-threshold", np.nan, frac, 0.0, True, "memorisation"), "floor": floor, "flagged": frac > floor},
-            {**row("reference-fraction-below-threshold", np.nan, float(np.mean(dr < threshold)), 0.0, False, "memorisation"),
+            {**row("reference-fraction-below-threshold", np.nan, below_ref / n, 0.0, False, "memorisation"),
              "floor": floor, "flagged": False},
             {**row("median-distance-ratio", np.nan, float(np.median(dg) / np.median(dh)), 1.0, False, "memorisation"),
              "floor": np.nan, "flagged": False},
         ]
+        # Intervals: exact (Clopper–Pearson) for the two fractions, percentile bootstrap for the median ratio.
+        for r_, k in ((rows[0], int(np.sum(dg < threshold))), (rows[1], below_ref)):
+            ci = sps.binomtest(k, n).proportion_ci(CI_LEVEL, method="exact")
+            r_["ci_low"], r_["ci_high"] = float(ci.low), float(ci.high)
+        if ctx.bootstrap_draws:
+            rng = np.random.default_rng([ctx.seed, 2])
+            ratios = [np.median(dg[rng.integers(0, n, n)]) / np.median(dh[rng.integers(0, len(dh), len(dh))])
+                      for _ in range(ctx.bootstrap_draws)]
+            rows[2]["ci_low"], rows[2]["ci_high"] = (float(q) for q in np.quantile(ratios, [(1 - CI_LEVEL) / 2, (1 + CI_LEVEL) / 2]))
+        return rows
