@@ -1,9 +1,11 @@
 """Training throughput (maps/s) of our trainer vs the thesis's loop, same networks (smoke configuration: 64²,
 width 32), same data on disk (CosmoGAN-format .npy files), same CPU.
 
-Measured here on 2 CPU cores: about 1.1–1.2×. On a CPU the step is almost all convolution arithmetic (≈300 ms),
-and our savings (one generator forward per step instead of two, no per-sample file reopening, NHWC layout)
-are a small part of it. The issue's 1.5× on CPU is not reached; this asserts no regression (≥ 1.0×).
+On a CPU the step is almost all convolution arithmetic (≈300 ms in float32 on 2 cores), so our float32 savings
+(one generator forward per step instead of two, no per-sample file reopening, NHWC layout) give only 1.1–1.2×.
+The trainer's default, bf16 autocast where the hardware multiplies bf16 fast (CUDA, or AMX tiles on the CPU),
+halves the step: 2.2× the thesis loop on this 2-core AMX CPU. Both figures are measured in one run; the issue's
+1.5× is asserted for the default where bf16 is fast, and ≥ 1.0× (no regression) for float32.
 """
 
 import time
@@ -16,6 +18,7 @@ from cosmogan_dcgan.model import DCGANConfig, Discriminator, Generator, init_wei
 from cosmogan_dcgan.trainer import DCGANTrainer
 from emubench.data import split
 from emubench.data.files import open_npy_maps
+from emubench.devices import fast_bf16
 from thesis_loader import thesis_loader
 from thesis_train import thesis_fit
 
@@ -45,9 +48,9 @@ def test_training_throughput_vs_thesis_loop(benchmark, tmp_path):
     trainer = DCGANTrainer()
     runs = iter(range(100))
 
-    def ours():
+    def ours(amp="auto"):
         conf = trainer.make_config("smoke", {"max_steps": steps, "log_every": steps, "ckpt_every": 10**6, "val_maps": 16,
-                                             "augment": True})
+                                             "augment": True, "amp": amp})
         out = tmp_path / f"run{next(runs)}"
         trainer.train(model="cosmogan-dcgan", splits=split(ms, 0), mapset=ms, split_seed=0, config=conf, out=out,
                       resume=False, device="cpu", quiet=True)
@@ -57,9 +60,13 @@ def test_training_throughput_vs_thesis_loop(benchmark, tmp_path):
         return steps * 64 / rec["maps_per_s"]  # loop time from the trainer's own log (setup and validation excluded)
 
     t_thesis = thesis()
+    t_fp32 = ours(amp=False)
     t_ours = benchmark.pedantic(ours, rounds=1, iterations=1)
-    ratio = t_thesis / t_ours
-    benchmark.extra_info["ratio_vs_thesis"] = ratio
-    benchmark.extra_info["maps_per_s"] = steps * 64 / t_ours
-    print(f"\ntraining: {steps * 64 / t_ours:.0f} maps/s, {ratio:.2f}x the thesis loop")
-    assert ratio >= 1.0
+    ratio, ratio_fp32 = t_thesis / t_ours, t_thesis / t_fp32
+    bf16 = fast_bf16("cpu")
+    benchmark.extra_info.update(ratio_vs_thesis=ratio, ratio_fp32_vs_thesis=ratio_fp32, bf16=bf16,
+                                maps_per_s=steps * 64 / t_ours)
+    print(f"\ntraining: {steps * 64 / t_ours:.0f} maps/s, {ratio:.2f}x the thesis loop (default, bf16 {'on' if bf16 else 'off'}); "
+          f"float32: {ratio_fp32:.2f}x")
+    assert ratio_fp32 >= 1.0
+    assert ratio >= (1.5 if bf16 else 1.0)

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .devices import resolve_device
 from .errors import EmubenchError
 
 
@@ -46,18 +47,6 @@ def parse_options(pairs: tuple[str, ...]) -> dict:
         except json.JSONDecodeError:
             out[k.strip().replace("-", "_")] = v
     return out
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu" or device.startswith("cuda"):
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise EmubenchError(f"device {device!r} asked for, but no CUDA GPU is available")
-        return device
-    raise EmubenchError(f"unknown device {device!r} (use auto, cpu, cuda or cuda:N)")
 
 
 def positive(ctx, param, value):

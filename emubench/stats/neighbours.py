@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..devices import fast_bf16
+
 # Unit roundoff of each screening dtype (half the spacing of numbers near 1).
 _UNIT = {torch.bfloat16: 2.0**-8, torch.float32: 2.0**-24, torch.float64: 2.0**-53}
 BLOCK = 16384  # pixels per partial product: bounds the float32 accumulation error (and costs ~5% speed)
@@ -30,11 +32,7 @@ BLOCK = 16384  # pixels per partial product: bounds the float32 accumulation err
 
 def screen_dtype(device: str | torch.device) -> torch.dtype:
     """bfloat16 where matrix products in it are fast (CUDA, or AMX on the CPU), float32 elsewhere."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.bfloat16
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)  # private, so guarded
-    return torch.bfloat16 if device.type == "cpu" and amx() else torch.float32
+    return torch.bfloat16 if fast_bf16(device) else torch.float32
 
 
 def _flat(x: Any, device) -> torch.Tensor:
