@@ -250,7 +250,7 @@ def _page(title: str, body: str) -> str:
 LEADER_STATS = [
     ("pixel-ks", "D"), ("power-spectrum", "chi2-dof"), ("power-spectrum", "max-abs-log-std-ratio"),
     ("minkowski", "V0-chi2-dof"), ("minkowski", "V1-chi2-dof"), ("minkowski", "V2-chi2-dof"),
-    ("peaks", "chi2-dof"), ("memorisation", "fraction-below-threshold"),
+    ("peaks", "chi2-dof"), ("memorisation", "fraction-closer-to-training"),
 ]
 
 

@@ -93,7 +93,7 @@ def test_bootstrap_intervals_cover_a_known_amplitude_error(small_splits):
     contains = ((ratio.ci_low <= 1.1025) & (ratio.ci_high >= 1.1025)).mean()
     excludes_one = (ratio.ci_low > 1.0).mean()
     assert contains >= 0.8 and excludes_one >= 0.8, (contains, excludes_one)
-    mem = df[(df.metric == "memorisation") & (df.statistic == "fraction-below-threshold")].iloc[0]
+    mem = df[(df.metric == "memorisation") & (df.statistic == "fraction-closer-to-training")].iloc[0]
     assert mem.ci_low <= mem.value <= mem.ci_high and mem.ci_high > 0
     assert df[df.metric == "pixel-ks"][["ci_low", "ci_high"]].isna().all().all()
     off, _ = score(1.05 * test, small_splits, metrics=["power-spectrum"], seed=1, floor_draws=20, bootstrap_draws=0)

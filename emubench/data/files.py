@@ -2,7 +2,8 @@
 
 CosmoGAN files hold (N, 256, 256) or (N, 1, 256, 256) κ. All files are opened once, memory-mapped, and a
 global index is mapped to (file, row) with a binary search over cumulative lengths, so a random batch costs
-no file reopening and no rescanning (the thesis's loader reopened the file for every sample).
+no file reopening and no rescanning (the thesis's loader reopened the file for every sample), and each map is
+copied once, from the mapped file straight into the batch.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class MultiFileMaps:
 
     def __init__(self, arrays: list[np.ndarray], sources: list[str]):
         self.arrays = arrays
+        # plain ndarray views of the same mapped memory: indexing a np.memmap builds a memmap object per map,
+        # which costs more than copying a 64² map
+        self._plain = [np.asarray(a) for a in arrays]
         self.sources = sources
         self.offsets = np.concatenate([[0], np.cumsum([len(a) for a in arrays])])
         self.shape = (int(self.offsets[-1]), *arrays[0].shape[1:])
@@ -58,6 +62,8 @@ class MultiFileMaps:
         return self.shape[0]
 
     def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice) and key.step in (None, 1):
+            return self._range(*key.indices(len(self))[:2])
         if isinstance(key, slice):
             key = np.arange(*key.indices(len(self)))
         idx = np.asarray(key)
@@ -67,12 +73,21 @@ class MultiFileMaps:
             raise IndexError(f"map index out of range for {len(self)} maps")
         idx = np.where(idx < 0, idx + len(self), idx)
         which = np.searchsorted(self.offsets, idx, side="right") - 1
+        rows = idx - self.offsets[which]
         out = np.empty((len(idx), *self.shape[1:]), dtype=np.float32)
-        for f in np.unique(which):
-            sel = np.nonzero(which == f)[0]
-            rows = idx[sel] - self.offsets[f]
-            out[sel] = self.arrays[f][rows]
+        # One copy per map, straight from the mapped file into the batch (fancy indexing would copy twice).
+        for k, (f, r) in enumerate(zip(which.tolist(), rows.tolist())):
+            out[k] = self._plain[f][r]
         return out[0] if scalar else out
+
+    def _range(self, start: int, stop: int) -> np.ndarray:
+        """Maps start … stop − 1 in order: one block copy per file they span."""
+        out = np.empty((max(0, stop - start), *self.shape[1:]), dtype=np.float32)
+        for f, arr in enumerate(self._plain):
+            lo, hi = max(start, self.offsets[f]), min(stop, self.offsets[f + 1])
+            if lo < hi:
+                out[lo - start : hi - start] = arr[lo - self.offsets[f] : hi - self.offsets[f]]
+        return out
 
     def __array__(self, dtype=None, copy=None):
         return np.asarray(self[np.arange(len(self))], dtype=dtype)
