@@ -1,8 +1,9 @@
 """Random batches from multi-file CosmoGAN-format data: our memory-mapped loader vs the thesis's CosmoDataset.
 
 Both read the same 15 .npy files; the thesis reopens a file for every map. Measured in this repository
-(2-core CPU): 5× at 256² maps and 21× at 64² maps. The issue's 50× is not reached: at 256² a batch of 64 maps is
-16 MB, and copying it (which both loaders must do) is most of our time.
+(2-core CPU): 7.5× at 256² maps and 32× at 64² maps (one copy per map, straight from the mapping). The issue's
+50× is not reached: at 256² a batch of 64 maps is 16 MB, and copying it (which both loaders must do) is most of
+our time.
 """
 
 import numpy as np
