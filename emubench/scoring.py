@@ -61,6 +61,9 @@ def score(generated: np.ndarray, splits: dict[str, MapSet], *, metrics: list[str
             raise EmubenchError(f"metric {name!r} failed: {type(exc).__name__}: {exc}") from exc
         rows += [{"metric": name, **r} for r in out]
     df = pd.DataFrame(rows)
+    for col in ("ci_low", "ci_high"):  # optional in a metric's rows: no interval is NaN
+        if col not in df:
+            df[col] = np.nan
     df["model"], df["dataset"], df["n"], df["seed"] = model, dataset or val.name.split(":")[0], n, seed
     return df[COLUMNS], ctx
 
