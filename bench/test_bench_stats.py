@@ -1,7 +1,7 @@
 """Power spectrum + Minkowski functionals: our batched implementation vs the LensTools 1.2 per-map loop.
 
 Runs where LensTools is installed (tox -e lenstools). Issue size (EMUBENCH_BENCH_FULL=1): 1,024 maps of 256².
-The issue asks for 5× (aim 10×); on this 2-core CPU 3.8–4.4× was measured (the Minkowski pass is memory-bound
+The issue asks for 5× (aim 10×); on this 2-core CPU 4.1–5.0× was measured over runs (the Minkowski pass is memory-bound
 float64 arithmetic on both sides), so 3× is asserted here and the gap is recorded in the issue.
 """
 

@@ -49,10 +49,9 @@ class MultiFileMaps:
     """Concatenation of several (N_i, H, W) memory-mapped arrays with O(1) global random access."""
 
     def __init__(self, arrays: list[np.ndarray], sources: list[str]):
-        self.arrays = arrays
-        # plain ndarray views of the same mapped memory: indexing a np.memmap builds a memmap object per map,
-        # which costs more than copying a 64² map
-        self._plain = [np.asarray(a) for a in arrays]
+        # plain ndarray views of the mapped files: indexing a np.memmap builds a memmap object per map, which
+        # costs more than copying a 64² map
+        self.arrays = [np.asarray(a) for a in arrays]
         self.sources = sources
         self.offsets = np.concatenate([[0], np.cumsum([len(a) for a in arrays])])
         self.shape = (int(self.offsets[-1]), *arrays[0].shape[1:])
@@ -77,13 +76,13 @@ class MultiFileMaps:
         out = np.empty((len(idx), *self.shape[1:]), dtype=np.float32)
         # One copy per map, straight from the mapped file into the batch (fancy indexing would copy twice).
         for k, (f, r) in enumerate(zip(which.tolist(), rows.tolist())):
-            out[k] = self._plain[f][r]
+            out[k] = self.arrays[f][r]
         return out[0] if scalar else out
 
     def _range(self, start: int, stop: int) -> np.ndarray:
         """Maps start … stop − 1 in order: one block copy per file they span."""
         out = np.empty((max(0, stop - start), *self.shape[1:]), dtype=np.float32)
-        for f, arr in enumerate(self._plain):
+        for f, arr in enumerate(self.arrays):
             lo, hi = max(start, self.offsets[f]), min(stop, self.offsets[f + 1])
             if lo < hi:
                 out[lo - start : hi - start] = arr[lo - self.offsets[f] : hi - self.offsets[f]]

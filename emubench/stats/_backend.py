@@ -9,6 +9,16 @@ import numpy as np
 import torch
 
 
+def to_tensor(x: Any) -> torch.Tensor:
+    """A torch tensor sharing the memory of a numpy array (or the tensor itself). Read-only memmaps are shared,
+    not copied, and torch's warning about them is silenced: statistics only ever read their input."""
+    if isinstance(x, torch.Tensor):
+        return x
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.as_tensor(np.ascontiguousarray(np.asarray(x)))
+
+
 def as_maps(maps: Any, dtype: torch.dtype | None = torch.float64) -> tuple[torch.Tensor, bool, bool]:
     """Return (tensor (N, H, W) of ``dtype`` on the input's device, input_was_numpy, input_was_single_map).
 
@@ -16,12 +26,7 @@ def as_maps(maps: Any, dtype: torch.dtype | None = torch.float64) -> tuple[torch
     which spares a float64 copy of the whole stack).
     """
     is_numpy = not isinstance(maps, torch.Tensor)
-    if is_numpy:
-        with warnings.catch_warnings():  # read-only memmaps are shared, not copied: statistics only read them
-            warnings.simplefilter("ignore", UserWarning)
-            t = torch.as_tensor(np.asarray(maps))
-    else:
-        t = maps
+    t = to_tensor(maps)
     single = t.ndim == 2
     if single:
         t = t[None]
@@ -51,11 +56,13 @@ def midpoints(edges: torch.Tensor) -> np.ndarray:
     return (0.5 * (edges[:-1] + edges[1:])).cpu().numpy()
 
 
-def map_sigma(t: torch.Tensor, norm: bool) -> torch.Tensor:
-    """Per-map standard deviation (ddof=0) as (N, 1), or ones when ``norm`` is False."""
+def map_sigma(t: torch.Tensor, norm: bool, step: int = 64) -> torch.Tensor:
+    """Per-map standard deviation (ddof=0, float64) as (N, 1), or ones when ``norm`` is False; ``step`` maps
+    at a time, so float32 input is never copied to float64 whole."""
     if not norm:
-        return torch.ones(t.shape[0], 1, dtype=t.dtype, device=t.device)
-    return t.reshape(t.shape[0], -1).std(dim=1, correction=0)[:, None]
+        return torch.ones(t.shape[0], 1, dtype=torch.float64, device=t.device)
+    return torch.cat([t[s : s + step].to(torch.float64).flatten(1).std(dim=1, correction=0)
+                      for s in range(0, t.shape[0], step)])[:, None]
 
 
 def binned_sum(values: torch.Tensor, idx: torch.Tensor, nbins: int) -> torch.Tensor:

@@ -17,13 +17,13 @@ slower than the float32 pass (measured when this module was written).
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import torch
 
 from ..devices import fast_bf16
+from ._backend import to_tensor
 
 # Unit roundoff of each screening dtype (half the spacing of numbers near 1).
 _UNIT = {torch.bfloat16: 2.0**-8, torch.float32: 2.0**-24, torch.float64: 2.0**-53}
@@ -37,12 +37,7 @@ def screen_dtype(device: str | torch.device) -> torch.dtype:
 
 def _flat(x: Any, device) -> torch.Tensor:
     """(N, H, W) numpy or torch → (N, H·W) tensor on ``device``, float32 unless given float64 (kept exact)."""
-    if isinstance(x, torch.Tensor):
-        t = x
-    else:
-        with warnings.catch_warnings():  # a read-only memmap is fine: these maps are only ever read
-            warnings.simplefilter("ignore", UserWarning)
-            t = torch.as_tensor(np.ascontiguousarray(np.asarray(x)))
+    t = to_tensor(x)
     dtype = torch.float64 if t.dtype == torch.float64 else torch.float32
     return t.to(device=device, dtype=dtype).reshape(t.shape[0], -1)
 
