@@ -82,7 +82,8 @@ def score_and_report(*, model_spec=None, maps_file=None, dataset=None, data=None
             "dataset_options": {k: v for k, v in mapset.meta.get("options", {}).items()},
             "dataset_files": mapset.meta.get("files"), "dataset_hash": mapset.content_hash(), "split_seed": split_seed,
             "side_deg": mapset.side_deg, "npix": mapset.npix, "n": n_req, "seed": seed, "floor_draws": floor_draws,
-            "bootstrap_draws": bootstrap_draws, "throughput_maps_per_s": rate, "device": device, "emubench_version": __version__, "environment": environment()}
+            "bootstrap_draws": bootstrap_draws, "throughput_maps_per_s": rate, "device": device,
+            "emubench_version": __version__, "environment": environment()}
     pairs = None
     mem = ctx.extras.get("memorisation")
     if mem:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 from emubench.checkpoint import (RunLock, environment, load_checkpoint, read_manifest, save_checkpoint,
@@ -221,8 +222,6 @@ def train(*, model: str, splits: dict, mapset, split_seed: int, config: dict, ou
     rank = int(os.environ.get("RANK", "0"))
     ddp = world > 1
     if ddp:
-        import torch.distributed as dist
-
         if device.startswith("cuda"):
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
             torch.cuda.set_device(device)
@@ -252,8 +251,6 @@ def train(*, model: str, splits: dict, mapset, split_seed: int, config: dict, ou
             lock.__exit__(None, None, None)
         if ddp:
             import gc
-
-            import torch.distributed as dist
 
             # DDP wrappers sit in reference cycles; collect them (and the gloo work they hold) while the
             # group is alive, or their gloo threads are torn down at interpreter exit and abort the process.
@@ -365,8 +362,6 @@ def _train(model_name, splits, mapset, split_seed, cfg, out, resume, device, log
         """Every rank's RNG state (a collective under DDP: all ranks call it at the same step)."""
         if not ddp:
             return rng.get_state()
-        import torch.distributed as dist
-
         states = [None] * world
         dist.all_gather_object(states, rng.get_state())
         return states
@@ -450,8 +445,6 @@ def _train(model_name, splits, mapset, split_seed, cfg, out, resume, device, log
 
             if ddp:
                 # any rank's interrupt stops all ranks at the same step
-                import torch.distributed as dist
-
                 f = torch.tensor([float(stop.flag)], device=device)
                 dist.all_reduce(f)
                 stop.flag = bool(f.item() > 0)
@@ -485,8 +478,6 @@ def _train(model_name, splits, mapset, split_seed, cfg, out, resume, device, log
             elif rngs is not None and master:
                 checkpoint(f"step-{step:07d}", {"epoch": epoch}, rngs)
             if ddp and end_of_epoch:
-                import torch.distributed as dist
-
                 s = torch.tensor([float(stale)], device=device)
                 dist.broadcast(s, 0)  # early stopping is decided by rank 0's validation, for all ranks
                 stale = int(s.item())
@@ -498,8 +489,6 @@ def _train(model_name, splits, mapset, split_seed, cfg, out, resume, device, log
                 break
     if ddp:
         # Prove the ranks stayed in sync: every rank's generator parameters must sum to the same value.
-        import torch.distributed as dist
-
         local = torch.stack([p.detach().double().sum() for p in Gm.parameters()]).sum().reshape(1)
         sums = [torch.zeros_like(local) for _ in range(world)]
         dist.all_gather(sums, local)
