@@ -8,13 +8,13 @@ from emubench.data.files import MultiFileMaps, open_npy_maps
 from emubench.errors import EmubenchError
 
 
-def _files(tmp_path, sizes, shape4=False):
+def _files(tmp_path, sizes, shape4=False, npix=16):
     rng = np.random.default_rng(0)
     arrays = []
     for i, n in enumerate(sizes):
-        a = rng.standard_normal((n, 1, 16, 16) if shape4 else (n, 16, 16)).astype(np.float32)
+        a = rng.standard_normal((n, 1, npix, npix) if shape4 else (n, npix, npix)).astype(np.float32)
         np.save(tmp_path / f"maps_{i}.npy", a)
-        arrays.append(a.reshape(n, 16, 16))
+        arrays.append(a.reshape(n, npix, npix))
     return np.concatenate(arrays)
 
 
@@ -26,6 +26,19 @@ def test_multi_file_random_access_matches_concatenation(tmp_path):
     np.testing.assert_array_equal(ms.get(idx), full[idx])
     np.testing.assert_array_equal(open_npy_maps(tmp_path).get(slice(3, 9)), full[3:9])  # a folder works too
     assert ms.get(idx).dtype == np.float32
+
+
+@pytest.mark.parametrize("npix", [16, 128])  # 128² maps (64 KiB) are copied by torch, per file, on all cores
+def test_multi_file_batches_and_split_views_match_concatenation(tmp_path, npix):
+    full = _files(tmp_path, [5, 7, 3, 6], npix=npix)
+    ms = open_npy_maps(tmp_path)
+    for idx in ([0, 4, 5, 11, 12, 14, 15, 20], [2, 2, 3, 9], [-1, 3, 3, 17], [20, 0, 13, 6], [12]):
+        np.testing.assert_array_equal(ms.get(np.array(idx)), full[idx], err_msg=str(idx))
+    parts = split(ms, seed=3)
+    for name, view in parts.items():
+        sel = split_indices(len(ms), 3)[name]
+        np.testing.assert_array_equal(view.get(np.arange(len(view))), full[sel])
+        np.testing.assert_array_equal(view.get(np.array([2, 0, 1])), full[sel[[2, 0, 1]]])  # unsorted order kept
 
 
 def test_open_dataset_dispatch_and_split(tmp_path):

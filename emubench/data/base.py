@@ -79,6 +79,8 @@ class IndexedMaps:
         sel = self.index[key]
         if np.ndim(sel) == 0:
             return np.asarray(self.base[int(sel)])
+        if np.all(sel[1:] >= sel[:-1]):  # what samplers ask for: split indices are sorted, so is a sorted batch
+            return np.asarray(self.base[sel])
         # memmaps read fastest in increasing order; restore the caller's order afterwards.
         order = np.argsort(sel, kind="stable")
         out = np.asarray(self.base[sel[order]])

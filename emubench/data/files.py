@@ -56,6 +56,10 @@ class MultiFileMaps:
         self.offsets = np.concatenate([[0], np.cumsum([len(a) for a in arrays])])
         self.shape = (int(self.offsets[-1]), *arrays[0].shape[1:])
         self.dtype = np.dtype(np.float32)
+        self._tensors: list | None = None
+        # Big maps: copy with torch on all cores (see _gather_sorted). Below ~64 KiB per map a torch call per
+        # file costs more than copying the maps one by one with numpy.
+        self._parallel = self.shape[1] * self.shape[2] * 4 >= 65536 and all(a.dtype == np.float32 for a in self.arrays)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -74,10 +78,28 @@ class MultiFileMaps:
         which = np.searchsorted(self.offsets, idx, side="right") - 1
         rows = idx - self.offsets[which]
         out = np.empty((len(idx), *self.shape[1:]), dtype=np.float32)
-        # One copy per map, straight from the mapped file into the batch (fancy indexing would copy twice).
-        for k, (f, r) in enumerate(zip(which.tolist(), rows.tolist())):
-            out[k] = self.arrays[f][r]
+        if self._parallel and len(idx) > 1 and np.all(idx[1:] >= idx[:-1]):
+            self._gather_sorted(which, rows, out)
+        else:
+            # One copy per map, straight from the mapped file into the batch (fancy indexing would copy twice).
+            for k, (f, r) in enumerate(zip(which.tolist(), rows.tolist())):
+                out[k] = self.arrays[f][r]
         return out[0] if scalar else out
+
+    def _gather_sorted(self, which: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
+        """Increasing indices (what samplers and splits ask for): each file's maps form one block of ``out``,
+        gathered by one ``torch.index_select`` per file, which copies on all cores; numpy's ``take`` uses one,
+        and at 256² the copy is the whole cost of a batch."""
+        import torch
+
+        from ..stats._backend import to_tensor  # torch is imported only when a batch is drawn
+
+        if self._tensors is None:
+            self._tensors = [to_tensor(a) for a in self.arrays]  # shares the mappings
+        tout = torch.from_numpy(out)
+        starts = np.flatnonzero(np.diff(which, prepend=-1))
+        for lo, hi in zip(starts.tolist(), [*starts[1:].tolist(), len(which)]):
+            torch.index_select(self._tensors[which[lo]], 0, torch.from_numpy(rows[lo:hi]), out=tout[lo:hi])
 
     def _range(self, start: int, stop: int) -> np.ndarray:
         """Maps start … stop − 1 in order: one block copy per file they span."""
