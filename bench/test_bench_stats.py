@@ -1,8 +1,9 @@
 """Power spectrum + Minkowski functionals: our batched implementation vs the LensTools 1.2 per-map loop.
 
 Runs where LensTools is installed (tox -e lenstools). Issue size (EMUBENCH_BENCH_FULL=1): 1,024 maps of 256².
-The issue asks for 5× (aim 10×); on this 2-core CPU 4.1–5.0× was measured over runs (the Minkowski pass is memory-bound
-float64 arithmetic on both sides), so 3× is asserted here and the gap is recorded in the issue.
+The issue asks for 5× (aim 10×); on this 2-core CPU 6.3–7.1× was measured over five runs (ours 0.86–0.96 s, LensTools
+5.9–6.2 s), and 5× is asserted. What is left of ours is float64 stencil arithmetic whose dozen temporaries do not fit
+in the L2 cache; 10× is not reached.
 """
 
 import numpy as np
@@ -37,4 +38,4 @@ def test_power_spectrum_and_minkowski_vs_lenstools_loop(benchmark):
     benchmark(ours)
     print(f"\npower spectrum + Minkowski: {ratio:.2f}x the LensTools loop ({len(maps)} maps of 256²: "
           f"{t_ours:.2f} s vs {t_theirs:.2f} s)")
-    assert ratio >= 3.0
+    assert ratio >= 5.0

@@ -58,13 +58,16 @@ def test_threshold_search_counts_boundaries_exactly(edges):
     mid = (e[None, :-1] + e[None, 1:]) * sigma / 2
     bounds = torch.cat([torch.stack([lo, mid], 2).reshape(3, -1), e[None, -1:] * sigma], 1)
     flat = torch.as_tensor(rng.uniform(-0.08, 0.13, (3, 4000)))
-    flat[:, :bounds.shape[1]] = bounds                     # exactly on every boundary
+    k = bounds.shape[1]
+    flat[:, :k] = bounds                                   # exactly on every boundary, and one ulp either side
+    flat[:, k : 2 * k] = torch.nextafter(bounds, torch.tensor(-np.inf, dtype=torch.float64))
+    flat[:, 2 * k : 3 * k] = torch.nextafter(bounds, torch.tensor(np.inf, dtype=torch.float64))
     flat[:, -4:] = torch.tensor([np.nan, np.inf, -np.inf, 0.0])
-    got = _Boundaries(e, sigma, step=3).locate(flat, slice(0, 3))
-    stride = 2 * (len(edges) - 1) + 4
+    where = _Boundaries(e, sigma)
+    assert where.arithmetic == (len(edges) == 26)
+    got = where.locate(flat, slice(0, 3))
     want = (bounds[:, None, :] <= flat[:, :, None]).sum(-1)
     want[torch.isnan(flat)] = bounds.shape[1]              # a binary search puts NaN after everything
-    want += torch.arange(3)[:, None] * stride
     assert torch.equal(got, want)
 
 

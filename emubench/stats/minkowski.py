@@ -7,9 +7,10 @@ pixels with κ >= (t_i + t_{i+1})·σ/2; V1 and V2 sum |∇κ|/4 and the curvatu
 t_i·σ <= κ < t_{i+1}·σ and divide by N²·(t_{i+1} − t_i), so with ``norm=True`` V1, V2 are σ × the standard
 functionals (as in LensTools).
 
-Speed: maps are processed a few at a time so that every intermediate stays in the CPU cache; the derivatives
-are slices of one circularly padded copy; equal-width thresholds are located by arithmetic and corrected
-against the exact boundaries instead of a binary search; constant factors are applied to the binned sums.
+Speed: maps are processed a few at a time so that intermediates stay in the CPU caches; the derivatives
+are slices of one circularly padded float64 copy; equal-width thresholds are located by arithmetic, with a
+binary search only for the pixels next to a boundary; the sums per bin are scatter-adds over row blocks
+(parallel on CPU); constant factors are applied to the binned sums, not to every pixel.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from ._backend import as_maps, edges_tensor, map_sigma, midpoints, out
 CHUNK = 2  # maps per pass on CPU (cache-sized); GPUs take everything at once
 
 
-def _padded(m: torch.Tensor, p: int) -> torch.Tensor:
-    """Periodic padding by ``p`` pixels on every side, (N, H+2p, W+2p), written in one pass."""
+def _padded(m: torch.Tensor, p: int, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Periodic padding by ``p`` pixels on every side, (N, H+2p, W+2p), written in one pass (converting to
+    ``dtype`` on the way)."""
     n, h, w = m.shape
-    out = m.new_empty(n, h + 2 * p, w + 2 * p)
+    out = m.new_empty(n, h + 2 * p, w + 2 * p, dtype=dtype)
     out[:, p:-p, p:-p] = m
     out[:, p:-p, :p], out[:, p:-p, -p:] = m[:, :, -p:], m[:, :, :p]
     out[:, :p], out[:, -p:] = out[:, h : h + p], out[:, p : 2 * p]  # rows last, so the corners wrap too
@@ -44,52 +46,60 @@ class _Boundaries:
     """The thresholds of every map, prepared once: the interleaved boundaries [t0·σ, m0, t1·σ, m1, …, t_nb·σ]
     with m_i = (t_i + t_{i+1})·σ/2 (V0's thresholds), as (N, 2 nb + 1).
 
-    Pixels are located by j, the number of boundaries <= κ: κ lies in bin (j − 1)//2 and above midpoint i when
-    j >= 2i + 2. Within a chunk of ``step`` maps, map k's j is offset by k·stride (stride = 2 nb + 4, even), so
-    that one bincount serves the whole chunk.
+    Pixels are located by j, the number of boundaries <= κ: κ lies in bin (j − 1)//2 and above midpoint i
+    when j >= 2i + 2.
     """
 
-    def __init__(self, edges: torch.Tensor, sigma: torch.Tensor, step: int):
+    # A pixel's position q (below) nearer than EPS to an integer is located by binary search instead.
+    EPS = 1e-6
+
+    def __init__(self, edges: torch.Tensor, sigma: torch.Tensor):
         n, nb = sigma.shape[0], len(edges) - 1
-        self.nb, self.stride = nb, 2 * nb + 4
+        self.nb = nb
         lo = edges[None, :-1] * sigma
         mid = (edges[None, :-1] + edges[None, 1:]) * sigma / 2
         self.bounds = torch.cat([torch.stack([lo, mid], dim=2).reshape(n, 2 * nb), edges[None, -1:] * sigma], dim=1)
-        local = (torch.arange(n, device=sigma.device) % step)[:, None]  # position of each map in its chunk
-        self.offset = local * self.stride
-        width = edges[1:] - edges[:-1]
-        self.uniform = bool(torch.allclose(width, width[0], rtol=1e-9, atol=0))
-        if self.uniform:
-            # Equal-width bins (the usual linspace): boundaries every width·σ/2 from bounds[:, 0], so j is found
-            # by arithmetic, then corrected against the exact boundaries below (the same j as a binary search).
-            self.half = width[0] * sigma / 2
-            self.start = self.bounds[:, :1] - (1 + self.offset) * self.half  # folds the +1 and the offset in
-            self.lowest = self.offset.to(sigma.dtype)
-            self.highest = (self.offset + 2 * nb + 1).to(sigma.dtype)
-            # ext[j] <= κ < ext[j + 1] defines j; NaN above the last boundary (no comparison passes it) keeps
-            # +inf and NaN pixels at j = 2 nb + 1, as a binary search does
-            pad = torch.full((n, 1), math.inf, dtype=sigma.dtype, device=sigma.device)
-            self.ext = torch.cat([-pad, self.bounds, pad * math.nan, pad * math.nan], dim=1)
+        # Equal-width bins (the usual linspace) put boundary i at q = i + 1 on the scale q = (κ − b0)/h + 1,
+        # h = width·σ/2, so j = floor(q) clamped to [0, 2 nb + 1], by arithmetic instead of a binary search.
+        # Exactness: q is computed by the same rounded multiply-add for pixels and boundaries, with an error
+        # of a few ulps of q (≪ EPS); where the computed boundaries fall within DEV of i + 1, a pixel whose q
+        # is farther than EPS > DEV + ulps from every integer lies strictly between two boundaries. The rare
+        # pixels nearer to an integer (on or next to a boundary) get the binary search. Unequal widths, or
+        # boundaries that rounding moved by more than EPS/10, take the binary search for every pixel.
+        self.scale = 2 / ((edges[1] - edges[0]) * sigma)
+        self.shift = 1 - self.bounds[:, :1] * self.scale
+        grid = torch.addcmul(self.shift, self.bounds, self.scale)
+        dev = (grid - torch.arange(1, 2 * nb + 2, dtype=grid.dtype, device=grid.device)).abs().max()
+        self.arithmetic = bool(torch.isfinite(self.scale).all() and torch.isfinite(self.shift).all() and dev < self.EPS / 10)
 
     def locate(self, flat: torch.Tensor, rows: slice) -> torch.Tensor:
-        """j + k·stride for the pixels ``flat`` (n, M) of the maps ``rows`` (one chunk)."""
-        n = flat.shape[0]
-        if not self.uniform:
-            return torch.searchsorted(self.bounds[rows].contiguous(), flat.contiguous(), right=True) + self.offset[rows]
-        g = ((flat - self.start[rows]) / self.half[rows]).nan_to_num_(nan=math.inf)
-        # clamped to the map's own range first, so truncation to an integer is the floor
-        g = g.clamp_(self.lowest[rows], self.highest[rows]).to(torch.long)
-        ext = self.ext[rows].reshape(1, -1).expand(n, -1)
-        g -= (flat < torch.gather(ext, 1, g)).to(torch.long)     # gather: 3× faster than ext[g] on the CPU
-        g += (flat >= torch.gather(ext, 1, g + 1)).to(torch.long)
-        return g
+        """j (n, M) for the pixels ``flat`` (n, M) of the maps ``rows`` (one chunk)."""
+        if not self.arithmetic:
+            return torch.searchsorted(self.bounds[rows].contiguous(), flat.to(self.bounds.dtype).contiguous(), right=True)
+        top = 2 * self.nb + 1
+        q = torch.addcmul(self.shift[rows], flat, self.scale[rows]).nan_to_num_(nan=math.inf)
+        # q < 1 is below every boundary (j = 0), q >= top is above all (j = top); clamped half a step inside,
+        # truncation is the floor, and clamped pixels are half a step from an integer, so never rechecked.
+        # NaN went to +inf, as a binary search puts NaN after every boundary.
+        q.clamp_(0.5, top + 0.5)
+        j = q.to(torch.long)
+        near = torch.frac_(q).sub_(0.5).abs_() > 0.5 - self.EPS
+        if bool(near.any()):
+            m, k = near.nonzero(as_tuple=True)
+            j[m, k] = torch.searchsorted(self.bounds[rows][m], flat[m, k, None].to(self.bounds.dtype), right=True)[:, 0]
+        return j
+
+
+# scatter_add_ runs in parallel over rows: each map's pixels are binned in this many row-blocks
+BLOCKS = 8
 
 
 def _chunk(t: torch.Tensor, where: _Boundaries, rows: slice):
+    """V0, V1, V2 sums of the maps ``t`` (n, H, W), float32 or float64; the arithmetic is float64."""
     n, nb = t.shape[0], where.nb
     # The stencils without their 1/2 factors: dx = 2·gx, hxx = 4·∂²κ/∂x², and so on. Powers of two scale
     # exactly in floating point; the remaining constants are applied to the binned sums, not to every pixel.
-    p = _padded(t, 2)
+    p = _padded(t, 2, torch.float64)
     dx = p[:, 1:-1, 2:] - p[:, 1:-1, :-2]   # on a 1-pixel margin, (N, H+2, W+2)
     dy = p[:, 2:, 1:-1] - p[:, :-2, 1:-1]
     gx, gy = dx[:, 1:-1, 1:-1], dy[:, 1:-1, 1:-1]
@@ -101,15 +111,20 @@ def _chunk(t: torch.Tensor, where: _Boundaries, rows: slice):
     grad = torch.sqrt(g2)                           # 2 |∇κ|; V1's integrand |∇κ|/4 = grad/8, scaled after summing
     # curv = −16 (2 gx gy hxy − gx² hyy − gy² hxx) / (4 |∇κ|²) = −8π × V2's integrand, in three fused passes
     curv = gx2.mul_(hyy).addcmul_(gy2, hxx).addcmul_(gx * gy, hxy, value=-2).div_(g2)
-    g = where.locate(t.reshape(n, -1), rows)
-    counts = torch.bincount(g.reshape(-1), minlength=n * where.stride).reshape(n, where.stride)[:, : 2 * nb + 2]
-    # (j + 1) >> 1 is 0 below the first edge, 1 + bin for 1 <= j <= 2 nb, nb + 1 above the last edge; the
-    # even stride makes (g + 1) >> 1 = that + k·(nb + 2)
-    key = ((g + 1) >> 1).reshape(-1)
+    # Sums per (map, j), j the number of boundaries <= κ (0 … 2 nb + 1); bin i collects j = 2i + 1 and 2i + 2.
+    blocks = math.gcd(BLOCKS, t.shape[1] * t.shape[2])
+    j = where.locate(t.reshape(n, -1), rows).reshape(n * blocks, -1)
+    width = 2 * nb + 2
 
-    def binned(density: torch.Tensor) -> torch.Tensor:
-        return t.new_zeros(n * (nb + 2)).scatter_add_(0, key, density.reshape(-1)).reshape(n, nb + 2)[:, 1:-1]
+    def per_j(values: torch.Tensor) -> torch.Tensor:
+        acc = p.new_zeros(n * blocks, width).scatter_add_(1, j, values.reshape(n * blocks, -1))
+        return acc.reshape(n, blocks, width).sum(1)
 
+    def binned(values: torch.Tensor) -> torch.Tensor:
+        s = per_j(values)
+        return s[:, 1 : 2 * nb + 1 : 2] + s[:, 2 : 2 * nb + 2 : 2]
+
+    counts = per_j(p.new_ones(1, 1).expand(j.shape))
     v1 = binned(grad) / 8
     v2 = binned(curv)
     if bool(torch.isnan(v2).any()):
@@ -135,8 +150,8 @@ def minkowski(maps: Any, thresholds: Any, norm: bool = False):
     width = (edges[1:] - edges[:-1])[None, :]
     step = t.shape[0] if t.is_cuda else CHUNK
     sigma = map_sigma(t, norm)
-    where = _Boundaries(edges, sigma, step)
-    parts = [_chunk(t[s : s + step].to(torch.float64), where, slice(s, s + step)) for s in range(0, t.shape[0], step)]
+    where = _Boundaries(edges, sigma)
+    parts = [_chunk(t[s : s + step], where, slice(s, s + step)) for s in range(0, t.shape[0], step)]
     v0, v1, v2 = (torch.cat([p[i] for p in parts]) for i in range(3))
     return (midpoints(edges), out(v0 / n_pix, is_numpy, single), out(v1 / (n_pix * width), is_numpy, single),
             out(v2 / (n_pix * width), is_numpy, single))
