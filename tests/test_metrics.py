@@ -21,6 +21,20 @@ def test_permutation_ks_equals_scipy():
         assert perm.statistic(in_a) == pytest.approx(want, abs=1e-12)
 
 
+def test_pixel_ks_statistic_and_pvalue_equal_scipy_asymp():
+    from emubench.metrics.pixel_ks import ks_pvalue
+
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((6, 16, 16)).astype(np.float32)
+    b = (rng.standard_normal((9, 16, 16)) * 1.1 + 0.05).astype(np.float32)
+    b[:2] = np.round(b[:2], 1)  # ties across and within the sets
+    a[0, :4, :4] = b[0, :4, :4]
+    want = sps.ks_2samp(a.ravel(), b.ravel(), method="asymp")
+    d = PermutationKS(np.concatenate([a, b])).statistic(np.arange(15) < 6)
+    assert d == pytest.approx(want.statistic, abs=1e-12)
+    assert ks_pvalue(d, a.size, b.size) == pytest.approx(want.pvalue, rel=1e-9)
+
+
 def test_compare_curves_identical_sets_and_shifted_mean():
     rng = np.random.default_rng(1)
     r = rng.standard_normal((400, 6)) + 10
