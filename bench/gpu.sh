@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Training throughput of the full 256² cosmogan-dcgan (bf16, GPU-resident data) on a CUDA GPU.
-#   bash bench/gpu.sh              measure on cuda; writes bench/gpu-result.json
-#   bash bench/gpu.sh --dry-run    a few CPU steps of a tiny model: checks that the script works (used by the tests)
+# GPU figures in one run: training throughput of the full 256² cosmogan-dcgan (bf16, GPU-resident data), then
+# scoring 6,400 vs 6,400 maps with every metric, the statistics vs the CPU, and GPU-resident batches vs the
+# thesis's loader.
+#   bash bench/gpu.sh                         measure on cuda; writes bench/gpu-train.json, bench/gpu-score.json
+#   bash bench/gpu.sh --dry-run --out-dir D   tiny CPU versions of both: checks the scripts (used by the tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python bench/gpu_train.py "$@"
+python bench/gpu_score.py "$@"

@@ -20,7 +20,7 @@ def main() -> None:
     ap.add_argument("--n-maps", type=int, default=16384, help="maps in the generated dataset")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--compile", action="store_true", help="also torch.compile the networks")
-    ap.add_argument("--out", default="bench/gpu-result.json")
+    ap.add_argument("--out-dir", default="bench", help="writes gpu-train.json there")
     args = ap.parse_args()
     if args.dry_run:
         device, steps, ds_opts, extra = "cpu", 4, dict(npix=64, n_maps=300), dict(width=8)
@@ -42,7 +42,7 @@ def main() -> None:
         "npix": mapset.npix, "batch_size": args.batch_size, "steps": steps, "bf16": device == "cuda",
         "compile": args.compile, "dry_run": args.dry_run, "torch": torch.__version__,
     }
-    write_json(args.out, result)
+    write_json(Path(args.out_dir) / "gpu-train.json", result)
     print(json.dumps(result))
 
 

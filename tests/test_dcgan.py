@@ -148,11 +148,14 @@ def test_sigint_writes_a_checkpoint_and_exits_cleanly(tmp_path):
 
 def test_gpu_benchmark_script_dry_run(tmp_path):
     root = Path(__file__).resolve().parents[1]
-    out = tmp_path / "gpu.json"
-    res = subprocess.run(["bash", str(root / "bench" / "gpu.sh"), "--dry-run", "--out", str(out)], capture_output=True, text=True)
+    res = subprocess.run(["bash", str(root / "bench" / "gpu.sh"), "--dry-run", "--out-dir", str(tmp_path)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    result = json.loads(out.read_text())
-    assert result["dry_run"] and result["maps_per_s"] > 0 and result["npix"] == 64
+    train = json.loads((tmp_path / "gpu-train.json").read_text())
+    assert train["dry_run"] and train["maps_per_s"] > 0 and train["npix"] == 64
+    scored = json.loads((tmp_path / "gpu-score.json").read_text())
+    assert scored["dry_run"] and scored["npix"] == 64 and scored["n_per_set"] == 48
+    assert set(scored["score_s_per_metric"]) >= {"pixel-ks", "power-spectrum", "minkowski", "peaks", "memorisation"}
+    assert scored["ps_mf_device_vs_cpu"] > 0 and scored["loader_ratio"] > 0
 
 
 def test_ddp_two_processes_gloo_stay_in_sync_and_load_in_one(tmp_path):

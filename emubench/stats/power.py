@@ -16,6 +16,7 @@ import torch
 from ._backend import as_maps, edges_tensor, midpoints, out
 
 CHUNK = 4  # maps per FFT batch on CPU (their transforms stay in the L2 cache)
+GPU_CHUNK = 512  # on a GPU: large batches, bounded memory
 
 
 def mode_ell(npix: int, side_deg: float, device=None) -> torch.Tensor:
@@ -52,8 +53,8 @@ def power_spectrum(maps: Any, side_deg: float, ell_edges: Any) -> tuple[np.ndarr
     counts = torch.bincount(k, minlength=nb + 1)[:nb].to(torch.float64)
     # |F|² = re² + im²: both squares of a mode go to its bin, so one scatter sums them (no square root)
     k2 = k.repeat_interleave(2)
-    # a few maps at a time on CPU, so the transforms stay in cache; GPUs take everything at once
-    step = t.shape[0] if t.is_cuda else CHUNK
+    # a few maps at a time on CPU, so the transforms stay in cache; hundreds on a GPU
+    step = GPU_CHUNK if t.is_cuda else CHUNK
     sums = []
     for s in range(0, t.shape[0], step):
         f = torch.view_as_real(torch.fft.rfft2(t[s : s + step].to(torch.float64))).reshape(-1, 2 * ell.numel())
