@@ -107,7 +107,22 @@ def lognormal_fields(amp: np.ndarray, var_g: float, lam: float, generator: torch
     # Complex white noise with E|w|² = 2N² per mode is the FFT of unit complex white noise in real space.
     w = torch.randn((n, n), generator=generator, device=device, dtype=torch.complex64) * (n * math.sqrt(2.0))
     field = torch.fft.ifft2(w * amp_t)
-    return [lam * (torch.exp(part - var_g / 2) - 1.0) for part in (field.real, field.imag)]
+    return [_lognormal(part - var_g / 2, lam) for part in (field.real, field.imag)]
+
+
+def _lognormal(g: torch.Tensor, lam: float) -> torch.Tensor:
+    """λ (exp(g) − 1), in place on ``g`` (a fresh float32 tensor).
+
+    On the CPU numpy computes the exponential: torch's (MKL) was seen to return different last bits on the
+    first call in about one process in ten, so two processes filling the same cache wrote different maps.
+    """
+    if g.is_cuda:
+        return g.exp_().sub_(1.0).mul_(lam)
+    a = g.numpy()
+    np.exp(a, out=a)
+    a -= 1.0
+    a *= lam
+    return g
 
 
 def generate(n_maps: int, *, npix: int = 256, side_deg: float = 0.866, parent_factor: int = 4,
@@ -160,7 +175,7 @@ class LognormalDataset:
             raise EmubenchError(f"dataset {self.name!r}: invalid options {p}")
 
     def cache_path(self) -> Path:
-        key = dict(self.params, version=1)
+        key = dict(self.params, version=2)  # 2: numpy's exponential on the CPU (identical in every process)
         if key["table"]:
             key["table_sha"] = hashlib.sha256(Path(key["table"]).read_bytes()).hexdigest()
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
