@@ -1,7 +1,7 @@
 """Power spectrum + Minkowski functionals: our batched implementation vs the LensTools 1.2 per-map loop.
 
 Runs where LensTools is installed (tox -e lenstools). Issue size (EMUBENCH_BENCH_FULL=1): 1,024 maps of 256².
-The issue asks for 5× (aim 10×); on this 2-core CPU 6.3–7.1× was measured over five runs (ours 0.86–0.96 s, LensTools
+The issue asks for 5× (aim 10×); on this 2-core CPU 6.6–7.1× was measured over five runs (ours 0.86–0.92 s, LensTools
 5.9–6.2 s), and 5× is asserted. What is left of ours is float64 stencil arithmetic whose dozen temporaries do not fit
 in the L2 cache; 10× is not reached.
 """
