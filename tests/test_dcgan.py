@@ -155,7 +155,7 @@ def test_gpu_benchmark_script_dry_run(tmp_path):
     scored = json.loads((tmp_path / "gpu-score.json").read_text())
     assert scored["dry_run"] and scored["npix"] == 64 and scored["n_per_set"] == 48
     assert set(scored["score_s_per_metric"]) >= {"pixel-ks", "power-spectrum", "minkowski", "peaks", "memorisation"}
-    assert scored["ps_mf_device_vs_cpu"] > 0 and scored["loader_ratio"] > 0
+    assert scored["score_s"] > 0 and scored["ps_mf_device_vs_cpu"] > 0 and scored["loader_ratio"] > 0
 
 
 def test_ddp_two_processes_gloo_stay_in_sync_and_load_in_one(tmp_path):
