@@ -9,6 +9,7 @@ import torch
 from scipy import stats as sps
 
 from ..stats import pdf
+from ..stats._backend import to_tensor
 from .base import Context, attach_floor, row
 
 PDF_NU = np.linspace(-3.0, 8.0, 45)
@@ -23,7 +24,7 @@ class PermutationKS:
     """
 
     def __init__(self, maps: Any, device: str = "cpu"):
-        t = torch.as_tensor(np.asarray(maps, dtype=np.float32) if not isinstance(maps, torch.Tensor) else maps)
+        t = to_tensor(maps)
         n_maps, per_map = t.shape[0], int(np.prod(t.shape[1:]))
         sorted_vals, order = torch.sort(t.to(device, torch.float32).reshape(-1), stable=True)
         self.map_of = (order // per_map).to(torch.int32)
@@ -40,7 +41,7 @@ class PermutationKS:
 
     def statistic(self, in_a: Any) -> float:
         """KS D between the maps with ``in_a`` (bool, (n_maps,)) True and the rest."""
-        in_a = torch.as_tensor(np.asarray(in_a, dtype=bool) if not isinstance(in_a, torch.Tensor) else in_a).to(self.device)
+        in_a = to_tensor(in_a).to(self.device, torch.bool)
         na, nb = int(in_a.sum()) * self.per_map, int((~in_a).sum()) * self.per_map
         if self._rank is None or self._rank[0] != nb:  # the same for every draw of a floor: computed once
             self._rank = (nb, (self.last + 1).to(torch.float64) / nb)
