@@ -87,7 +87,7 @@ def score_and_report(*, model_spec=None, maps_file=None, dataset=None, data=None
     pairs = None
     mem = ctx.extras.get("memorisation")
     if mem:
-        pairs = (generated, splits["train"].get(np.asarray(mem["train_index"])), mem)
+        pairs = (generated, np.stack(mem["train_maps"]), mem)
     curves = pd.DataFrame(ctx.curves)
     folder = Path(out or Path("reports") / label.replace(":", "-").replace("/", "-"))
     write_report(folder, scores, curves, info, generated=generated, reference=splits["val"].head(min(8, n_req)), pairs=pairs)

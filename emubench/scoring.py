@@ -12,10 +12,14 @@ import pandas as pd
 
 from .data import MapSet
 from .errors import EmubenchError
-from .metrics.base import Context
+from .metrics.base import Context, NullDraws, min_draws
 from .registry import get, get_registry
 
-COLUMNS = ["model", "dataset", "n", "seed", "metric", "aspect", "statistic", "bin", "value", "ci_low", "ci_high", "ideal", "floor", "flagged", "summary"]
+COLUMNS = ["model", "dataset", "n", "seed", "metric", "aspect", "statistic", "bin", "value", "ci_low", "ci_high", "ideal",
+           "floor", "p_value", "flagged", "summary"]
+ALPHA = 0.05        # family-wise false-positive rate of a whole score (every verdict together)
+NULL_DRAWS = 1000   # real-vs-real draws each verdict is calibrated on
+POOL_FACTOR = 8     # fresh null pool: this many times n maps (draws are n-subsets of it)
 
 
 def check_generated(generated: np.ndarray, npix: int, source: str = "generated maps") -> np.ndarray:
@@ -28,15 +32,25 @@ def check_generated(generated: np.ndarray, npix: int, source: str = "generated m
     return maps
 
 
+def declared_aspects(metric) -> tuple[str, ...]:
+    """The verdicts a metric returns (its ``aspects``); a metric that declares none counts as one verdict."""
+    return tuple(getattr(metric, "aspects", None) or ("default",))
+
+
 def score(generated: np.ndarray, splits: dict[str, MapSet], *, metrics: list[str] | None = None,
-          n: int | None = None, seed: int = 0, floor_draws: int = 100, bootstrap_draws: int = 200, device: str = "cpu",
-          model: str = "model", dataset: str | None = None) -> tuple[pd.DataFrame, Context]:
+          n: int | None = None, seed: int = 0, floor_draws: int = NULL_DRAWS, bootstrap_draws: int = 200,
+          device: str = "cpu", model: str = "model", dataset: str | None = None, alpha: float = ALPHA,
+          null: str = "auto") -> tuple[pd.DataFrame, Context]:
     """Compare ``generated`` (N, H, W) κ with the validation split; returns (tidy table, context with curves).
 
     n: maps per set (default: the whole validation split, at most len(generated)); the test split must
-    have as many. Rows with ``flagged`` True are worse than ``floor`` (real-vs-real variation) allows;
-    ``ci_low``/``ci_high`` are 95% bootstrap intervals of ``value`` (``bootstrap_draws`` resamples of the
-    generated and reference maps; NaN for pixel-ks, whose every resample is a pass over all pixels).
+    have as many. Every (metric, aspect) verdict is a test at rate alpha / (number of verdicts), so a perfect
+    emulator gets any flag at all with probability at most ``alpha`` (Bonferroni over verdicts, family-wise
+    min-P within each; see ``metrics.base.calibrate``). The null is ``floor_draws`` real-vs-real comparisons:
+    ``null="fresh"`` draws n of POOL_FACTOR·n new maps from the dataset's generator against the fixed
+    reference (the default wherever the dataset has a generator), ``"permutation"`` re-splits generated ∪
+    reference. ``p_value`` is the family-wise adjusted p-value of each summary row; ``ci_low``/``ci_high``
+    are 95% intervals where one is sound (per-bin rows, amplitudes, fractions).
     """
     val, test = splits["val"], splits["test"]
     generated = check_generated(generated, val.npix)
@@ -46,13 +60,27 @@ def score(generated: np.ndarray, splits: dict[str, MapSet], *, metrics: list[str
     for label, have in (("generated", len(generated)), ("validation", len(val)), ("test", len(test))):
         if have < n:
             raise EmubenchError(f"asked to score n={n} maps but the {label} set has only {have}")
-    reference, heldout = val.head(n), test.head(n)
-    ctx = Context.from_reference(reference, val.side_deg, train=splits.get("train"), device=device, seed=seed,
-                                 floor_draws=floor_draws, bootstrap_draws=bootstrap_draws)
+    if not 0 < alpha < 1:
+        raise EmubenchError(f"alpha must be between 0 and 1, got {alpha}")
+    if null not in ("auto", "fresh", "permutation"):
+        raise EmubenchError(f"unknown null {null!r} (auto, fresh or permutation)")
+    if null == "fresh" and val.fresh is None:
+        raise EmubenchError(f"dataset {val.name.split(':')[0]} has no generator: a fresh null is not possible, "
+                            "use the permutation null")
     names = metrics or [e.name for e in get_registry("metrics")]
+    instances = {name: get("metrics", name)() for name in names}
+    n_verdicts = sum(len(declared_aspects(m)) for m in instances.values())
+    alpha_verdict = alpha / max(1, n_verdicts)
+    if floor_draws < min_draws(alpha_verdict):
+        raise EmubenchError(f"{floor_draws} null draws cannot flag anything at {alpha_verdict:.3g} per verdict "
+                            f"(alpha {alpha} over {n_verdicts} verdicts): use --floor-draws {min_draws(alpha_verdict)} or more")
+    reference, heldout = val.head(n), test.head(n)
+    pool = val.fresh(POOL_FACTOR * n, seed) if null != "permutation" and val.fresh is not None else None
+    ctx = Context.from_reference(reference, val.side_deg, train=splits.get("train"), device=device, seed=seed,
+                                 alpha=alpha_verdict, null=NullDraws.make(n, floor_draws, seed, pool),
+                                 bootstrap_draws=bootstrap_draws)
     rows = []
-    for name in names:
-        metric = get("metrics", name)()
+    for name, metric in instances.items():
         try:
             out = metric.evaluate(generated[:n], reference, heldout, ctx)
         except EmubenchError:
@@ -61,18 +89,23 @@ def score(generated: np.ndarray, splits: dict[str, MapSet], *, metrics: list[str
             raise EmubenchError(f"metric {name!r} failed: {type(exc).__name__}: {exc}") from exc
         rows += [{"metric": name, **r} for r in out]
     df = pd.DataFrame(rows)
-    for col in ("ci_low", "ci_high"):  # optional in a metric's rows: no interval is NaN
+    for col in ("ci_low", "ci_high", "p_value", "floor"):  # optional in a metric's rows: NaN
         if col not in df:
             df[col] = np.nan
     df["model"], df["dataset"], df["n"], df["seed"] = model, dataset or val.name.split(":")[0], n, seed
+    ctx.extras["calibration"] = {"alpha": alpha, "verdicts": n_verdicts, "alpha_verdict": alpha_verdict,
+                                 "null": ctx.null.kind, "null_draws": floor_draws,
+                                 "null_pool": 0 if pool is None else len(pool)}
     return df[COLUMNS], ctx
 
 
 def verdicts(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per (metric, aspect): 'flag' if any summary row is worse than its floor, else 'pass'."""
+    """One row per (metric, aspect): 'flag' if any summary row is flagged, else 'pass'; ``p_value`` is the
+    verdict's family-wise p-value (the smallest adjusted p-value of its summary rows)."""
     out = []
     for (metric, aspect), g in df[df["summary"]].groupby(["metric", "aspect"], sort=False):
         flagged = g[g["flagged"]]
-        out.append({"metric": metric, "aspect": aspect, "verdict": "flag" if len(flagged) else "pass",
+        p = g["p_value"].min() if "p_value" in g and g["p_value"].notna().any() else np.nan
+        out.append({"metric": metric, "aspect": aspect, "verdict": "flag" if len(flagged) else "pass", "p_value": p,
                     "flagged": ", ".join(flagged["statistic"]) if len(flagged) else ""})
-    return pd.DataFrame(out, columns=["metric", "aspect", "verdict", "flagged"])
+    return pd.DataFrame(out, columns=["metric", "aspect", "verdict", "p_value", "flagged"])

@@ -21,7 +21,24 @@ def test_white_noise_gives_variance_times_pixel_solid_angle():
     modes = np.array([((ell_modes > lo) & (ell_modes <= hi)).sum() for lo, hi in zip(edges[:-1], edges[1:])]) * len(maps)
     # each mode's |F|² is exponential (χ²₂/2): the bin mean has relative error 1/√modes; allow 4σ
     assert np.all(np.abs(p.mean(0) / (s**2 * omega_pix) - 1) < 4 / np.sqrt(modes))
-    assert p.shape == (64, 12) and ell.shape == (12,)
+    assert p.shape == (64, len(edges) - 1) and ell.shape == (len(edges) - 1,) and len(edges) - 1 <= 12
+
+
+def test_default_bins_hold_enough_modes_and_drop_none():
+    """Sparse low-ℓ bins are merged, not dropped: every mode from 1.5·ℓ_fund to Nyquist is in exactly one bin,
+    each bin holds at least MIN_MODES rfft2 coefficients, and the first edge does not sit on a mode."""
+    from emubench.stats.power import MIN_MODES, mode_counts
+
+    for npix, side in ((64, 0.866), (256, 0.866), (32, 1.0)):
+        edges = default_ell_edges(npix, side)
+        counts = mode_counts(edges, npix, side)
+        ell = mode_ell(npix, side).numpy().ravel()
+        lfun = 360 / side
+        assert counts.sum() == ((ell > 1.5 * lfun) & (ell <= lfun * npix / 2 * (1 + 1e-12))).sum()
+        assert counts.min() >= MIN_MODES, (npix, counts)
+        assert np.abs(ell[:, None] - edges[None, :-1]).min() > 1e-6 * lfun  # the last edge is Nyquist itself
+    raw = default_ell_edges(64, 0.866, min_modes=0)
+    assert len(raw) == 21 and mode_counts(raw, 64, 0.866).min() == 0  # what merging avoids
 
 
 def test_known_spectrum_is_recovered():

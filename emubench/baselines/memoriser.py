@@ -45,6 +45,22 @@ class MemoriserD4(Memoriser):
     noise = 0.01
 
 
+class MemoriserShifted(Memoriser):
+    """Training maps shifted cyclically by a random offset (1 … N−1 pixels on each axis).
+
+    Every statistic that is blind to position (pixel KS, |FFT|², periodic Minkowski and peak stencils) is exactly
+    the same as for the training maps, so only a translation-aware memorisation check can catch it."""
+
+    name = "memoriser-shifted"
+    description = "training maps shifted cyclically by random offsets (caught only by the translation-aware memorisation check)"
+
+    def sample(self, n: int, *, seed: int, device: str = "cpu") -> np.ndarray:
+        maps = super().sample(n, seed=seed, device=device)
+        rng = np.random.default_rng([seed, 1])
+        shifts = rng.integers(1, maps.shape[-1], size=(n, 2))
+        return np.stack([np.roll(m, (int(a), int(b)), axis=(0, 1)) for m, (a, b) in zip(maps, shifts)])
+
+
 class Collapsed:
     """Mode collapse: fresh lognormal maps, but only 4 distinct ones, shown under random symmetries.
 

@@ -2,14 +2,16 @@
 
 from .. import hookimpl
 from .grf import GRF
-from .lognormal import Lognormal
-from .memoriser import Collapsed, Memoriser, MemoriserD4
+from .lognormal import Lognormal, LognormalCrops
+from .memoriser import Collapsed, Memoriser, MemoriserD4, MemoriserShifted
 
 
 @hookimpl
 def register_models(register):
     register(GRF)
     register(Lognormal)
+    register(LognormalCrops)
     register(Memoriser)
     register(MemoriserD4)
+    register(MemoriserShifted)
     register(Collapsed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -24,13 +24,17 @@ class MapSet:
     """Maps with their geometry.
 
     maps: (N, H, W) array-like (numpy array, memmap or ``MultiFileMaps``) of κ;
-    side_deg: side of each map in degrees; name: where they came from; meta: provenance for manifests.
+    side_deg: side of each map in degrees; name: where they came from; meta: provenance for manifests;
+    fresh: for datasets made by a generator, ``fresh(n_maps, seed) -> (n_maps, H, W) float32`` draws new,
+    independent maps of the same distribution that are in no split (scoring calibrates its verdicts on them);
+    None for files of real maps.
     """
 
     maps: Any
     side_deg: float
     name: str
     meta: dict[str, Any] = field(default_factory=dict)
+    fresh: Callable[[int, int], np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.maps)
@@ -52,7 +56,7 @@ class MapSet:
         return self.get(slice(0, n))
 
     def subset(self, index: np.ndarray, name: str | None = None) -> "MapSet":
-        return MapSet(IndexedMaps(self.maps, np.asarray(index)), self.side_deg, name or self.name, dict(self.meta))
+        return MapSet(IndexedMaps(self.maps, np.asarray(index)), self.side_deg, name or self.name, dict(self.meta), self.fresh)
 
     def content_hash(self, max_maps: int = 64) -> str:
         """A short hash of shape, side and the first and last maps: enough to tell datasets apart in a manifest."""

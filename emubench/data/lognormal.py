@@ -189,7 +189,15 @@ class LognormalDataset:
             maps = generate(p["n_maps"], npix=p["npix"], side_deg=p["side_deg"], parent_factor=p["parent_factor"],
                             z_source=p["z_source"], seed=p["seed"], table_path=p["table"])
             save_npy(path, maps)  # atomic: concurrent writers each rename a complete, identical file
-        return MapSet(load_npy(path), p["side_deg"], self.name, {"dataset": self.name, "options": dict(p)})
+        return MapSet(load_npy(path), p["side_deg"], self.name, {"dataset": self.name, "options": dict(p)}, self.fresh)
+
+    def fresh(self, n_maps: int, seed: int = 0) -> np.ndarray:
+        """``n_maps`` new maps of this dataset's distribution, never among its own: generator seeds ≥ 2³²,
+        derived from (dataset seed, ``seed``), while dataset seeds are the user's small integers."""
+        p = self.params
+        derived = int(np.random.SeedSequence([p["seed"], 0x66726573, int(seed)]).generate_state(1)[0]) + 2**32
+        return generate(int(n_maps), npix=p["npix"], side_deg=p["side_deg"], parent_factor=p["parent_factor"],
+                        z_source=p["z_source"], seed=derived, table_path=p["table"])
 
 
 class LognormalDataset64(LognormalDataset):

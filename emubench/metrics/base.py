@@ -1,27 +1,83 @@
-"""What every metric shares: the scoring context, the row format, and curve comparisons with noise floors.
+"""What every metric shares: the scoring context, the row format, and calibrated tests against a real-vs-real null.
 
 A metric plugin is a class with ``name``, ``description`` and
 ``evaluate(generated, reference, heldout, ctx) -> list[dict]``: generated, reference (validation split) and
 held-out real maps (test split) are (n, H, W) κ arrays of equal length. Each row is a dict with
-``statistic``, ``bin`` (ℓ, ν or NaN for a summary), ``value``, ``ideal`` (the value of a perfect emulator),
-``floor``, ``summary`` and a bootstrap interval ``ci_low``/``ci_high`` (NaN where none). ``floor`` is how far from ``ideal`` the same statistic lands when comparing two
-disjoint real sets of the same size (its ``FLOOR_QUANTILE`` over random re-splits of reference + held-out
-maps); a row is flagged when |value − ideal| > floor. A metric's verdict is "flag" if any summary row is flagged.
+``statistic``, ``bin`` (ℓ, ν or NaN for a summary), ``value``, ``ideal`` (what a perfect emulator scores on
+average), ``summary``, ``aspect``, ``floor``, ``flagged``, a p-value ``p_value`` and an interval
+``ci_low``/``ci_high`` (NaN where none is sound). A metric declares the verdicts it returns in ``aspects``
+(e.g. ``("mean", "covariance")``) so that the score can split its false-positive rate among them.
+
+How a verdict is decided (``calibrate``): the same summary statistics are computed for ``ctx.null``'s
+real-vs-real comparisons (the *null*: what a perfect emulator would score against this reference, see
+``NullDraws``). The verdict of a (metric, aspect) is a family-wise test over its summary rows, a single-step
+max-T: each row's distance from its ideal is studentised by its spread in the null, and the largest over the
+rows is compared with the largest in each null draw. A row is flagged when its family-wise adjusted p-value
+is at most ``ctx.alpha`` (the rate given to one verdict);
+``floor`` is the |value − ideal| the row would have to exceed to be flagged: the value a perfect emulator stays
+below at the stated rate. Per-bin rows are informational: no floor, never flagged, never in a verdict.
 
 ``FeatureMetric`` does all of this for metrics defined by per-map feature vectors (power spectra, Minkowski
-functionals, peak counts): per-map features are computed once and re-split cheaply for the floor.
+functionals, peak counts, pixel CDFs): per-map features are computed once and the null draws only re-select
+rows, so thousands of draws are cheap.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-FLOOR_QUANTILE = {"bin": 0.95, "summary": 0.99}
-CI_LEVEL = 0.95   # bootstrap confidence intervals (``ci_low``, ``ci_high``) where they are cheap
+CI_LEVEL = 0.95   # confidence intervals (``ci_low``, ``ci_high``) where one is sound
+
+
+@dataclass
+class NullDraws:
+    """Which maps make up each real-vs-real comparison of the null, shared by every metric of a score.
+
+    Two kinds:
+    - ``fresh``: ``pool`` holds independent real maps that are neither the reference nor the generated maps
+      (for generator datasets: new seeds of the dataset's own generator). Draw d compares
+      ``pool[index[d]]`` (n maps) with the fixed reference, so the null is the distribution of the statistic
+      for a perfect emulator scored against *this* reference, its own sampling error included.
+    - ``permutation``: no such maps exist (files of real maps); draw d splits generated ∪ reference (2n maps,
+      generated first) at random into ``index[d]`` and the rest. Exact when a perfect emulator's maps and the
+      reference are exchangeable; it cannot know whether the reference itself is an unusual sample.
+    """
+
+    kind: str
+    index: np.ndarray              # (draws, n) integer rows into the pool (fresh) or into generated ∪ reference
+    pool: np.ndarray | None = None  # (P, H, W) κ for ``fresh``
+
+    @classmethod
+    def make(cls, n: int, draws: int, seed: int, pool: np.ndarray | None = None) -> "NullDraws":
+        rng = np.random.default_rng([seed, 0x6E756C6C])  # its own stream: nothing else shifts the null draws
+        if pool is not None:
+            if len(pool) < 2 * n:
+                raise ValueError(f"a fresh null pool needs at least 2n = {2 * n} maps, got {len(pool)}")
+            index = np.stack([np.sort(rng.choice(len(pool), n, replace=False)) for _ in range(draws)])
+            return cls("fresh", index, pool)
+        index = np.stack([rng.permutation(2 * n)[:n] for _ in range(draws)])
+        return cls("permutation", index)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def pairs(self, fg: np.ndarray, fr: np.ndarray, fp: np.ndarray | None):
+        """Yield (a, b) per-map feature arrays of each draw: the two sets a statistic compares (b the 'reference')."""
+        if self.kind == "fresh":
+            for idx in self.index:
+                yield fp[idx], fr
+        else:
+            both = np.concatenate([fg, fr])
+            rest = np.ones(len(both), dtype=bool)
+            for idx in self.index:
+                rest[:] = True
+                rest[idx] = False
+                yield both[idx], both[rest]
 
 
 @dataclass
@@ -34,10 +90,15 @@ class Context:
     train: Any = None              # MapSet of training maps, for the memorisation check
     device: str = "cpu"
     seed: int = 0
-    floor_draws: int = 100
-    bootstrap_draws: int = 200     # resamples for the confidence intervals; 0 turns them off
+    alpha: float = 0.01            # false-positive rate of one (metric, aspect) verdict
+    null: NullDraws | None = None  # the real-vs-real comparisons every metric is calibrated on
+    bootstrap_draws: int = 200     # resamples for the per-bin confidence intervals; 0 turns them off
     curves: list = field(default_factory=list)   # tidy rows for plots: metric, statistic, x, set, mean, std
     extras: dict = field(default_factory=dict)   # metric-specific material for the report (closest pairs)
+
+    @property
+    def floor_draws(self) -> int:
+        return len(self.null) if self.null is not None else 0
 
     @classmethod
     def from_reference(cls, reference: np.ndarray, side_deg: float, **kw) -> "Context":
@@ -47,143 +108,291 @@ class Context:
 
 def row(statistic: str, bin: float, value: float, ideal: float, summary: bool, aspect: str) -> dict:
     """One result row. ``aspect`` groups rows into verdicts: mean, covariance, distribution, memorisation.
-    ``ci_low``/``ci_high`` start as NaN (no interval); metrics that can afford one fill them in."""
+    ``floor``, ``p_value`` and ``ci_low``/``ci_high`` start as NaN and ``flagged`` as False; ``calibrate``
+    fills in the first three for summary rows, metrics fill in intervals where one is sound."""
     return {"statistic": statistic, "aspect": aspect, "bin": float(bin), "value": float(value), "ideal": float(ideal),
-            "summary": summary, "ci_low": np.nan, "ci_high": np.nan}
+            "summary": summary, "ci_low": np.nan, "ci_high": np.nan, "floor": np.nan, "p_value": np.nan,
+            "flagged": False}
 
 
-def compare_curves(a: np.ndarray, r: np.ndarray, x: np.ndarray, prefix: str = "") -> list[dict]:
-    """Compare per-map curves a (n_a, B) with reference curves r (n_r, B) at bin centres x (B,).
+# -- curve comparisons -------------------------------------------------------------------------------
 
-    Per bin: ratio of means, deviation of the means in units of the reference's standard error, ratio of
-    standard deviations. Summaries: χ²/dof of the mean difference with the covariance 2·C_ref/n (≈1 when both
-    sets come from one distribution), the largest |deviation|, the RMS over bins of log(ratio of means) (bins
-    where both means are positive), the largest |log std ratio|, and the RMS
-    difference of the bin-to-bin correlation matrices (emulators often get means right and covariances wrong).
-    Bins where the reference never varies (empty ℓ bins, extreme thresholds) are skipped.
+SUMMARIES = ("chi2-dof", "max-abs-dev-se", "rms-log-ratio", "max-abs-log-std-ratio", "corr-rms-diff")
+SUMMARY_ASPECT = {"chi2-dof": "mean", "max-abs-dev-se": "mean", "rms-log-ratio": "mean", "amplitude": "mean",
+                  "max-abs-log-std-ratio": "covariance", "corr-rms-diff": "covariance"}
+SUMMARY_IDEAL = {"chi2-dof": 1.0, "amplitude": 1.0}  # every other summary: 0
+
+
+def usable_bins(r: np.ndarray) -> np.ndarray:
+    """Bins a reference set actually varies in (a bin where it never varies has no standard error)."""
+    return np.asarray(r, dtype=np.float64).std(0, ddof=1) > 0
+
+
+def moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(mean (B,), covariance (B, B) with ddof=1, count) of per-map curves x (n, B)."""
+    x = np.asarray(x, dtype=np.float64)
+    return x.mean(0), np.atleast_2d(np.cov(x, rowvar=False)), len(x)
+
+
+def subset_moments(select: np.ndarray, x: np.ndarray, xx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Means (D, B) and covariances (D, B, B) of D subsets of the rows of x (P, B) at once.
+
+    select: (D, P) 0/1 membership, every subset of the same size m; xx: (P, B·B) per-row outer products.
+    Two matrix products instead of D fancy-indexed copies: this is what makes thousands of null draws cheap."""
+    m = select[0].sum()
+    mean = select @ x / m
+    second = (select @ xx / m).reshape(len(select), x.shape[1], x.shape[1])
+    cov = (second - mean[:, :, None] * mean[:, None, :]) * (m / (m - 1))
+    return mean, cov
+
+
+def summaries_from_moments(ma: np.ndarray, ca: np.ndarray, mr: np.ndarray, cr: np.ndarray, n_r: int,
+                           amplitude: bool = False) -> dict[str, np.ndarray]:
+    """Summary statistics of a set of curves (mean ma, covariance ca) against a reference set (mr, cr, n_r maps).
+
+    Batched: ma (D, B), ca (D, B, B); mr, cr either the same shapes or one reference (B,), (B, B).
+    Returns {name: (D,)}:
+    - chi2-dof: χ²/dof of the mean difference with the covariance 2·C_ref/n (≈ 1 for two sets of one
+      distribution, which is its ideal);
+    - max-abs-dev-se: the largest |mean difference| in standard errors of the reference mean;
+    - rms-log-ratio: RMS over bins of log(ratio of means) (bins where the ratio is positive);
+    - max-abs-log-std-ratio: the largest |log ratio of per-bin standard deviations|;
+    - corr-rms-diff: RMS difference of the bin-to-bin correlation matrices (emulators often get means right
+      and covariances wrong);
+    - amplitude (with ``amplitude``): the best-fit A in mean ≈ A·mean_ref, weighted by 1/var_ref.
+    """
+    ma, ca = np.atleast_2d(ma), ca.reshape(-1, *ca.shape[-2:])
+    prec = np.broadcast_to(np.linalg.pinv(2.0 * np.asarray(cr) / n_r, rcond=1e-10, hermitian=True), ca.shape)
+    mr, cr = np.broadcast_to(mr, ma.shape), np.broadcast_to(cr, ca.shape)
+    b = ma.shape[1]
+    d = ma - mr
+    chi2 = np.einsum("db,dbc,dc->d", d, prec, d) / b
+    va, vr = np.diagonal(ca, axis1=1, axis2=2), np.diagonal(cr, axis1=1, axis2=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dev = d / np.sqrt(vr / n_r)
+        ratio = np.where(mr != 0, ma / mr, np.nan)
+        log_ratio2 = np.where(np.isfinite(ratio) & (ratio > 0), np.log(np.where(ratio > 0, ratio, 1.0)) ** 2, np.nan)
+        log_std = 0.5 * np.abs(np.log(va / vr))
+        sa, sr = np.sqrt(va), np.sqrt(vr)
+        corr_a = ca / (sa[:, :, None] * sa[:, None, :])
+        corr_r = cr / (sr[:, :, None] * sr[:, None, :])
+    off = ~np.eye(b, dtype=bool)
+    have = np.isfinite(log_ratio2).any(1)
+    out = {
+        "chi2-dof": chi2,
+        "max-abs-dev-se": np.max(np.abs(dev), axis=1),
+        "rms-log-ratio": np.where(have, np.sqrt(np.nanmean(np.where(have[:, None], log_ratio2, 0.0), axis=1)), np.inf),
+        "max-abs-log-std-ratio": np.where(np.isfinite(log_std).all(1), np.max(np.nan_to_num(log_std), axis=1), np.inf),
+        "corr-rms-diff": (np.sqrt(np.mean(((np.nan_to_num(corr_a, nan=0.0) - corr_r)[:, off]) ** 2, axis=1))
+                          if b > 1 else np.zeros(len(ma))),
+    }
+    if amplitude:
+        out["amplitude"] = np.sum(ma * mr / vr, 1) / np.sum(mr * mr / vr, 1)
+    return out
+
+
+def curve_summaries(a: np.ndarray, r: np.ndarray, amplitude: bool = False) -> dict[str, float]:
+    """``summaries_from_moments`` of per-map curves a (n_a, B) against reference curves r (n_r, B)."""
+    ma, ca, _ = moments(a)
+    mr, cr, n_r = moments(r)
+    return {k: float(v[0]) for k, v in summaries_from_moments(ma, ca, mr, cr, n_r, amplitude).items()}
+
+
+def amplitude_error(a: np.ndarray, r: np.ndarray) -> float:
+    """Standard error of ``curve_summaries``' amplitude: the weighted fit's error from both sets' scatter,
+    bin-to-bin correlations included (σ_A² = wᵀ(C_a/n_a + A² C_r/n_r)w with w the fit's weights)."""
+    ma, mr = a.mean(0), r.mean(0)
+    ca, cr = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(r, rowvar=False))
+    vr = np.diag(cr)
+    w = (mr / vr) / np.sum(mr * mr / vr)
+    amp = float(w @ ma)
+    return float(np.sqrt(w @ (ca / len(a) + amp**2 * cr / len(r)) @ w))
+
+
+def compare_curves(a: np.ndarray, r: np.ndarray, x: np.ndarray, prefix: str = "", amplitude: bool = False,
+                   bootstrap: list[tuple[np.ndarray, np.ndarray]] | None = None) -> list[dict]:
+    """Rows comparing per-map curves a (n_a, B) with reference curves r (n_r, B) at bin centres x (B,).
+
+    Per bin (informational): ratio of means, deviation of the means in standard errors of the reference mean,
+    ratio of standard deviations, each with a percentile-bootstrap interval over ``bootstrap`` index pairs
+    (these are smooth statistics, for which the percentile interval is sound). Summaries: ``curve_summaries``;
+    they get no bootstrap interval (the percentile bootstrap of a non-negative distance such as χ² is biased
+    upward and its interval can exclude the estimate), except the amplitude, whose interval is ±1.96 σ_A.
+    Bins where the reference never varies are left out of every row.
     """
     a = np.asarray(a, dtype=np.float64)
     r = np.asarray(r, dtype=np.float64)
-    sr = r.std(0, ddof=1)
-    keep = sr > 0
-    a, r, x, sr = a[:, keep], r[:, keep], np.asarray(x)[keep], sr[keep]
+    keep = usable_bins(r)
+    a, r, x = a[:, keep], r[:, keep], np.asarray(x)[keep]
     n = len(r)
-    ma, mr, sa = a.mean(0), r.mean(0), a.std(0, ddof=1)
+    ma, mr, sa, sr = a.mean(0), r.mean(0), a.std(0, ddof=1), r.std(0, ddof=1)
+
+    def per_bin(ma, mr, sa, sr):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(mr != 0, ma / mr, np.nan), (ma - mr) / (sr / np.sqrt(n)), sa / sr
+
+    ratio, dev, std_ratio = per_bin(ma, mr, sa, sr)
     p = prefix
     rows = []
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(mr != 0, ma / mr, np.nan)
-        dev = (ma - mr) / (sr / np.sqrt(n))
-        std_ratio = sa / sr
-    for i, xi in enumerate(x):
-        rows.append(row(f"{p}ratio", xi, ratio[i], 1.0, False, "mean"))
-        rows.append(row(f"{p}dev-se", xi, dev[i], 0.0, False, "mean"))
-        rows.append(row(f"{p}std-ratio", xi, std_ratio[i], 1.0, False, "covariance"))
-    d = ma - mr
-    cov = 2.0 * np.atleast_2d(np.cov(r, rowvar=False)) / n
-    chi2 = float(d @ np.linalg.pinv(cov, rcond=1e-10, hermitian=True) @ d) / len(d)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_std = np.abs(np.log(np.where(sa > 0, std_ratio, np.nan)))
-        ca, cr = np.corrcoef(a, rowvar=False), np.corrcoef(r, rowvar=False)
-    positive = np.isfinite(ratio) & (ratio > 0)
-    rms_log = float(np.sqrt(np.mean(np.log(ratio[positive]) ** 2))) if positive.any() else np.nan
-    off = ~np.eye(len(d), dtype=bool)
-    corr_rms = float(np.sqrt(np.nanmean((np.nan_to_num(ca, nan=0.0) - cr)[off] ** 2))) if len(d) > 1 else 0.0
-    rows += [
-        row(f"{p}chi2-dof", np.nan, chi2, 0.0, True, "mean"),
-        row(f"{p}max-abs-dev-se", np.nan, np.nanmax(np.abs(dev)), 0.0, True, "mean"),
-        row(f"{p}rms-log-ratio", np.nan, rms_log, 0.0, True, "mean"),
-        row(f"{p}max-abs-log-std-ratio", np.nan, np.nanmax(log_std) if np.isfinite(log_std).any() else np.inf, 0.0, True,
-            "covariance"),
-        row(f"{p}corr-rms-diff", np.nan, corr_rms, 0.0, True, "covariance"),
-    ]
+    for name, vals, ideal, aspect in ((f"{p}ratio", ratio, 1.0, "mean"), (f"{p}dev-se", dev, 0.0, "mean"),
+                                      (f"{p}std-ratio", std_ratio, 1.0, "covariance")):
+        rows += [row(name, xi, v, ideal, False, aspect) for xi, v in zip(x, vals)]
+    if bootstrap:
+        boot = np.stack([np.concatenate(per_bin(a[ia].mean(0), r[ir].mean(0), a[ia].std(0, ddof=1), r[ir].std(0, ddof=1)))
+                         for ia, ir in bootstrap])
+        alpha = (1 - CI_LEVEL) / 2
+        with np.errstate(invalid="ignore"):
+            lo, hi = np.nanquantile(boot, [alpha, 1 - alpha], axis=0) if np.isfinite(boot).any() else (None, None)
+        if lo is not None:
+            for r_, l_, h_, col in zip(rows, lo, hi, boot.T):
+                if np.all(np.isfinite(col)) and l_ <= r_["value"] <= h_:
+                    r_["ci_low"], r_["ci_high"] = float(l_), float(h_)
+    for name, value in curve_summaries(a, r, amplitude).items():
+        rows.append(row(f"{p}{name}", np.nan, value, SUMMARY_IDEAL.get(name, 0.0), True, SUMMARY_ASPECT[name]))
+        if name == "amplitude":
+            err = amplitude_error(a, r)
+            rows[-1]["ci_low"], rows[-1]["ci_high"] = value - 1.96 * err, value + 1.96 * err
     return rows
 
 
-def badness(rows: list[dict]) -> np.ndarray:
-    v = np.array([r["value"] for r in rows], dtype=np.float64)
-    ideal = np.array([r["ideal"] for r in rows], dtype=np.float64)
-    out = np.abs(v - ideal)
+# -- calibration ---------------------------------------------------------------------------------------
+
+def badness(values: np.ndarray, ideal: np.ndarray) -> np.ndarray:
+    """|value − ideal|, with NaN (undefined) as worst."""
+    out = np.abs(np.asarray(values, dtype=np.float64) - ideal)
     return np.where(np.isnan(out), np.inf, out)
 
 
-def _key(r_: dict) -> tuple:
-    """Rows of different draws match by statistic and bin."""
-    return r_["statistic"], None if np.isnan(r_["bin"]) else r_["bin"]
+def calibrate(rows: list[dict], null: np.ndarray, alpha: float, one_sided: bool = False) -> list[dict]:
+    """Set ``p_value``, ``floor`` and ``flagged`` of the summary rows of ONE verdict from null draws.
 
-
-def attach_floor(rows: list[dict], draws: list[list[dict]]) -> list[dict]:
-    """Set ``floor`` and ``flagged`` on ``rows`` from real-vs-real ``draws`` of the same rows."""
-    keyed = {}
-    for draw in draws:
-        for r_, b in zip(draw, badness(draw)):
-            keyed.setdefault(_key(r_), []).append(b)
-    for r_, b in zip(rows, badness(rows)):
-        samples = keyed.get(_key(r_))
-        if not samples:
-            r_["floor"], r_["flagged"] = np.nan, False
-            continue
-        q = FLOOR_QUANTILE["summary" if r_["summary"] else "bin"]
-        finite = np.asarray(samples)[np.isfinite(samples)]
-        r_["floor"] = float(np.quantile(finite, q)) if len(finite) else np.inf
-        r_["flagged"] = bool(b > r_["floor"])
-    return rows
-
-
-def attach_bootstrap(rows: list[dict], draws: list[list[dict]]) -> list[dict]:
-    """Set ``ci_low``/``ci_high`` on ``rows``: the central CI_LEVEL interval of the same rows over bootstrap
-    ``draws`` (percentile bootstrap). A row missing from a draw (a bin the resampled reference never varies
-    in) or not finite in every draw keeps NaN."""
-    if not draws:
+    rows: the verdict's summary rows (k); null: (D, k) values of the same statistics in D real-vs-real draws;
+    alpha: the verdict's false-positive rate. A single-step max-T test over the k rows: each row's badness
+    b = |value − ideal| is studentised by its null median and spread (90th percentile − median), z = (b − med)/s,
+    and compared with the distribution of max_j z over the null draws, T_d. A row's ``p_value`` is
+    (1 + #{d: T_d ≥ z_j}) / (D + 1), its family-wise adjusted p-value; a row is flagged when it is ≤ alpha, and
+    the verdict's p-value is the smallest. Unlike a min-P over rank p-values, this does not saturate: a value
+    beyond every draw gets 1/(D + 1) however many rows the verdict has. ``floor`` is the badness a row must
+    exceed to be flagged. ``one_sided``: badness is value − ideal (only values above the ideal are bad).
+    """
+    if not rows:
         return rows
-    keyed: dict[tuple, list[float]] = {}
-    for draw in draws:
-        for r_ in draw:
-            keyed.setdefault(_key(r_), []).append(r_["value"])
-    alpha = (1 - CI_LEVEL) / 2
-    for r_ in rows:
-        v = np.asarray(keyed.get(_key(r_), []), dtype=np.float64)
-        if len(v) == len(draws) and np.all(np.isfinite(v)):
-            r_["ci_low"], r_["ci_high"] = (float(q) for q in np.quantile(v, [alpha, 1 - alpha]))
+    ideal = np.array([r["ideal"] for r in rows])
+    bad = (lambda v: np.nan_to_num(np.asarray(v, np.float64) - ideal, nan=np.inf)) if one_sided else (lambda v: badness(v, ideal))
+    b = bad([r["value"] for r in rows])                                  # (k,)
+    nb = bad(null)                                                       # (D, k)
+    d = len(nb)
+    if d < 1:
+        raise ValueError("calibrate needs at least one null draw")
+    finite = np.where(np.isfinite(nb), nb, np.nan)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN rows: undefined in every draw
+        med = np.nan_to_num(np.nanmedian(finite, axis=0))
+        spread = np.nan_to_num(np.nanquantile(finite, 0.9, axis=0)) - med
+    spread = np.where(spread > 0, spread, np.maximum(np.abs(med), 1.0) * 1e-12)
+    z = (b - med) / spread
+    t_null = np.sort(np.max((nb - med) / spread, axis=1))              # (D,) ascending
+    adjusted = (1 + d - np.searchsorted(t_null, z, side="left")) / (d + 1)
+    # flagged iff (1 + #{T ≥ z}) / (D + 1) ≤ alpha iff #{T ≥ z} ≤ K iff z > T_(K+1) from the top
+    k_allowed = int(np.floor(alpha * (d + 1) + 1e-9)) - 1
+    crit = t_null[d - 1 - k_allowed] if 0 <= k_allowed < d else (-np.inf if k_allowed >= d else np.inf)
+    for j, r_ in enumerate(rows):
+        r_["p_value"] = float(min(adjusted[j], 1.0))
+        r_["flagged"] = bool(adjusted[j] <= alpha)
+        r_["floor"] = float(med[j] + crit * spread[j]) if np.isfinite(crit) else float(crit)
     return rows
+
+
+def min_draws(alpha: float) -> int:
+    """Null draws needed before a verdict at rate ``alpha`` can flag anything: p-values are multiples of 1/(D+1)."""
+    return int(np.ceil(1.0 / alpha)) - 1
 
 
 class FeatureMetric:
-    """Base for metrics computed from per-map feature curves; subclasses define ``features``."""
+    """Base for metrics computed from per-map feature curves; subclasses define ``features``.
+
+    ``amplitude``: also fit the amplitude of the generated mean curve relative to the reference's (a
+    'mean' summary with its error), meaningful for spectra. ``aspects``: the verdicts its rows feed.
+    """
 
     name = "feature-metric"
     description = ""
+    aspects = ("mean", "covariance")
+    amplitude = False
+    plot_features = True   # per-map feature means go to ctx.curves for the report's plots
 
     def features(self, maps: torch.Tensor, ctx: Context) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Return (x (B,), {statistic prefix: (n, B) per-map curve})."""
         raise NotImplementedError
+
+    def compare(self, fg: dict, fr: dict, x: np.ndarray, ctx: Context) -> list[dict]:
+        """Observed rows: per-bin rows with bootstrap intervals and the summaries."""
+        rng = np.random.default_rng([ctx.seed, 1])
+        n_g, n_r = len(next(iter(fg.values()))), len(next(iter(fr.values())))
+        boot = [(rng.integers(0, n_g, n_g), rng.integers(0, n_r, n_r)) for _ in range(ctx.bootstrap_draws)]
+        rows = []
+        for key in fg:
+            rows += compare_curves(fg[key], fr[key], x, f"{key}-" if len(fg) > 1 else "", self.amplitude, boot)
+        return rows
 
     def evaluate(self, generated, reference, heldout, ctx: Context) -> list[dict]:
         to = lambda m: torch.as_tensor(np.asarray(m)).to(ctx.device)  # noqa: E731
         x, fg = self.features(to(generated), ctx)
         _, fr = self.features(to(reference), ctx)
         _, fh = self.features(to(heldout), ctx)
-        rows: list[dict] = []
-        rng = np.random.default_rng(ctx.seed)
-        boot_rng = np.random.default_rng([ctx.seed, 1])  # its own stream, so the floors do not depend on it
-        n = len(reference)
-        for key in fg:
-            name = f"{key}-" if len(fg) > 1 else ""
-            value = compare_curves(fg[key], fr[key], x, name)
-            pooled = np.concatenate([fr[key], fh[key]])
-            draws = []
-            for _ in range(ctx.floor_draws):
-                perm = rng.permutation(len(pooled))
-                draws.append(compare_curves(pooled[perm[:n]], pooled[perm[n:]], x, name))
-            # Confidence intervals: both the generated and the reference maps are samples, so both are
-            # resampled (with replacement); per-map features make each resample a few array operations.
-            boot = []
-            for _ in range(ctx.bootstrap_draws):
-                ig, ir = boot_rng.integers(0, len(fg[key]), len(fg[key])), boot_rng.integers(0, n, n)
-                boot.append(compare_curves(fg[key][ig], fr[key][ir], x, name))
-            rows += attach_floor(attach_bootstrap(value, boot), draws)
-            for label, f in (("generated", fg[key]), ("reference", fr[key]), ("heldout", fh[key])):
-                for xi, m, s in zip(x, f.mean(0), f.std(0, ddof=1)):
+        rows = self.compare(fg, fr, x, ctx)
+        calibrate_rows(rows, self.null_summaries(fg, fr, ctx), ctx.alpha)
+        for label, f in (("generated", fg), ("reference", fr), ("heldout", fh)) if self.plot_features else ():
+            for key, v in f.items():
+                for xi, m, s in zip(x, v.mean(0), v.std(0, ddof=1)):
                     ctx.curves.append({"metric": self.name, "statistic": key, "x": float(xi), "set": label,
                                        "mean": float(m), "std": float(s)})
         return rows
+
+    def null_summaries(self, fg: dict, fr: dict, ctx: Context) -> dict[str, np.ndarray]:
+        """Every summary statistic in every null draw: {name: (D,)} (fresh pool features computed here)."""
+        null = ctx.null
+        fp = None
+        if null.kind == "fresh":
+            parts = [self.features(torch.as_tensor(np.asarray(null.pool[s : s + 1024])).to(ctx.device), ctx)[1]
+                     for s in range(0, len(null.pool), 1024)]
+            fp = {k: np.concatenate([p[k] for p in parts]) for k in fg}
+        out: dict[str, np.ndarray] = {}
+        for key in fg:
+            prefix = f"{key}-" if len(fg) > 1 else ""
+            keep = usable_bins(fr[key])
+            for name, v in self.null_draw_summaries(fg[key][:, keep], fr[key][:, keep], None if fp is None else fp[key][:, keep], null).items():
+                out[prefix + name] = v
+        return out
+
+    def null_draw_summaries(self, g: np.ndarray, r: np.ndarray, pool: np.ndarray | None, null: NullDraws,
+                            chunk: int = 250) -> dict[str, np.ndarray]:
+        """``summaries_from_moments`` of one feature key (g, r: (n, B); pool: (P, B) or None) in every draw."""
+        x = np.asarray(pool if null.kind == "fresh" else np.concatenate([g, r]), dtype=np.float64)
+        xx = (x[:, :, None] * x[:, None, :]).reshape(len(x), -1)
+        mr, cr, n_r = moments(r)
+        parts: dict[str, list] = {}
+        for s in range(0, len(null), chunk):
+            sel = np.zeros((len(null.index[s : s + chunk]), len(x)))
+            np.put_along_axis(sel, null.index[s : s + chunk], 1.0, axis=1)
+            ma, ca = subset_moments(sel, x, xx)
+            if null.kind == "fresh":
+                res = summaries_from_moments(ma, ca, mr, cr, n_r, self.amplitude)
+            else:  # the rest of generated ∪ reference plays the reference
+                mb, cb = subset_moments(1.0 - sel, x, xx)
+                res = summaries_from_moments(ma, ca, mb, cb, int(len(x) - sel[0].sum()), self.amplitude)
+            for k, v in res.items():
+                parts.setdefault(k, []).append(v)
+        return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def calibrate_rows(rows: list[dict], null: dict[str, np.ndarray], alpha: float) -> list[dict]:
+    """``calibrate`` each aspect's summary rows against the same statistics (by name) in ``null`` ({name: (D,)})."""
+    by_aspect: dict[str, list[dict]] = {}
+    for r_ in rows:
+        if r_["summary"]:
+            by_aspect.setdefault(r_["aspect"], []).append(r_)
+    for group in by_aspect.values():
+        calibrate(group, np.stack([null[r_["statistic"]] for r_ in group], axis=1), alpha)
+    return rows
+

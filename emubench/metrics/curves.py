@@ -17,7 +17,9 @@ class PowerSpectrumMetric(FeatureMetric):
     """Power spectrum C_ℓ: ratio of means per ℓ bin, deviation in standard errors, χ², covariance fidelity."""
 
     name = "power-spectrum"
-    description = "angular power spectrum (20 log ℓ bins up to Nyquist): ratio, deviation, χ², correlation fidelity"
+    description = ("angular power spectrum (log ℓ bins of ≥ 16 modes up to Nyquist): amplitude, ratio, deviation, χ², "
+                   "correlation fidelity")
+    amplitude = True  # "P(ℓ) amplitude 0.97 ± 0.01": the best-fit ratio of mean spectra, a 'mean' summary
 
     def features(self, maps, ctx: Context):
         ell, p = power_spectrum(maps, ctx.side_deg, default_ell_edges(ctx.npix, ctx.side_deg))

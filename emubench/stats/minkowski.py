@@ -22,7 +22,7 @@ import torch
 
 from ._backend import as_maps, edges_tensor, map_sigma, midpoints, out
 
-CHUNK = 2  # maps per pass on CPU (cache-sized)
+CHUNK_PIXELS = 2 * 256 * 256  # pixels per pass on CPU (cache-sized: two 256² maps, 32 maps of 64²)
 # maps per pass on a GPU: enough to fill it, while a dozen float64 temporaries of 256² maps stay near 2 GB
 GPU_CHUNK = 256
 
@@ -150,7 +150,7 @@ def minkowski(maps: Any, thresholds: Any, norm: bool = False):
     edges = edges_tensor(thresholds, t)
     n_pix = t.shape[-1] * t.shape[-2]
     width = (edges[1:] - edges[:-1])[None, :]
-    step = GPU_CHUNK if t.is_cuda else CHUNK
+    step = GPU_CHUNK if t.is_cuda else max(1, CHUNK_PIXELS // n_pix)
     sigma = map_sigma(t, norm)
     where = _Boundaries(edges, sigma)
     parts = [_chunk(t[s : s + step], where, slice(s, s + step)) for s in range(0, t.shape[0], step)]

@@ -15,7 +15,7 @@ import torch
 
 from ._backend import as_maps, edges_tensor, midpoints, out
 
-CHUNK = 4  # maps per FFT batch on CPU (their transforms stay in the L2 cache)
+CHUNK_PIXELS = 4 * 256 * 256  # pixels per FFT batch on CPU (their transforms stay in the L2 cache)
 GPU_CHUNK = 512  # on a GPU: large batches, bounded memory
 
 
@@ -28,10 +28,43 @@ def mode_ell(npix: int, side_deg: float, device=None) -> torch.Tensor:
     return torch.sqrt(lx[:, None] ** 2 + ly[None, :] ** 2)
 
 
-def default_ell_edges(npix: int, side_deg: float, nbins: int = 20) -> np.ndarray:
-    """Log-spaced edges from twice the fundamental mode to the Nyquist ℓ of the map, ``nbins`` bins."""
+MIN_MODES = 16  # rfft2 coefficients a bin must hold; fewer give a C_ℓ too noisy for a covariance-based χ²
+
+
+def mode_counts(edges: np.ndarray, npix: int, side_deg: float) -> np.ndarray:
+    """rfft2 coefficients of an npix² map in each bin (edges[k], edges[k+1]] (LensTools' rule), shape (B,)."""
+    ell = mode_ell(npix, side_deg).reshape(-1).numpy()
+    k = np.searchsorted(np.asarray(edges, dtype=np.float64), ell, side="left") - 1
+    return np.bincount(k[(k >= 0) & (k < len(edges) - 1)], minlength=len(edges) - 1)
+
+
+def default_ell_edges(npix: int, side_deg: float, nbins: int = 20, min_modes: int = MIN_MODES) -> np.ndarray:
+    """Log-spaced ℓ bin edges from 1.5·ℓ_fund to the Nyquist ℓ, at most ``nbins`` bins of ≥ ``min_modes`` modes.
+
+    ℓ_fund = 360°/side_deg. The first edge sits at 1.5·ℓ_fund, halfway between the modes at √2·ℓ_fund and
+    2·ℓ_fund, so which modes enter the first bin does not hang on rounding (an edge at exactly 2·ℓ_fund kept
+    those modes only because it landed 2e-13 below them). Bins holding fewer than ``min_modes`` rfft2
+    coefficients (the low-ℓ end of small maps) are merged into the next bin, never dropped, so every mode
+    from 1.5·ℓ_fund to Nyquist is counted; the last bin absorbs a short tail. ``min_modes=0`` keeps all
+    ``nbins`` log bins, empty ones included.
+    """
     lfun = 360.0 / side_deg
-    return np.logspace(math.log10(2 * lfun), math.log10(lfun * npix / 2), nbins + 1)
+    edges = np.logspace(math.log10(1.5 * lfun), math.log10(lfun * npix / 2), nbins + 1)
+    edges[-1] = lfun * npix / 2  # exactly the Nyquist modes' ℓ, so rounding does not drop them
+    if min_modes <= 0:
+        return edges
+    counts = mode_counts(edges, npix, side_deg)
+    keep, acc = [edges[0]], 0
+    for k in range(nbins):
+        acc += counts[k]
+        if acc >= min_modes:
+            keep.append(edges[k + 1])
+            acc = 0
+    if acc and len(keep) > 1:  # a short tail joins the last complete bin
+        keep[-1] = edges[-1]
+    elif len(keep) == 1:
+        keep.append(edges[-1])
+    return np.asarray(keep)
 
 
 def power_spectrum(maps: Any, side_deg: float, ell_edges: Any) -> tuple[np.ndarray, Any]:
@@ -54,7 +87,7 @@ def power_spectrum(maps: Any, side_deg: float, ell_edges: Any) -> tuple[np.ndarr
     # |F|² = re² + im²: both squares of a mode go to its bin, so one scatter sums them (no square root)
     k2 = k.repeat_interleave(2)
     # a few maps at a time on CPU, so the transforms stay in cache; hundreds on a GPU
-    step = GPU_CHUNK if t.is_cuda else CHUNK
+    step = GPU_CHUNK if t.is_cuda else max(1, CHUNK_PIXELS // (n * n))
     sums = []
     for s in range(0, t.shape[0], step):
         f = torch.view_as_real(torch.fft.rfft2(t[s : s + step].to(torch.float64))).reshape(-1, 2 * ell.numel())
