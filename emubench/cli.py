@@ -183,15 +183,21 @@ def sample(model_spec, n, out, dataset, data, side_deg, dataset_opts, split_seed
 @click.option("-n", "n", type=int, default=None, callback=positive, help="Maps per set (default: the whole validation split).")
 @click.option("--metric", "metrics", multiple=True, help="Only these metrics (repeatable; default all registered).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling and floor re-split seed.")
-@click.option("--floor-draws", type=int, default=100, show_default=True, callback=positive, help="Real-vs-real re-splits for the floors.")
+@click.option("--floor-draws", type=int, default=1000, show_default=True, callback=positive,
+              help="Real-vs-real null draws each verdict is calibrated on.")
+@click.option("--alpha", type=float, default=0.05, show_default=True,
+              help="False-positive rate of the whole score: a perfect emulator gets any flag with this probability at most.")
+@click.option("--null", "null", type=click.Choice(["auto", "fresh", "permutation"]), default="auto", show_default=True,
+              help="fresh: new maps from the dataset's generator against the reference (auto where there is one); "
+                   "permutation: re-splits of generated ∪ reference.")
 @click.option("--bootstrap-draws", type=click.IntRange(min=0), default=200, show_default=True,
-              help="Bootstrap resamples for the 95% confidence intervals (0: none).")
+              help="Bootstrap resamples for the per-bin 95% confidence intervals (0: none).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--label", default=None, help="Name shown in reports and the leaderboard.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Report folder (default reports/<label>).")
 @click.pass_context
 def score(ctx, model_spec, maps_file, dataset, data, side_deg, dataset_opts, split_seed, n, metrics, seed, floor_draws,
-          bootstrap_draws, device, label, out):
+          alpha, null, bootstrap_draws, device, label, out):
     """Score a model (or a .npy of maps) against real maps; writes a report folder."""
     from .pipeline import score_and_report
 
@@ -199,7 +205,7 @@ def score(ctx, model_spec, maps_file, dataset, data, side_deg, dataset_opts, spl
         raise EmubenchError("give exactly one of --model or --maps")
     folder = score_and_report(model_spec=model_spec, maps_file=maps_file, dataset=dataset, data=list(data), side_deg=side_deg,
                               dataset_opts=parse_options(dataset_opts), split_seed=split_seed, n=n, metrics=list(metrics) or None,
-                              seed=seed, floor_draws=floor_draws, bootstrap_draws=bootstrap_draws,
+                              seed=seed, floor_draws=floor_draws, alpha=alpha, null=null, bootstrap_draws=bootstrap_draws,
                               device=resolve_device(device), label=label, out=out,
                               quiet=ctx.obj["quiet"])
     click.echo((folder / "summary.md").read_text().split("\n\n| metric | statistic")[0])

@@ -47,7 +47,8 @@ def data_of_run(run: Path, dataset=None, data=None, side_deg=None, dataset_opts=
 
 
 def score_and_report(*, model_spec=None, maps_file=None, dataset=None, data=None, side_deg=None, dataset_opts=None,
-                     split_seed=0, n=None, metrics=None, seed=0, floor_draws=100, bootstrap_draws=200, device="cpu",
+                     split_seed=0, n=None, metrics=None, seed=0, floor_draws=1000, alpha=0.05, null="auto",
+                     bootstrap_draws=200, device="cpu",
                      label=None, out=None, quiet=False) -> Path:
     """Score a model or a file of maps and write the report; returns the report folder."""
     from .models import resolve_model, timed_sample
@@ -75,13 +76,14 @@ def score_and_report(*, model_spec=None, maps_file=None, dataset=None, data=None
         name = provenance["model"] if run is None else f"{provenance['model']}:{run.name}"
         _log(quiet, f"sampled {n_req} maps from {name} at {rate:.1f} maps/s on {device}")
     label = label or name
-    scores, ctx = score(generated, splits, metrics=metrics, n=n_req, seed=seed, floor_draws=floor_draws,
+    scores, ctx = score(generated, splits, metrics=metrics, n=n_req, seed=seed, floor_draws=floor_draws, alpha=alpha, null=null,
                         bootstrap_draws=bootstrap_draws, device=device, model=label, dataset=mapset.name)
     _log(quiet, f"scored {len(scores)} rows in {time.perf_counter() - t0:.1f}s")
     info = {"model": label, "label": label, "provenance": provenance, "dataset": mapset.name,
             "dataset_options": {k: v for k, v in mapset.meta.get("options", {}).items()},
             "dataset_files": mapset.meta.get("files"), "dataset_hash": mapset.content_hash(), "split_seed": split_seed,
             "side_deg": mapset.side_deg, "npix": mapset.npix, "n": n_req, "seed": seed, "floor_draws": floor_draws,
+            "calibration": ctx.extras["calibration"],
             "bootstrap_draws": bootstrap_draws, "throughput_maps_per_s": rate, "device": device,
             "emubench_version": __version__, "environment": environment()}
     pairs = None

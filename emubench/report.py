@@ -161,25 +161,34 @@ def plot_samples(generated: np.ndarray, reference: np.ndarray, k: int = 6) -> st
 
 def summary_markdown(scores: pd.DataFrame, info: dict) -> str:
     v = verdicts(scores)
+    cal = info.get("calibration") or {}
+    null_text = ({"fresh": f"{cal.get('null_draws')} draws of n of {cal.get('null_pool')} fresh maps from the dataset's "
+                           "generator, each against this reference",
+                  "permutation": f"{cal.get('null_draws')} random re-splits of generated ∪ reference maps"}
+                 .get(cal.get("null"), f"{info.get('floor_draws')} draws"))
     lines = [f"# emubench score: {info.get('model')}", "",
              f"- dataset: `{info.get('dataset')}` (hash `{info.get('dataset_hash')}`, split seed {info.get('split_seed')}, "
              f"map side {info.get('side_deg')}°, {info.get('npix')}² pixels)",
-             f"- maps per set: {info.get('n')} generated vs {info.get('n')} validation; floor from validation vs test "
-             f"({info.get('floor_draws')} random re-splits)",
+             f"- maps per set: {info.get('n')} generated vs {info.get('n')} validation; null: {null_text}",
+             f"- false-positive rate: {_fmt(cal.get('alpha', float('nan')))} for the whole score, "
+             f"{_fmt(cal.get('alpha_verdict', float('nan')))} for each of its {cal.get('verdicts')} verdicts",
              f"- sample seed: {info.get('seed')}; throughput: {info.get('throughput_maps_per_s', float('nan')):.1f} maps/s on {info.get('device')}",
              f"- emubench {info.get('emubench_version')}", "",
-             "| metric | aspect | verdict | flagged summaries |", "|---|---|---|---|"]
-    lines += [f"| {r.metric} | {r.aspect} | **{r.verdict}** | {r.flagged or '—'} |" for r in v.itertuples()]
-    lines += ["", "| metric | statistic | value | 95% CI | ideal | floor | flagged |", "|---|---|---|---|---|---|---|"]
+             "| metric | aspect | verdict | p-value | flagged summaries |", "|---|---|---|---|---|"]
+    lines += [f"| {r.metric} | {r.aspect} | **{r.verdict}** | {_fmt(r.p_value)} | {r.flagged or '—'} |" for r in v.itertuples()]
+    lines += ["", "| metric | statistic | value | 95% CI | ideal | floor | p-value | flagged |", "|---|---|---|---|---|---|---|---|"]
     for r in scores[scores["summary"]].itertuples():
         ci = f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}" if "ci_low" in scores and np.isfinite(r.ci_low) else "—"
         lines.append(f"| {r.metric} | {r.statistic} | {_fmt(r.value)} | {ci} | {_fmt(r.ideal)} | {_fmt(r.floor)} | "
-                     f"{'⚑' if r.flagged else ''} |")
-    lines += ["", "A row is flagged when |value − ideal| exceeds the floor: the 99th percentile (95th for per-bin rows) "
-              "of the same statistic between two disjoint sets of real maps of the same size. The 95% CI is a "
-              f"percentile bootstrap over the generated and reference maps ({info.get('bootstrap_draws', 0)} resamples; "
-              "exact binomial for the memorisation fractions; none for pixel-ks, where each resample is a pass over "
-              "every pixel)."]
+                     f"{_fmt(r.p_value)} | {'⚑' if r.flagged else ''} |")
+    lines += ["", "Each verdict is a test at the rate above, family-wise over its summary rows (max-T over the "
+              "null draws). A row is flagged when its adjusted p-value is at most the verdict's rate, i.e. when "
+              "|value − ideal| exceeds its floor (value − ideal for the memorisation fraction, whose null is the "
+              "exact beta-binomial). `ideal` is what a perfect emulator scores on average. Per-bin rows (in scores.csv) "
+              "are informational and never flagged. The 95% CI is a percentile bootstrap over the generated and "
+              f"reference maps for per-bin rows ({info.get('bootstrap_draws', 0)} resamples), ±1.96σ for the power-spectrum "
+              "amplitude, exact binomial for the memorisation fractions; distances such as χ² or RMS differences get "
+              "none (their percentile bootstrap is biased upward and can exclude the estimate)."]
     return "\n".join(lines) + "\n"
 
 

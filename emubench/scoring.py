@@ -1,8 +1,9 @@
-"""Score generated maps against real ones: every registered metric, each against its real-vs-real floor.
+"""Score generated maps against real ones: every registered metric, each verdict a test at a stated rate.
 
 The flow: dataset → train/val/test split → the model samples n maps → each metric compares them with n
-validation maps (the reference), and the same metric between the validation and n test maps (re-split at
-random ``floor_draws`` times) gives the floor → one tidy pandas table.
+validation maps (the reference); the same comparison for ``floor_draws`` real-vs-real draws (the null: sets
+of fresh maps from the dataset's generator, or re-splits) calibrates each verdict, so that a perfect emulator
+gets any flag with probability at most ``alpha`` → one tidy pandas table.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ COLUMNS = ["model", "dataset", "n", "seed", "metric", "aspect", "statistic", "bi
            "floor", "p_value", "flagged", "summary"]
 ALPHA = 0.05        # family-wise false-positive rate of a whole score (every verdict together)
 NULL_DRAWS = 1000   # real-vs-real draws each verdict is calibrated on
-POOL_FACTOR = 8     # fresh null pool: this many times n maps (draws are n-subsets of it)
+POOL_FACTOR = 8     # fresh null pool: this many times n new maps (draws are n-subsets of generated ∪ pool)
 
 
 def check_generated(generated: np.ndarray, npix: int, source: str = "generated maps") -> np.ndarray:
@@ -40,17 +41,20 @@ def declared_aspects(metric) -> tuple[str, ...]:
 def score(generated: np.ndarray, splits: dict[str, MapSet], *, metrics: list[str] | None = None,
           n: int | None = None, seed: int = 0, floor_draws: int = NULL_DRAWS, bootstrap_draws: int = 200,
           device: str = "cpu", model: str = "model", dataset: str | None = None, alpha: float = ALPHA,
-          null: str = "auto") -> tuple[pd.DataFrame, Context]:
+          null: str = "auto", cache: dict | None = None) -> tuple[pd.DataFrame, Context]:
     """Compare ``generated`` (N, H, W) κ with the validation split; returns (tidy table, context with curves).
 
     n: maps per set (default: the whole validation split, at most len(generated)); the test split must
     have as many. Every (metric, aspect) verdict is a test at rate alpha / (number of verdicts), so a perfect
     emulator gets any flag at all with probability at most ``alpha`` (Bonferroni over verdicts, family-wise
-    min-P within each; see ``metrics.base.calibrate``). The null is ``floor_draws`` real-vs-real comparisons:
-    ``null="fresh"`` draws n of POOL_FACTOR·n new maps from the dataset's generator against the fixed
-    reference (the default wherever the dataset has a generator), ``"permutation"`` re-splits generated ∪
-    reference. ``p_value`` is the family-wise adjusted p-value of each summary row; ``ci_low``/``ci_high``
-    are 95% intervals where one is sound (per-bin rows, amplitudes, fractions).
+    max-T within each; see ``metrics.base.calibrate``). The null is ``floor_draws`` real-vs-real comparisons:
+    ``null="fresh"`` compares n maps drawn from generated ∪ POOL_FACTOR·n new maps of the dataset's generator
+    with the fixed reference (the default wherever the dataset has a generator), ``"permutation"`` re-splits
+    generated ∪ reference (see ``metrics.base.NullDraws``). ``p_value`` is the family-wise adjusted p-value of each summary row; ``ci_low``/``ci_high``
+    are 95% intervals where one is sound (per-bin rows, amplitudes, fractions). ``cache``: a dict kept across
+    calls that score several emulators against the same splits, n, seed, floor_draws and null (it holds the
+    fresh pool, its per-map statistics and the held-out neighbour distances, which do not depend on the
+    generated maps).
     """
     val, test = splits["val"], splits["test"]
     generated = check_generated(generated, val.npix)
@@ -75,10 +79,13 @@ def score(generated: np.ndarray, splits: dict[str, MapSet], *, metrics: list[str
         raise EmubenchError(f"{floor_draws} null draws cannot flag anything at {alpha_verdict:.3g} per verdict "
                             f"(alpha {alpha} over {n_verdicts} verdicts): use --floor-draws {min_draws(alpha_verdict)} or more")
     reference, heldout = val.head(n), test.head(n)
-    pool = val.fresh(POOL_FACTOR * n, seed) if null != "permutation" and val.fresh is not None else None
+    cache = {} if cache is None else cache
+    if "null" not in cache:
+        pool = val.fresh(POOL_FACTOR * n, seed) if null != "permutation" and val.fresh is not None else None
+        cache["null"] = NullDraws.make(n, floor_draws, seed, pool)
+    pool = cache["null"].pool
     ctx = Context.from_reference(reference, val.side_deg, train=splits.get("train"), device=device, seed=seed,
-                                 alpha=alpha_verdict, null=NullDraws.make(n, floor_draws, seed, pool),
-                                 bootstrap_draws=bootstrap_draws)
+                                 alpha=alpha_verdict, null=cache["null"], bootstrap_draws=bootstrap_draws, cache=cache)
     rows = []
     for name, metric in instances.items():
         try:

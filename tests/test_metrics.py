@@ -54,13 +54,12 @@ def test_batched_summaries_equal_one_at_a_time():
     m.amplitude = True
     for null in (NullDraws.make(30, 7, 0), NullDraws.make(30, 7, 0, pool=np.zeros((120, 2, 2)))):
         got = m.null_draw_summaries(g, r, pool if null.kind == "fresh" else None, null)
-        both = np.concatenate([g, r])
         for d, idx in enumerate(null.index):
-            if null.kind == "fresh":
-                a, b = pool[idx], r
-            else:
-                rest = np.setdiff1d(np.arange(60), idx)
-                a, b = both[idx], both[rest]
+            if null.kind == "fresh":  # n of generated ∪ pool against the fixed reference
+                a, b = np.concatenate([g, pool])[idx], r
+            else:  # n of generated ∪ reference against the rest
+                both = np.concatenate([g, r])
+                a, b = both[idx], both[np.setdiff1d(np.arange(60), idx)]
             want = curve_summaries(a, b, amplitude=True)
             for k, v in want.items():
                 assert got[k][d] == pytest.approx(v, rel=1e-9, abs=1e-12), (null.kind, k)

@@ -186,10 +186,14 @@ class LognormalDataset:
         p = self.params
         path = self.cache_path()
         if not path.exists():
-            maps = generate(p["n_maps"], npix=p["npix"], side_deg=p["side_deg"], parent_factor=p["parent_factor"],
-                            z_source=p["z_source"], seed=p["seed"], table_path=p["table"])
-            save_npy(path, maps)  # atomic: concurrent writers each rename a complete, identical file
+            save_npy(path, self.generate_maps())  # atomic: concurrent writers each rename a complete, identical file
         return MapSet(load_npy(path), p["side_deg"], self.name, {"dataset": self.name, "options": dict(p)}, self.fresh)
+
+    def generate_maps(self) -> np.ndarray:
+        """All the dataset's maps, (n_maps, npix, npix) float32, without touching the cache."""
+        p = self.params
+        return generate(p["n_maps"], npix=p["npix"], side_deg=p["side_deg"], parent_factor=p["parent_factor"],
+                        z_source=p["z_source"], seed=p["seed"], table_path=p["table"])
 
     def fresh(self, n_maps: int, seed: int = 0) -> np.ndarray:
         """``n_maps`` new maps of this dataset's distribution, never among its own: generator seeds ≥ 2³²,

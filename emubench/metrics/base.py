@@ -38,46 +38,41 @@ CI_LEVEL = 0.95   # confidence intervals (``ci_low``, ``ci_high``) where one is 
 class NullDraws:
     """Which maps make up each real-vs-real comparison of the null, shared by every metric of a score.
 
-    Two kinds:
-    - ``fresh``: ``pool`` holds independent real maps that are neither the reference nor the generated maps
-      (for generator datasets: new seeds of the dataset's own generator). Draw d compares
-      ``pool[index[d]]`` (n maps) with the fixed reference, so the null is the distribution of the statistic
-      for a perfect emulator scored against *this* reference, its own sampling error included.
-    - ``permutation``: no such maps exist (files of real maps); draw d splits generated ∪ reference (2n maps,
-      generated first) at random into ``index[d]`` and the rest. Exact when a perfect emulator's maps and the
-      reference are exchangeable; it cannot know whether the reference itself is an unusual sample.
+    Two kinds, both exact when a perfect emulator's maps are exchangeable with real ones:
+    - ``fresh`` (datasets with a generator): ``pool`` holds P new real maps, in no split. Draw d takes n maps
+      ``index[d]`` of generated ∪ pool (generated first) and compares them with the *fixed* reference, exactly as
+      the generated maps are compared. So the null is that of a perfect emulator scored against this very
+      reference, its own sampling error included, and the observed comparison is one of the draws' population
+      (a permutation test: its p-value is exact, with no bias from the pool being finite).
+    - ``permutation`` (files of real maps, no generator): draw d splits generated ∪ reference (2n maps,
+      generated first) at random into ``index[d]`` and the rest, the rest playing the reference. It cannot tell
+      whether the reference itself is an unusual sample.
     """
 
     kind: str
-    index: np.ndarray              # (draws, n) integer rows into the pool (fresh) or into generated ∪ reference
+    index: np.ndarray              # (draws, n) rows of generated ∪ pool (fresh) or generated ∪ reference
     pool: np.ndarray | None = None  # (P, H, W) κ for ``fresh``
 
     @classmethod
     def make(cls, n: int, draws: int, seed: int, pool: np.ndarray | None = None) -> "NullDraws":
         rng = np.random.default_rng([seed, 0x6E756C6C])  # its own stream: nothing else shifts the null draws
-        if pool is not None:
-            if len(pool) < 2 * n:
-                raise ValueError(f"a fresh null pool needs at least 2n = {2 * n} maps, got {len(pool)}")
-            index = np.stack([np.sort(rng.choice(len(pool), n, replace=False)) for _ in range(draws)])
-            return cls("fresh", index, pool)
-        index = np.stack([rng.permutation(2 * n)[:n] for _ in range(draws)])
-        return cls("permutation", index)
+        size = n + len(pool) if pool is not None else 2 * n
+        index = np.stack([np.sort(rng.choice(size, n, replace=False)) for _ in range(draws)])
+        return cls("fresh" if pool is not None else "permutation", index, pool)
 
     def __len__(self) -> int:
         return len(self.index)
 
-    def pairs(self, fg: np.ndarray, fr: np.ndarray, fp: np.ndarray | None):
-        """Yield (a, b) per-map feature arrays of each draw: the two sets a statistic compares (b the 'reference')."""
-        if self.kind == "fresh":
-            for idx in self.index:
-                yield fp[idx], fr
-        else:
-            both = np.concatenate([fg, fr])
-            rest = np.ones(len(both), dtype=bool)
-            for idx in self.index:
-                rest[:] = True
-                rest[idx] = False
-                yield both[idx], both[rest]
+    def population(self, g: np.ndarray, r: np.ndarray, pool: np.ndarray | None) -> np.ndarray:
+        """The per-map features the draws index: generated ∪ pool (fresh) or generated ∪ reference."""
+        return np.concatenate([g, pool if self.kind == "fresh" else r])
+
+    def selections(self, size: int, chunk: int = 250):
+        """(D_chunk, size) 0/1 membership matrices of the draws, a chunk of draws at a time."""
+        for s in range(0, len(self), chunk):
+            sel = np.zeros((len(self.index[s : s + chunk]), size))
+            np.put_along_axis(sel, self.index[s : s + chunk], 1.0, axis=1)
+            yield sel
 
 
 @dataclass
@@ -95,6 +90,9 @@ class Context:
     bootstrap_draws: int = 200     # resamples for the per-bin confidence intervals; 0 turns them off
     curves: list = field(default_factory=list)   # tidy rows for plots: metric, statistic, x, set, mean, std
     extras: dict = field(default_factory=dict)   # metric-specific material for the report (closest pairs)
+    # What does not depend on the generated maps (a fresh null's summaries, held-out distances), kept across
+    # scores of many emulators against the same splits, n and seed (``score(cache=...)``); empty otherwise.
+    cache: dict = field(default_factory=dict)
 
     @property
     def floor_draws(self) -> int:
@@ -350,31 +348,34 @@ class FeatureMetric:
         return rows
 
     def null_summaries(self, fg: dict, fr: dict, ctx: Context) -> dict[str, np.ndarray]:
-        """Every summary statistic in every null draw: {name: (D,)} (fresh pool features computed here)."""
+        """Every summary statistic in every null draw: {name: (D,)}. The fresh pool's features are computed once
+        per reference and kept in ``ctx.cache``."""
         null = ctx.null
         fp = None
         if null.kind == "fresh":
-            parts = [self.features(torch.as_tensor(np.asarray(null.pool[s : s + 1024])).to(ctx.device), ctx)[1]
-                     for s in range(0, len(null.pool), 1024)]
-            fp = {k: np.concatenate([p[k] for p in parts]) for k in fg}
+            key = (self.name, "pool")
+            if key not in ctx.cache:
+                parts = [self.features(torch.as_tensor(np.asarray(null.pool[s : s + 1024])).to(ctx.device), ctx)[1]
+                         for s in range(0, len(null.pool), 1024)]
+                ctx.cache[key] = {k: np.concatenate([p[k] for p in parts]) for k in fg}
+            fp = ctx.cache[key]
         out: dict[str, np.ndarray] = {}
         for key in fg:
             prefix = f"{key}-" if len(fg) > 1 else ""
             keep = usable_bins(fr[key])
-            for name, v in self.null_draw_summaries(fg[key][:, keep], fr[key][:, keep], None if fp is None else fp[key][:, keep], null).items():
+            pool = None if fp is None else fp[key][:, keep]
+            for name, v in self.null_draw_summaries(fg[key][:, keep], fr[key][:, keep], pool, null).items():
                 out[prefix + name] = v
         return out
 
-    def null_draw_summaries(self, g: np.ndarray, r: np.ndarray, pool: np.ndarray | None, null: NullDraws,
-                            chunk: int = 250) -> dict[str, np.ndarray]:
+    def null_draw_summaries(self, g: np.ndarray, r: np.ndarray, pool: np.ndarray | None,
+                            null: NullDraws) -> dict[str, np.ndarray]:
         """``summaries_from_moments`` of one feature key (g, r: (n, B); pool: (P, B) or None) in every draw."""
-        x = np.asarray(pool if null.kind == "fresh" else np.concatenate([g, r]), dtype=np.float64)
+        x = np.asarray(null.population(g, r, pool), dtype=np.float64)
         xx = (x[:, :, None] * x[:, None, :]).reshape(len(x), -1)
         mr, cr, n_r = moments(r)
         parts: dict[str, list] = {}
-        for s in range(0, len(null), chunk):
-            sel = np.zeros((len(null.index[s : s + chunk]), len(x)))
-            np.put_along_axis(sel, null.index[s : s + chunk], 1.0, axis=1)
+        for sel in null.selections(len(x)):
             ma, ca = subset_moments(sel, x, xx)
             if null.kind == "fresh":
                 res = summaries_from_moments(ma, ca, mr, cr, n_r, self.amplitude)

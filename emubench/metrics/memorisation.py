@@ -7,7 +7,7 @@ from scipy import stats as sps
 
 from ..data.augment import symmetry
 from ..stats import ShiftNeighbourIndex
-from .base import CI_LEVEL, Context, calibrate, row
+from .base import CI_LEVEL, Context, row
 
 PERCENTILE = 1.0   # threshold: this percentile of held-out maps' ratios
 
@@ -34,7 +34,7 @@ class Memorisation:
     near 0, a new map the ratio real held-out maps have, whatever its amplitude (the raw distance alone also
     falls for maps that merely lack small-scale power, which is not memorisation). The flagged statistic is the
     fraction of generated maps below the 1st percentile of held-out maps' ratios (a perfect emulator: ~1%). Its
-    null is exact for exchangeable maps: the same fraction for random re-splits of generated ∪ held-out ratios.
+    null is exact for exchangeable maps, whatever their distribution: a beta-binomial count.
     """
 
     name = "memorisation"
@@ -46,36 +46,42 @@ class Memorisation:
         if ctx.train is None:
             return []
         g, r, h = (np.asarray(x, np.float32) for x in (generated, reference, heldout))
-        train_maps = np.asarray(ctx.train.get(slice(0, len(ctx.train))), dtype=np.float32)
-        train, val = ShiftNeighbourIndex(train_maps, device=ctx.device), ShiftNeighbourIndex(r, device=ctx.device)
-        ng, nh = train.query(g), train.query(h)
-        dg, dh = ng["distance"], nh["distance"]
+        if "memorisation" not in ctx.cache:  # what does not depend on the generated maps
+            train_maps = np.asarray(ctx.train.get(slice(0, len(ctx.train))), dtype=np.float32)
+            train, val = ShiftNeighbourIndex(train_maps, device=ctx.device), ShiftNeighbourIndex(r, device=ctx.device)
+            dh = train.query(h)["distance"]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio_h = dh / val.query(h)["distance"]
+            ctx.cache["memorisation"] = (train_maps, train, val, dh, ratio_h)
+        train_maps, train, val, dh, ratio_h = ctx.cache["memorisation"]
+        ng = train.query(g)
+        dg = ng["distance"]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio_g = dg / val.query(g)["distance"]
-            ratio_h = dh / val.query(h)["distance"]
         n = len(g)
 
-        def fraction_below(a: np.ndarray, b: np.ndarray) -> float:
-            return float(np.mean(a < np.percentile(b, PERCENTILE)))
-
-        rel = fraction_below(ratio_g, ratio_h)
-        frac = fraction_below(dg, dh)
-        # null: the generated and held-out ratios are exchangeable for a perfect emulator
-        both = np.concatenate([ratio_g, ratio_h])
-        rng = np.random.default_rng([ctx.seed, 3])
-        null = np.empty((ctx.floor_draws, 1))
-        for d in range(ctx.floor_draws):
-            perm = rng.permutation(2 * n)
-            null[d, 0] = fraction_below(both[perm[:n]], both[perm[n:]])
-        flagged_row = row("fraction-closer-to-training", np.nan, rel, PERCENTILE / 100, True, "memorisation")
-        calibrate([flagged_row], null, ctx.alpha, one_sided=True)
+        # threshold: the r-th smallest held-out ratio, r = ⌈1% of n⌉ (the 1st percentile)
+        r_th = max(1, int(np.ceil(PERCENTILE / 100 * n)))
+        threshold = np.sort(ratio_h)[r_th - 1]
+        k_obs = int(np.sum(ratio_g < threshold))
+        rel = k_obs / n
+        frac = float(np.mean(dg < np.sort(dh)[r_th - 1]))
+        # The exact null, free of any distribution: if generated and held-out ratios are exchangeable, the
+        # threshold sits at a Beta(r, n − r + 1) quantile of their common distribution, so the count below it is
+        # BetaBinomial(n, r, n − r + 1) (a permutation null would be polluted by the copies it looks for).
+        null = sps.betabinom(n, r_th, n - r_th + 1)
+        ideal = r_th / (n + 1)  # its mean fraction
+        p_value = float(null.sf(k_obs - 1))
+        k_star = next(k for k in range(n + 2) if null.sf(k - 1) <= ctx.alpha) if null.sf(n - 1) <= ctx.alpha else n + 1
+        flagged_row = {**row("fraction-closer-to-training", np.nan, rel, ideal, True, "memorisation"),
+                       "p_value": p_value, "flagged": p_value <= ctx.alpha, "floor": (k_star - 1) / n - ideal}
         rows = [
             flagged_row,
-            row("fraction-below-threshold", np.nan, frac, PERCENTILE / 100, False, "memorisation"),
+            row("fraction-below-threshold", np.nan, frac, ideal, False, "memorisation"),
             row("median-distance-ratio", np.nan, float(np.median(dg) / np.median(dh)), 1.0, False, "memorisation"),
         ]
         # Intervals: exact (Clopper–Pearson) for the fractions, percentile bootstrap for the median ratio.
-        for r_, k in ((rows[0], int(round(rel * n))), (rows[1], int(round(frac * n)))):
+        for r_, k in ((rows[0], k_obs), (rows[1], int(round(frac * n)))):
             ci = sps.binomtest(k, n).proportion_ci(CI_LEVEL, method="exact")
             r_["ci_low"], r_["ci_high"] = float(ci.low), float(ci.high)
         if ctx.bootstrap_draws:
@@ -89,7 +95,7 @@ class Memorisation:
         ctx.extras["memorisation"] = {
             "generated_index": closest.tolist(), "train_index": ng["index"][closest].tolist(),
             "distance": dg[closest].tolist(), "ratio": ratio_g[closest].tolist(),
-            "ratio_threshold": float(np.percentile(ratio_h, PERCENTILE)), "heldout_median": float(np.median(dh)),
+            "ratio_threshold": float(threshold), "heldout_median": float(np.median(dh)),
             "train_maps": [aligned(train_maps[ng["index"][i]], int(ng["symmetry"][i]), ng["offset"][i]) for i in closest]}
         ctx.curves += [{"metric": self.name, "statistic": "nn-distance", "x": float(q), "set": label,
                         "mean": float(np.percentile(d, q)), "std": np.nan}

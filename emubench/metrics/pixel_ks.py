@@ -76,15 +76,14 @@ class PixelKS(FeatureMetric):
     def compare(self, fg, fr, x, ctx):
         return [row("D", np.nan, float(np.max(np.abs(fg["cdf"].mean(0) - fr["cdf"].mean(0)))), 0.0, True, "distribution")]
 
-    def null_draw_summaries(self, g, r, pool, null, chunk: int = 250):
+    def null_draw_summaries(self, g, r, pool, null):
         """D of every null draw: set CDFs are means of per-map CDFs, so one matrix product per chunk of draws."""
-        x = pool if null.kind == "fresh" else np.concatenate([g, r])
+        x = null.population(g, r, pool)
+        ref = r.mean(0)
         out = []
-        for s in range(0, len(null), chunk):
-            sel = np.zeros((len(null.index[s : s + chunk]), len(x)))
-            np.put_along_axis(sel, null.index[s : s + chunk], 1.0, axis=1)
+        for sel in null.selections(len(x)):
             m = sel[0].sum()
-            other = r.mean(0) if null.kind == "fresh" else (1.0 - sel) @ x / (len(x) - m)
+            other = ref if null.kind == "fresh" else (1.0 - sel) @ x / (len(x) - m)
             out.append(np.max(np.abs(sel @ x / m - other), axis=1))
         return {"D": np.concatenate(out)}
 

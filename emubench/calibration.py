@@ -1,0 +1,153 @@
+"""Measure what the verdicts promise, on a dataset with a generator.
+
+- ``false_positive_rates``: perfect emulators (the test split of the same dataset made with other seeds, as
+  ``emubench data export DATASET -D seed=S --split test`` writes it) scored against the dataset's own
+  reference: how often each verdict, and the whole score, flags them. It should be at most the stated rates.
+- ``sensitivity``: the same perfect emulators with a planted flaw of growing size (κ amplitude, Gaussian
+  smoothing, white noise): the smallest flaw each verdict flags on every basis (``emubench power``).
+
+Both score many emulators against one reference, so what does not depend on the emulator (the fresh pool
+and its statistics, the held-out neighbour distances) is computed once and shared (``score(cache=...)``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .data import open_dataset, split, split_indices
+from .errors import EmubenchError
+from .scoring import ALPHA, NULL_DRAWS, score, verdicts
+
+
+def perfect_maps(dataset: str, options: dict, seed: int, n: int, split_seed: int = 0) -> np.ndarray:
+    """n maps of a perfect emulator: the test split of ``dataset`` generated with ``seed`` (κ, (n, H, W)),
+    made in memory (not written to the dataset cache)."""
+    from .registry import get
+
+    ds = get("datasets", dataset)(**{**options, "seed": seed})
+    maps = ds.generate_maps() if hasattr(ds, "generate_maps") else ds.load().maps
+    test = split_indices(len(maps), split_seed)["test"]
+    if len(test) < n:
+        raise EmubenchError(f"a perfect emulator of {dataset} has {len(test)} test maps, fewer than n={n}")
+    return np.asarray(maps[test[:n]], dtype=np.float32)
+
+
+def _reference(dataset: str, options: dict, split_seed: int):
+    mapset = open_dataset(dataset, **options)
+    if mapset.fresh is None:
+        raise EmubenchError(f"dataset {dataset!r} has no generator: perfect emulators cannot be made for it")
+    return split(mapset, split_seed)
+
+
+def false_positive_rates(dataset: str, seeds: list[int], *, options: dict | None = None, n: int | None = None,
+                         metrics: list[str] | None = None, floor_draws: int = NULL_DRAWS, alpha: float = ALPHA,
+                         split_seed: int = 0, score_seed: int = 0, log: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Verdicts of perfect emulators: one row per (emulator seed, metric, aspect) with verdict and p-value.
+
+    The reference is ``dataset`` with its own options (seed included); emulator seeds must differ from it."""
+    options = dict(options or {})
+    splits = _reference(dataset, options, split_seed)
+    own = int(options.get("seed", 0))
+    if own in seeds:
+        raise EmubenchError(f"emulator seed {own} is the reference's own dataset seed")
+    n = int(n or len(splits["val"]))
+    cache: dict = {}
+    out = []
+    for s in seeds:
+        df, _ = score(perfect_maps(dataset, options, s, n, split_seed), splits, metrics=metrics, n=n, seed=score_seed,
+                      floor_draws=floor_draws, alpha=alpha, bootstrap_draws=0, cache=cache, model=f"perfect-{s}")
+        v = verdicts(df).assign(emulator_seed=s)
+        out.append(v)
+        if log:
+            log(f"perfect emulator seed {s}: {int((v.verdict == 'flag').sum())} of {len(v)} verdicts flagged")
+    return pd.concat(out, ignore_index=True)
+
+
+def rate_table(v: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+    """Measured false-positive rate per verdict and for the whole score, beside the stated one."""
+    n_em = v.emulator_seed.nunique()
+    n_verdicts = v.groupby("emulator_seed").size().iloc[0]
+    rows = [{"verdict": f"{m}/{a}", "flagged": int((g.verdict == "flag").sum()), "emulators": n_em,
+             "stated": alpha / n_verdicts} for (m, a), g in v.groupby(["metric", "aspect"], sort=False)]
+    anyflag = v.groupby("emulator_seed").verdict.apply(lambda x: (x == "flag").any())
+    rows.append({"verdict": "any (whole score)", "flagged": int(anyflag.sum()), "emulators": n_em, "stated": alpha})
+    t = pd.DataFrame(rows)
+    t["measured"] = t.flagged / t.emulators
+    return t[["verdict", "flagged", "emulators", "measured", "stated"]]
+
+
+# -- planted flaws ------------------------------------------------------------------------------------
+
+def amplitude(maps: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
+    """κ scaled by (1 + level): an amplitude error (C_ℓ by (1 + level)², roughly σ8 by 1 + level)."""
+    return maps * np.float32(1 + level)
+
+
+def smoothing(maps: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
+    """A Gaussian beam of standard deviation ``level`` pixels (periodic, by FFT): missing small-scale power."""
+    n = maps.shape[-1]
+    k = np.fft.fftfreq(n) * 2 * np.pi
+    beam = np.exp(-0.5 * level**2 * (k[:, None] ** 2 + k[None, :] ** 2))
+    return np.fft.ifft2(np.fft.fft2(maps) * beam).real.astype(np.float32)
+
+
+def white_noise(maps: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
+    """Added white noise of standard deviation ``level`` × σ_κ of the maps."""
+    return (maps + rng.standard_normal(maps.shape) * (level * maps.std())).astype(np.float32)
+
+
+FLAWS = {
+    "amplitude": (amplitude, "κ amplitude error (fraction)", [0.0025, 0.005, 0.01, 0.02, 0.05]),
+    "smoothing": (smoothing, "Gaussian smoothing σ (pixels)", [0.1, 0.2, 0.3, 0.5, 1.0]),
+    "white-noise": (white_noise, "white noise σ (units of σ_κ)", [0.01, 0.03, 0.1, 0.3, 1.0]),
+}
+DISTRIBUTIONAL = ["pixel-ks", "power-spectrum", "minkowski", "peaks"]  # memorisation does not look at these flaws
+
+
+def sensitivity(dataset: str, seeds: list[int], *, options: dict | None = None, n: int | None = None,
+                flaws: dict | None = None, metrics: list[str] | None = None, floor_draws: int = NULL_DRAWS,
+                alpha: float = ALPHA, split_seed: int = 0, score_seed: int = 0,
+                log: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(every verdict at every flaw level and basis, smallest level each verdict flags on every basis).
+
+    The rates are those of a full score with the default metrics (alpha split over their verdicts) unless
+    ``metrics`` says otherwise; memorisation is left out of the scoring here (it looks for copies, not these
+    flaws) but still counted in the split of alpha, so the levels are those of a default score."""
+    options = dict(options or {})
+    flaws = flaws or FLAWS
+    splits = _reference(dataset, options, split_seed)
+    n = int(n or len(splits["val"]))
+    metrics = metrics or DISTRIBUTIONAL
+    # a default score splits alpha over every registered metric's verdicts, memorisation included
+    from .registry import get, get_registry
+    from .scoring import declared_aspects
+
+    n_all = sum(len(declared_aspects(get("metrics", e.name)())) for e in get_registry("metrics"))
+    n_here = sum(len(declared_aspects(get("metrics", m)())) for m in metrics)
+    alpha_here = alpha * n_here / n_all
+    cache: dict = {}
+    bases = {s: perfect_maps(dataset, options, s, n, split_seed) for s in seeds}
+    rows = []
+    for flaw, (fn, _, levels) in flaws.items():
+        for level in levels:
+            for s, maps in bases.items():
+                rng = np.random.default_rng([s, 7])
+                df, _ = score(fn(maps, level, rng), splits, metrics=metrics, n=n, seed=score_seed, floor_draws=floor_draws,
+                              alpha=alpha_here, bootstrap_draws=0, cache=cache, model=f"{flaw}-{level}-{s}")
+                for r in verdicts(df).itertuples():
+                    rows.append({"flaw": flaw, "level": level, "basis": s, "metric": r.metric, "aspect": r.aspect,
+                                 "verdict": r.verdict, "p_value": r.p_value})
+            if log:
+                log(f"{flaw} {level}: done")
+    table = pd.DataFrame(rows)
+    smallest = []
+    for (flaw, metric, aspect), g in table.groupby(["flaw", "metric", "aspect"], sort=False):
+        every = g.groupby("level").verdict.apply(lambda x: (x == "flag").all())
+        caught = every[every].index
+        smallest.append({"flaw": flaw, "metric": metric, "aspect": aspect,
+                         "smallest_flagged": float(caught.min()) if len(caught) else math.inf})
+    return table, pd.DataFrame(smallest)
