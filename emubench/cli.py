@@ -212,6 +212,73 @@ def score(ctx, model_spec, maps_file, dataset, data, side_deg, dataset_opts, spl
     click.echo(f"report written to {folder}")
 
 
+def _calibration_options(f):
+    for opt in reversed([
+        click.argument("dataset"),
+        click.option("-D", "--dataset-option", "dataset_opts", multiple=True, metavar="KEY=VALUE",
+                     help="Option of the reference dataset (its seed is the reference's; emulators use others)."),
+        click.option("-n", "n", type=int, default=None, callback=positive, help="Maps per set (default: the validation split)."),
+        click.option("--first-seed", type=int, default=100, show_default=True, help="Dataset seed of the first basis emulator."),
+        click.option("--floor-draws", type=int, default=1000, show_default=True, callback=positive, help="Null draws per verdict."),
+        click.option("--alpha", type=float, default=0.05, show_default=True, help="False-positive rate of a whole score."),
+        click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder for the tables and plot."),
+    ]):
+        f = opt(f)
+    return f
+
+
+@cli.command()
+@_calibration_options
+@click.option("--emulators", type=int, default=30, show_default=True, callback=positive, help="Perfect emulators to score.")
+@click.pass_context
+def calibrate(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, emulators):
+    """Measure the false-positive rates: perfect emulators (the dataset with other seeds) scored against it."""
+    from .calibration import false_positive_rates, rate_table
+    from .io import write_text
+    from .report import markdown_table
+
+    log = None if ctx.obj["quiet"] else (lambda m: click.echo(f"[emubench] {m}"))
+    v = false_positive_rates(dataset, list(range(first_seed, first_seed + emulators)), options=parse_options(dataset_opts),
+                             n=n, floor_draws=floor_draws, alpha=alpha, log=log)
+    table = rate_table(v, alpha)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text(folder / "verdicts.csv", v.to_csv(index=False))
+    write_text(folder / "false_positive_rates.csv", table.to_csv(index=False))
+    md = markdown_table(table)
+    write_text(folder / "false_positive_rates.md", md + "\n")
+    click.echo(md)
+    click.echo(f"written to {folder}")
+
+
+@cli.command()
+@_calibration_options
+@click.option("--bases", type=int, default=3, show_default=True, callback=positive,
+              help="Perfect emulators each flaw is planted in; a level counts when every one is flagged.")
+@click.pass_context
+def power(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, bases):
+    """What each metric can see: the smallest amplitude error, smoothing and white noise each verdict flags."""
+    from .calibration import sensitivity
+    from .io import write_text
+    from .report import markdown_table, plot_sensitivity
+
+    log = None if ctx.obj["quiet"] else (lambda m: click.echo(f"[emubench] {m}"))
+    table, smallest = sensitivity(dataset, list(range(first_seed, first_seed + bases)), options=parse_options(dataset_opts),
+                                  n=n, floor_draws=floor_draws, alpha=alpha, log=log)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text(folder / "sensitivity.csv", table.to_csv(index=False))
+    wide = smallest.assign(verdict=smallest.metric + "/" + smallest.aspect).pivot(index="verdict", columns="flaw",
+                                                                                 values="smallest_flagged")
+    wide = wide.reindex(columns=[c for c in ("amplitude", "smoothing", "white-noise") if c in wide.columns])
+    write_text(folder / "smallest_flagged.csv", wide.to_csv())
+    md = markdown_table(wide.reset_index())
+    write_text(folder / "smallest_flagged.md", md + "\n")
+    plot_sensitivity(table, folder / "sensitivity.png")
+    click.echo(md)
+    click.echo(f"written to {folder}")
+
+
 @cli.group()
 def data():
     """Dataset utilities."""

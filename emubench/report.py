@@ -157,6 +157,34 @@ def plot_samples(generated: np.ndarray, reference: np.ndarray, k: int = 6) -> st
     return _png(fig)
 
 
+def markdown_table(df: pd.DataFrame) -> str:
+    """A DataFrame as a Markdown table (numbers to 4 significant digits), without optional dependencies."""
+    head = "| " + " | ".join(str(c) for c in df.columns) + " |"
+    rule = "|" + "---|" * len(df.columns)
+    body = ["| " + " | ".join(_fmt(v) for v in r) + " |" for r in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def plot_sensitivity(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Fraction of bases flagged against flaw size, one panel per planted flaw, one line per verdict."""
+    from .calibration import FLAWS
+
+    flaws = list(dict.fromkeys(table.flaw))
+    fig, axes = plt.subplots(1, len(flaws), figsize=(5 * len(flaws), 3.8), squeeze=False)
+    for ax, flaw in zip(axes[0], flaws):
+        t = table[table.flaw == flaw]
+        for (metric, aspect), g in t.groupby(["metric", "aspect"], sort=False):
+            frac = g.groupby("level").verdict.apply(lambda x: (x == "flag").mean())
+            ax.plot(frac.index, frac.values, "o-", label=f"{metric}/{aspect}", ms=3)
+        ax.set_xscale("log"); ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel(FLAWS[flaw][1] if flaw in FLAWS else flaw); ax.set_ylabel("fraction of bases flagged")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=80)
+    plt.close(fig)
+
+
 # -- writing one report ----------------------------------------------------------------------------
 
 def summary_markdown(scores: pd.DataFrame, info: dict) -> str:

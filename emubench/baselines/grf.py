@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..data import MapSet
+from . import generator
 
 
 def mean_power(train: MapSet, max_maps: int = 2048, chunk: int = 256) -> tuple[np.ndarray, float, np.ndarray]:
@@ -43,7 +44,7 @@ class GRF:
         return cls(p, mean)
 
     def sample(self, n: int, *, seed: int, device: str = "cpu") -> np.ndarray:
-        gen = torch.Generator(device=device).manual_seed(seed)
+        gen = generator(seed, self.name, device)
         h = self.amp.shape[0]
         amp = torch.as_tensor(self.amp, dtype=torch.float32, device=device)
         out = []

@@ -17,6 +17,7 @@ import torch
 from scipy.optimize import brentq
 
 from ..data import MapSet
+from . import generator
 from ..data.lognormal import gaussian_amplitude
 from .grf import mean_power
 
@@ -57,11 +58,21 @@ class Lognormal:
     def sample(self, n: int, *, seed: int, device: str = "cpu") -> np.ndarray:
         from ..data.lognormal import lognormal_fields
 
-        gen = torch.Generator(device=device).manual_seed(seed)
+        gen = generator(seed, self.name, device)
         out = []
         while len(out) < n:
             out += [f.cpu().numpy() + self.mean for f in lognormal_fields(self.amp, self.var_g, self.lam, gen, device)]
         return np.stack(out[:n]).astype(np.float32)
+
+
+def ring_power(power2d: np.ndarray, h: int, side_deg: float) -> np.ndarray:
+    """Mean |FFT|² of an (h, h) map grid in rings of one grid unit, k = 1 … h/2 (index k − 1)."""
+    from ..data.lognormal import grid_ell
+
+    k = np.rint(grid_ell(h, side_deg) / (360.0 / side_deg)).astype(int)
+    ring = (k >= 1) & (k <= h // 2)
+    total = np.bincount(k[ring], weights=power2d[ring], minlength=h // 2 + 1)
+    return (total / np.maximum(np.bincount(k[ring], minlength=h // 2 + 1), 1))[1:]
 
 
 class LognormalCrops(Lognormal):
@@ -83,7 +94,14 @@ class LognormalCrops(Lognormal):
         self.npix = npix
 
     @classmethod
-    def fit(cls, train: MapSet, *, seed: int = 0) -> "LognormalCrops":
+    def fit(cls, train: MapSet, *, seed: int = 0, iterations: int = 6, fit_maps: int = 2048) -> "LognormalCrops":
+        """Fit the parent spectrum so that the *crops* match the training maps.
+
+        A crop's measured spectrum is not its parent's: the edges of a non-periodic crop leak power to high ℓ,
+        and the modes longer than a crop only show as a varying mean. So the parent's C_ℓ starts as the measured
+        one and is corrected ``iterations`` times: each ring of ℓ by the ratio of the training maps' power to
+        that of ``fit_maps`` crops of the model, and the modes below a crop's fundamental by the ratio of the
+        variances of the map means (half steps: the long modes also feed the lowest rings)."""
         from ..data.lognormal import cl_at, grid_ell
 
         power, mean, sample = mean_power(train)
@@ -92,21 +110,29 @@ class LognormalCrops(Lognormal):
         lam = lognormal_shift(var, float((d**3).mean() / var**1.5))
         h, f = train.npix, cls.parent_factor
         omega_pix = math.radians(train.side_deg / h) ** 2
-        # the maps' C_ℓ (rad²) in rings of one grid unit, k = 1 … h/2: ℓ_k = k · 360°/side
-        c2d = power * omega_pix / h**2
-        k = np.rint(grid_ell(h, train.side_deg) / (360.0 / train.side_deg)).astype(int)
-        ring = (k >= 1) & (k <= h // 2)
-        cl = np.bincount(k[ring], weights=c2d[ring], minlength=h // 2 + 1) / np.maximum(np.bincount(k[ring], minlength=h // 2 + 1), 1)
-        ks = np.arange(1, h // 2 + 1)
-        table = (ks * 360.0 / train.side_deg, np.maximum(cl[1:], 1e-300))
-        c_parent = cl_at(grid_ell(h * f, train.side_deg * f), table)
-        amp, var_g = gaussian_amplitude(c_parent, omega_pix, lam)
-        return cls(amp, var_g, lam, mean, h)
+        target = ring_power(power, h, train.side_deg) * omega_pix / h**2  # C_ℓ in rad² (|FFT|² = C N⁴/A)
+        target_mean_var = float(np.var(train.get(slice(0, min(len(train), 4096))).mean((1, 2))))
+        lfun = 360.0 / train.side_deg
+        parent_ell = grid_ell(h * f, train.side_deg * f)
+        cl, long_modes = target.copy(), 1.0
+        for it in range(iterations + 1):
+            c_parent = cl_at(parent_ell, (np.arange(1, h // 2 + 1) * lfun, np.maximum(cl, 1e-300)))
+            c_parent[parent_ell < lfun * 0.999] *= long_modes
+            amp, var_g = gaussian_amplitude(c_parent, omega_pix, lam)
+            model = cls(amp, var_g, lam, mean, h)
+            if it == iterations:
+                return model
+            crops = model.sample(fit_maps, seed=seed + 1000 + it)
+            got = ring_power(mean_power(MapSet(crops, train.side_deg, "fit"))[0], h, train.side_deg) * omega_pix / h**2
+            # half steps: the long modes also feed the lowest rings, and full steps overshoot
+            cl = cl * np.sqrt(np.where(got > 0, target / got, 1.0))
+            long_modes *= np.sqrt(target_mean_var / max(float(np.var(crops.mean((1, 2)))), 1e-300))
+        return model
 
     def sample(self, n: int, *, seed: int, device: str = "cpu") -> np.ndarray:
         from ..data.lognormal import lognormal_fields
 
-        gen = torch.Generator(device=device).manual_seed(seed)
+        gen = generator(seed, self.name, device)
         h, f = self.npix, self.parent_factor
         out: list[np.ndarray] = []
         while sum(len(o) for o in out) < n:
