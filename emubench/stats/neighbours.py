@@ -159,13 +159,14 @@ def fingerprint(maps: torch.Tensor, kmax: int) -> torch.Tensor:
 
 
 class ShiftNeighbourIndex:
-    """Nearest reference map up to translations (any offset keeping ``min_overlap`` of the pixels in common,
-    cyclic shifts included) and the 8 symmetries of the square.
+    """Nearest reference map up to translations (every cyclic shift, and every offset keeping ``min_overlap`` of
+    the pixels in common) and the 8 symmetries of the square.
 
-    Distance between a query q and a reference r: the smallest RMS difference over the pixels they share,
-    min over symmetries σ and offsets s of sqrt(mean over the overlap of (σq(x) − r(x − s))²), in κ. The
-    offset 0 and symmetry 0 give the plain Euclidean distance / N. A map cut from a training map at an offset,
-    or a training map shifted cyclically, rotated or flipped, is at distance ~0 (plus any added noise).
+    Distance between a query q and a reference r: the smallest RMS difference over the pixels they share, in κ,
+    min over symmetries σ of the query and over (a) cyclic shifts s, sqrt(mean over all pixels of
+    (σq(x) − r(x − s mod n))²), and (b) offsets s of the unwrapped maps, sqrt(mean over the overlap of
+    (σq(x) − r(x − s))²). Offset 0 and symmetry 0 give the plain Euclidean distance / n. A training map shifted
+    cyclically, cut at an offset, rotated or flipped is at distance ~0 (plus any added noise).
 
     Search: a fingerprint that ignores translations (``fingerprint``) ranks all (reference, symmetry) pairs;
     the ``candidates`` best pairs per query are then measured exactly over every offset at once by FFT
@@ -197,16 +198,24 @@ class ShiftNeighbourIndex:
         return best % len(self.refs), best // len(self.refs)
 
     def _exact(self, qs: torch.Tensor, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Smallest RMS difference over valid offsets of pairs (qs[i], r[i]), and the flat offset index."""
-        p = self.pad
+        """Smallest RMS difference of pairs (qs[i], r[i]) over every cyclic shift and every offset of the zero-padded
+        maps that keeps ``min_overlap`` of the pixels, and where it is: a flat index into the padded (2n)² grid of
+        offsets for the latter, minus 1 − (flat cyclic index) for the former (so −1 … −n² are cyclic shifts)."""
+        p, n = self.pad, self.n
+        qq, rr = (qs * qs).sum((-2, -1)), (r * r).sum((-2, -1))
+        # cyclic: |q − roll(r, s)|² = Σq² + Σr² − 2 (q ⋆ r)(s) over all n² pixels
+        cyc = torch.fft.irfft2(torch.fft.rfft2(qs) * torch.fft.rfft2(r).conj(), s=(n, n))
+        cyc = (qq[:, None, None] + rr[:, None, None] - 2 * cyc).clamp(min=0) / (n * n)
         fq, fq2 = torch.fft.rfft2(qs, s=(p, p)), torch.fft.rfft2(qs * qs, s=(p, p))
         fr, fr2 = torch.fft.rfft2(r, s=(p, p)), torch.fft.rfft2(r * r, s=(p, p))
         m = self.mask_ft
         # Σ over the overlap of (q − r_s)² = Σ q²·1_r + Σ 1_q·r² − 2 Σ q·r, each a cross-correlation
         s = torch.fft.irfft2(fq2 * m.conj() + m * fr2.conj() - 2 * fq * fr.conj(), s=(p, p))
         msd = torch.where(self.valid, s.clamp(min=0) / self.count, torch.full_like(s, float("inf")))
-        best = msd.reshape(len(qs), -1).min(1)
-        return best.values.sqrt(), best.indices
+        best_pad, best_cyc = msd.reshape(len(qs), -1).min(1), cyc.reshape(len(qs), -1).min(1)
+        use_cyc = best_cyc.values < best_pad.values
+        where = torch.where(use_cyc, -1 - best_cyc.indices, best_pad.indices)
+        return torch.minimum(best_cyc.values, best_pad.values).sqrt(), where
 
     def query(self, queries: Any, chunk: int = 128) -> dict[str, np.ndarray]:
         """Nearest reference of each query map (Q, H, W): ``distance`` (Q,) RMS κ over the overlap, ``index``
@@ -231,6 +240,9 @@ class ShiftNeighbourIndex:
             out["index"][sl] = ref[rows, j].cpu().numpy()
             out["symmetry"][sl] = sym[rows, j].cpu().numpy()
             flat = off[rows, j].cpu().numpy()
-            dy, dx = flat // self.pad, flat % self.pad
-            out["offset"][sl] = np.stack([np.where(dy >= self.n, dy - self.pad, dy), np.where(dx >= self.n, dx - self.pad, dx)], 1)
+            cyclic = flat < 0
+            size = np.where(cyclic, self.n, self.pad)
+            flat = np.where(cyclic, -1 - flat, flat)
+            dy, dx = flat // size, flat % size
+            out["offset"][sl] = np.stack([np.where(dy >= self.n, dy - size, dy), np.where(dx >= self.n, dx - size, dx)], 1)
         return out
