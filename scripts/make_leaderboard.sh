@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f runs/smoke/manifest.json ] || emubench train cosmogan-dcgan --preset smoke --out runs/smoke
 [ -f reports/smoke/scores.csv ] || emubench score --model runs/smoke --out reports/smoke
-for model in grf lognormal memoriser memoriser-d4 collapsed; do
+for model in grf lognormal lognormal-crops memoriser memoriser-d4 memoriser-shifted collapsed; do
   emubench -q score --model "$model" --dataset lognormal-lcdm-64 --out "reports/$model"
 done
 # The floor itself: real held-out maps scored as if an emulator had made them.
@@ -14,5 +14,6 @@ tmp=$(mktemp -d)
 emubench data export lognormal-lcdm-64 --split test --out "$tmp/test.npy"
 emubench -q score --maps "$tmp/test.npy" --dataset lognormal-lcdm-64 --label real-test-split --out reports/real-test-split
 rm -r "$tmp"
-emubench report reports/smoke reports/grf reports/lognormal reports/memoriser reports/memoriser-d4 reports/collapsed \
+emubench report reports/smoke reports/grf reports/lognormal reports/lognormal-crops reports/memoriser reports/memoriser-d4 \
+  reports/memoriser-shifted reports/collapsed \
   reports/real-test-split --out reports

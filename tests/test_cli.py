@@ -74,7 +74,7 @@ def test_data_export_sample_stats_score_maps_and_report(tmp_path):
     assert set(stats.statistic) >= {"mean", "variance", "skewness", "kurtosis", "C_ell", "V0", "V1", "V2", "peaks", "pdf"}
     assert stats["map"].nunique() == 60
     for name, spec in (("ln", ["--maps", str(tmp_path / "ln.npy")]), ("grf", ["--model", "grf"])):
-        res = r.invoke(cli, ["-q", "score", *spec, *ds, "--floor-draws", "20", "--out", str(tmp_path / name)], obj={})
+        res = r.invoke(cli, ["-q", "score", *spec, *ds, "--floor-draws", "200", "--out", str(tmp_path / name)], obj={})
         assert res.exit_code == 0, res.output
         for f in ("scores.csv", "curves.csv", "summary.md", "report.html", "score.json"):
             assert (tmp_path / name / f).exists()

@@ -111,7 +111,7 @@ def test_installed_example_plugin_is_listed_and_scores(tmp_path):
     models = {m["name"]: m["plugin"] for m in json.loads(out.stdout)["models"]}
     assert models["smoothed-grf"] == "smoothed-grf"
     res = subprocess.run([sys.executable, "-m", "emubench.cli", "-q", "score", "--model", "smoothed-grf", "--dataset", "lognormal-lcdm-64",
-                          "-D", "n_maps=300", "--metric", "power-spectrum", "--floor-draws", "20", "--out", str(tmp_path / "rep")],
+                          "-D", "n_maps=300", "--metric", "power-spectrum", "--floor-draws", "100", "--out", str(tmp_path / "rep")],
                          env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     summary = (tmp_path / "rep" / "summary.md").read_text()

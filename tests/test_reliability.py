@@ -77,7 +77,7 @@ def test_sigkill_at_a_random_moment_then_resume_is_identical(tmp_path, reference
 
 def test_disk_full_while_writing_a_report_keeps_the_previous_one(tmp_path):
     base = [sys.executable, "-m", "emubench.cli", "-q", "score", "--model", "grf", "--dataset", "lognormal-lcdm-64", "-D", "n_maps=200",
-            "--metric", "pixel-ks", "--floor-draws", "10", "--out", str(tmp_path / "rep")]
+            "--metric", "pixel-ks", "--floor-draws", "40", "--out", str(tmp_path / "rep")]
     assert subprocess.run(base, env=_env()).returncode == 0
     before = {p.name: p.read_bytes() for p in (tmp_path / "rep").iterdir()}
     res = subprocess.run([*base, "--seed", "5"], env=_env(EMUBENCH_FAILPOINT="atomic-write:2:enospc"), capture_output=True, text=True)

@@ -181,7 +181,9 @@ def validate(generator, transform, splits, cfg, device, seed: int) -> dict[str, 
     if not np.isfinite(maps).all():
         return {"ks_D": float("inf"), "ks_floor": float("nan"), "ps_dev": float("inf"), "ps_dev_floor": float("nan"),
                 "ps_chi2": float("inf"), "score": float("inf")}
-    df, _ = score(maps, splits, metrics=["pixel-ks", "power-spectrum"], n=n, seed=seed, floor_draws=200, bootstrap_draws=0, device="cpu")
+    # a re-split null: a ranking of checkpoints needs no fresh pool (scoring uses one)
+    df, _ = score(maps, splits, metrics=["pixel-ks", "power-spectrum"], n=n, seed=seed, floor_draws=200, bootstrap_draws=0,
+                  device="cpu", null="permutation")
     ks = df[(df.metric == "pixel-ks") & (df.statistic == "D")].iloc[0]
     ps = df[(df.metric == "power-spectrum") & (df.statistic == "rms-log-ratio")].iloc[0]
     chi2 = df[(df.metric == "power-spectrum") & (df.statistic == "chi2-dof")].iloc[0]
