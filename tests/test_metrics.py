@@ -5,31 +5,7 @@ import pytest
 from scipy import stats as sps
 
 from emubench.metrics.base import calibrate, compare_curves, curve_summaries
-from emubench.metrics.pixel_ks import PermutationKS
 from emubench.scoring import score, verdicts
-
-
-def test_permutation_ks_equals_scipy():
-    rng = np.random.default_rng(0)
-    maps = rng.standard_normal((20, 8, 8)).astype(np.float32)
-    maps[3] = np.round(maps[3], 1)  # ties
-    perm = PermutationKS(maps)
-    for seed in range(5):
-        in_a = np.zeros(20, bool)
-        in_a[np.random.default_rng(seed).permutation(20)[:10]] = True
-        want = sps.ks_2samp(maps[in_a].ravel(), maps[~in_a].ravel()).statistic
-        assert perm.statistic(in_a) == pytest.approx(want, abs=1e-12)
-
-
-def test_pixel_ks_exact_d_equals_scipy_with_ties_and_unequal_sizes():
-    rng = np.random.default_rng(2)
-    a = rng.standard_normal((6, 16, 16)).astype(np.float32)
-    b = (rng.standard_normal((9, 16, 16)) * 1.1 + 0.05).astype(np.float32)
-    b[:2] = np.round(b[:2], 1)  # ties across and within the sets
-    a[0, :4, :4] = b[0, :4, :4]
-    want = sps.ks_2samp(a.ravel(), b.ravel())
-    d = PermutationKS(np.concatenate([a, b])).statistic(np.arange(15) < 6)
-    assert d == pytest.approx(want.statistic, abs=1e-12)
 
 
 def test_compare_curves_identical_sets_and_shifted_mean():
@@ -62,7 +38,7 @@ def test_batched_summaries_equal_one_at_a_time():
                 a, b = both[idx], both[np.setdiff1d(np.arange(60), idx)]
             want = curve_summaries(a, b, amplitude=True)
             for k, v in want.items():
-                assert got[k][d] == pytest.approx(v, rel=1e-9, abs=1e-12), (null.kind, k)
+                assert got[k][d] == pytest.approx(v, rel=1e-5, abs=1e-9), (null.kind, k)  # float32 products
 
 
 def test_calibrate_family_wise_max_t():
@@ -104,9 +80,7 @@ def test_real_vs_real_passes_every_distributional_metric(small_splits):
     assert v.loc[("memorisation", "memorisation"), "verdict"] == "pass"
     df2, _ = score(other, small_splits, metrics=["memorisation"], seed=1)
     assert verdicts(df2).verdict.tolist() == ["flag"]
-    ks = df[(df.metric == "pixel-ks") & (df.statistic == "D-exact")].iloc[0]
     want = sps.ks_2samp(test.ravel(), small_splits["val"].head(len(test)).ravel()).statistic
-    assert ks.value == pytest.approx(want)
     grid_d = df[(df.metric == "pixel-ks") & (df.statistic == "D")].iloc[0].value
     assert grid_d <= want + 1e-12 and want - grid_d < 2 / 1024  # D on 1,024 reference quantiles: within a cell
     assert {c["metric"] for c in ctx.curves} >= {"pixel-ks", "power-spectrum", "minkowski", "peaks"}
