@@ -5,7 +5,7 @@ field per FFT (our generator gets two fields from each complex FFT)."""
 import numpy as np
 import torch
 
-from benchutil import best_time
+from benchutil import FULL, best_time
 from emubench.data.lognormal import gaussian_filter, generate
 
 
@@ -34,4 +34,5 @@ def test_generation_throughput(benchmark):
     finally:
         torch.set_num_threads(threads)
     print(f"\nlognormal generation: {n / ours:.0f} maps/s on one thread, {theirs / ours:.1f}x the numpy generator")
-    assert theirs / ours >= 1.5
+    if FULL:  # ratios are asserted in tox -e bench only: the default suite runs on shared, noisy machines
+        assert theirs / ours >= 1.5

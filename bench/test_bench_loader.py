@@ -60,6 +60,8 @@ def test_random_batches_vs_thesis_loader(benchmark, tmp_path, npix, per_file, ta
     benchmark(ours_run)
     print(f"\n{npix}²: per batch of {BATCH}: thesis {thesis_t / BATCHES * 1e3:.2f} ms, ours {ours_t / BATCHES * 1e3:.3f} ms "
           f"({ratio:.1f}x), bare copy {bare_t / BATCHES * 1e3:.3f} ms (ceiling {thesis_t / bare_t:.1f}x)")
-    assert ratio >= target, f"only {ratio:.1f}x faster than the thesis loader at {npix}²"
+    if FULL:  # ratios are asserted in tox -e bench only: the default suite runs on shared, noisy machines
+        assert ratio >= target, f"only {ratio:.1f}x faster than the thesis loader at {npix}²"
     # Close to the ceiling: what is left above a bare copy is index arithmetic and the per-file calls.
-    assert ours_t <= over_bare * bare_t, f"{ours_t / bare_t:.1f}x slower than a bare copy of the same maps at {npix}²"
+    if FULL:  # ratios are asserted in tox -e bench only: the default suite runs on shared, noisy machines
+        assert ours_t <= over_bare * bare_t, f"{ours_t / bare_t:.1f}x slower than a bare copy of the same maps at {npix}²"

@@ -68,5 +68,7 @@ def test_training_throughput_vs_thesis_loop(benchmark, tmp_path):
                                 maps_per_s=steps * 64 / t_ours)
     print(f"\ntraining: {steps * 64 / t_ours:.0f} maps/s, {ratio:.2f}x the thesis loop (default, bf16 {'on' if bf16 else 'off'}); "
           f"float32: {ratio_fp32:.2f}x")
-    assert ratio_fp32 >= 1.0
-    assert ratio >= (1.5 if bf16 else 1.0)
+    if FULL:  # ratios are asserted in tox -e bench only: the default suite runs on shared, noisy machines
+        assert ratio_fp32 >= 1.0
+    if FULL:  # ratios are asserted in tox -e bench only: the default suite runs on shared, noisy machines
+        assert ratio >= (1.5 if bf16 else 1.0)
