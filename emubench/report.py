@@ -338,8 +338,9 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
 
     md = ["# emubench leaderboard", "",
           "Default dataset `lognormal-lcdm-64` (64² κ maps over 0.866°), split seed 0, sample seed 0; regenerate with "
-          "`bash scripts/make_leaderboard.sh`. Each cell: value (real-vs-real floor, 99th percentile of 100 re-splits of "
-          "real maps); ⚑ marks a value worse than the floor. `flags` counts (metric, aspect) verdicts with a flagged "
+          "`bash scripts/make_leaderboard.sh`. Each cell: value (floor: the |value − ideal| a row must exceed to be "
+          "flagged, from 1,000 real-vs-real null draws; ideal is 1 for χ²/dof, 0 otherwise); ⚑ marks a flagged row. "
+          "Each verdict is a test at 5%/8 = 0.625%, so a perfect emulator gets any flag with probability ≤ 5%. `flags` counts (metric, aspect) verdicts with a flagged "
           "summary; the leaderboard is sorted by it. maps/s: sampling throughput on the device named.",
           "", "| model | flags | flagged (metric/aspect) | maps/s | device | " + " | ".join(cols) + " |", "|---" * (5 + len(cols)) + "|"]
     for r in table.itertuples(index=False):
