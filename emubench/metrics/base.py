@@ -115,7 +115,6 @@ def row(statistic: str, bin: float, value: float, ideal: float, summary: bool, a
 
 # -- curve comparisons -------------------------------------------------------------------------------
 
-SUMMARIES = ("chi2-dof", "max-abs-dev-se", "rms-log-ratio", "max-abs-log-std-ratio", "corr-rms-diff")
 SUMMARY_ASPECT = {"chi2-dof": "mean", "max-abs-dev-se": "mean", "rms-log-ratio": "mean", "amplitude": "mean",
                   "max-abs-log-std-ratio": "covariance", "corr-rms-diff": "covariance"}
 SUMMARY_IDEAL = {"chi2-dof": 1.0, "amplitude": 1.0}  # every other summary: 0
