@@ -2,12 +2,22 @@
 
 Map from data to report:
     emubench.data      datasets (embedded lognormal ΛCDM κ maps, CosmoGAN .npy files), splits, transforms
-    emubench.models    the model contract; trained models (plugins/) and training-free baselines (emubench.baselines)
+    emubench.models    how a model is found from what the user typed; baselines in emubench.baselines
+    emubench.runs      run folders written by trainers (manifest, checkpoints, lock)
     emubench.stats     one implementation of every statistic (power spectrum, Minkowski, peaks, pdf, neighbours)
-    emubench.metrics   metric plugins comparing generated with real maps against a real-vs-real noise floor
+    emubench.metrics   metric plugins comparing generated with real maps against a real-vs-real null
     emubench.scoring   runs the metrics on a model's samples and returns a tidy pandas table
     emubench.report    writes the table as CSV/Markdown/HTML with plots, and the leaderboard
+
+The public API, for plugins and scripts, is what this package exports (``__all__``) plus ``emubench.stats``;
+the contracts are the Protocols of ``emubench.contracts``; docs/plugins.md documents all of it. Everything else
+is internal and may change. Names load on first use, so ``import emubench`` stays cheap.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 import pluggy
 
@@ -15,4 +25,37 @@ __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("emubench")
 
-__all__ = ["hookimpl", "__version__"]
+_WHERE = {
+    "EmubenchError": "errors",
+    "MapSet": "data.base",
+    "split": "data.base",
+    "open_dataset": "data",
+    "get_transform": "data.transforms",
+    "Context": "metrics.base",
+    "FeatureMetric": "metrics.base",
+    "row": "metrics.base",
+    "MetricResult": "contracts",
+    "CURVE_FIELDS": "contracts",
+    "Dataset": "contracts",
+    "Model": "contracts",
+    "TrainedModel": "contracts",
+    "Trainer": "contracts",
+    "Metric": "contracts",
+    "RunFolder": "runs",
+    "score": "scoring",
+    "validate": "scoring",
+}
+
+__all__ = ["hookimpl", "__version__", *_WHERE]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'emubench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

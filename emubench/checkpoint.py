@@ -21,30 +21,37 @@ import pickle
 import platform
 import subprocess
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import EmubenchError
 from .io import atomic_path, sha256_file, write_json
+from .manifest import validate_manifest
+
+if TYPE_CHECKING:  # torch and safetensors load on use: opening a run to check it stays fast
+    import torch
 
 MANIFEST = "manifest.json"
 
 
 # -- nested state (optimiser, RNG) <-> flat tensors + JSON -----------------------------------------
 
+
 def flatten_state(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
     """Move every tensor of a nested dict/list into ``tensors`` and return a JSON-able skeleton."""
+    import torch
+
     if isinstance(obj, torch.Tensor):
         key = prefix
         tensors[key] = obj.detach().cpu().contiguous()
         return {"__tensor__": key}
     if isinstance(obj, dict):
-        return {"__dict__": [[flatten_state(k, f"{prefix}/k{i}", tensors), flatten_state(v, f"{prefix}/{i}", tensors)]
-                             for i, (k, v) in enumerate(obj.items())]}
+        return {
+            "__dict__": [
+                [flatten_state(k, f"{prefix}/k{i}", tensors), flatten_state(v, f"{prefix}/{i}", tensors)]
+                for i, (k, v) in enumerate(obj.items())
+            ]
+        }
     if isinstance(obj, (list, tuple)):
         return {"__list__": [flatten_state(v, f"{prefix}/{i}", tensors) for i, v in enumerate(obj)]}
     if obj is None or isinstance(obj, (bool, int, float, str)):
@@ -65,10 +72,12 @@ def unflatten_state(skel: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 # -- manifest --------------------------------------------------------------------------------------
 
+
 def git_revision() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent
+        )
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -77,6 +86,7 @@ def git_revision() -> str | None:
 def environment() -> dict[str, Any]:
     """Versions and host facts recorded in every manifest."""
     import numpy
+    import torch
 
     return {
         "emubench": __version__,
@@ -95,9 +105,7 @@ def read_manifest(run_dir: str | os.PathLike) -> dict[str, Any]:
         manifest = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise EmubenchError(f"{path}: corrupt manifest ({exc})") from None
-    if not isinstance(manifest, dict) or "model" not in manifest:
-        raise EmubenchError(f"{path}: manifest has no 'model' entry")
-    return manifest
+    return validate_manifest(manifest, path)
 
 
 def write_manifest(run_dir: str | os.PathLike, manifest: dict[str, Any]) -> None:
@@ -115,13 +123,17 @@ def _inside(run_dir: Path, rel: str) -> Path:
 
 # -- checkpoints -----------------------------------------------------------------------------------
 
-def save_checkpoint(run_dir: str | os.PathLike, manifest: dict[str, Any], name: str,
-                    state: dict[str, Any], info: dict[str, Any]) -> Path:
+
+def save_checkpoint(
+    run_dir: str | os.PathLike, manifest: dict[str, Any], name: str, state: dict[str, Any], info: dict[str, Any]
+) -> Path:
     """Write ``state`` (nested dicts of tensors and plain values) as checkpoints/<name>.safetensors.
 
     The file is written atomically, then its sha256 is recorded in the manifest (also atomic), so the
     manifest only ever names complete files. ``info`` (epoch, step, metrics) goes into the index entry.
     """
+    from safetensors.torch import save_file
+
     run_dir = Path(run_dir)
     rel = f"checkpoints/{name}.safetensors"
     path = run_dir / rel
@@ -148,6 +160,8 @@ def verified_checkpoints(run_dir: str | os.PathLike, manifest: dict[str, Any]) -
 
 def load_checkpoint(run_dir: str | os.PathLike, manifest: dict[str, Any], name: str | None = None) -> dict[str, Any]:
     """Load checkpoint ``name`` (default: the manifest's latest) after checking its content hash."""
+    from safetensors import SafetensorError, safe_open
+
     run_dir = Path(run_dir)
     entries = manifest.get("checkpoints", {})
     name = name or manifest.get("latest")
@@ -169,6 +183,10 @@ def load_checkpoint(run_dir: str | os.PathLike, manifest: dict[str, Any], name: 
 
 def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Load a foreign weights file (.safetensors, or .pt/.pth without executing code)."""
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     path = Path(path)
     if not path.exists():
         raise EmubenchError(f"{path}: no such file")
@@ -181,7 +199,9 @@ def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise EmubenchError(f"{path}: refused: the pickle holds objects other than weights (possible code) [{first[:120]}]") from None
+        raise EmubenchError(
+            f"{path}: refused: the pickle holds objects other than weights (possible code) [{first[:120]}]"
+        ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise EmubenchError(f"{path}: unreadable weights file ({str(exc).splitlines()[0][:160]})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
@@ -198,14 +218,16 @@ class RunLock:
         self.path = Path(run_dir) / ".lock"
         self._fd: int | None = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise EmubenchError(f"{self.path.parent}: another process is writing this run folder (locked); refused") from None
+            raise EmubenchError(
+                f"{self.path.parent}: another process is writing this run folder (locked); refused"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd

@@ -57,11 +57,28 @@ def positive(ctx, param, value):
 
 
 dataset_options = [
-    click.option("--dataset", "dataset", default=None, help="Registered dataset name (default: lognormal-lcdm, or the preset's)."),
-    click.option("--data", "data", multiple=True, type=click.Path(), help="CosmoGAN .npy (or FITS) file, folder or glob; repeatable."),
+    click.option(
+        "--dataset", "dataset", default=None, help="Registered dataset name (default: lognormal-lcdm, or the preset's)."
+    ),
+    click.option(
+        "--data",
+        "data",
+        multiple=True,
+        type=click.Path(),
+        help="CosmoGAN .npy (or FITS) file, folder or glob; repeatable.",
+    ),
     click.option("--side-deg", type=float, default=None, help="Map side in degrees (CosmoGAN files: 0.866)."),
-    click.option("-D", "--dataset-option", "dataset_opts", multiple=True, metavar="KEY=VALUE", help="Dataset option, e.g. -D n_maps=2048."),
-    click.option("--split-seed", type=int, default=0, show_default=True, help="Seed of the 70/15/15 train/val/test split."),
+    click.option(
+        "-D",
+        "--dataset-option",
+        "dataset_opts",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Dataset option, e.g. -D n_maps=2048.",
+    ),
+    click.option(
+        "--split-seed", type=int, default=0, show_default=True, help="Seed of the 70/15/15 train/val/test split."
+    ),
 ]
 
 
@@ -70,13 +87,16 @@ def with_options(options):
         for opt in reversed(options):
             f = opt(f)
         return f
+
     return deco
 
 
 def open_splits(dataset, data, side_deg, dataset_opts, split_seed, default=None):
     from .data import open_dataset, split
 
-    mapset = open_dataset(dataset or (None if data else default), list(data) or None, side_deg, **parse_options(dataset_opts))
+    mapset = open_dataset(
+        dataset or (None if data else default), list(data) or None, side_deg, **parse_options(dataset_opts)
+    )
     return mapset, split(mapset, split_seed)
 
 
@@ -84,8 +104,12 @@ def open_splits(dataset, data, side_deg, dataset_opts, split_seed, default=None)
 @click.version_option(__version__, prog_name="emubench")
 @click.option("-v", "--verbose", is_flag=True, help="Show full tracebacks on errors.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-@click.option("--plugins-dir", type=click.Path(file_okay=False), multiple=True,
-              help="Folder of plugin modules (*.py) to load; also EMUBENCH_PLUGINS_DIR.")
+@click.option(
+    "--plugins-dir",
+    type=click.Path(file_okay=False),
+    multiple=True,
+    help="Folder of plugin modules (*.py) to load; also EMUBENCH_PLUGINS_DIR.",
+)
 @click.pass_context
 def cli(ctx, verbose, quiet, plugins_dir):
     """emubench: benchmark generative emulators of cosmological maps against physics statistics."""
@@ -104,17 +128,32 @@ def plugins(as_json):
     from .plugins import load_failures
     from .registry import KINDS, get_registry
 
-    listing = {kind: [{"name": e.name, "plugin": e.plugin, "description": e.description} for e in get_registry(kind)]
-               for kind in KINDS}
+    registries = {kind: get_registry(kind) for kind in KINDS}
+    listing = {
+        kind: [
+            {
+                "name": e.name,
+                "plugin": e.plugin,
+                "description": e.description,
+                **({"clash": reg.clashes[e.name]} if e.name in reg.clashes else {}),
+            }
+            for e in reg
+        ]
+        for kind, reg in registries.items()
+    }
     if as_json:
         click.echo(json.dumps({**listing, "failed": load_failures}, indent=2))
         return
     for kind in KINDS:
         click.echo(f"{kind}:")
         for e in listing[kind]:
-            click.echo(f"  {e['name']:<22} [{e['plugin']}]  {e['description']}")
+            plugin = " + ".join(e["clash"]) + "  CLASH: unusable until one is removed" if "clash" in e else e["plugin"]
+            click.echo(f"  {e['name']:<22} [{plugin}]  {e['description']}")
     for name, err in load_failures.items():
         click.echo(f"failed plugin {name}: {err}", err=True)
+    for kind, reg in registries.items():
+        for name, who in reg.clashes.items():
+            click.echo(f"clash: {kind[:-1]} {name!r} is registered by {' and '.join(who)}", err=True)
 
 
 @cli.command()
@@ -125,36 +164,85 @@ def plugins(as_json):
 @click.option("--max-steps", type=int, default=None, callback=positive, help="Stop after this many optimiser steps.")
 @click.option("--batch-size", type=int, default=None, callback=positive, help="Maps per batch (default 64).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights, latents and batch order.")
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run folder (default runs/<model>-<preset>).")
+@click.option(
+    "--seed", type=int, default=None, help="Seed of weights, latents and batch order (default: the preset's)."
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False), default=None, help="Run folder (default runs/<model>-<preset>)."
+)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last good checkpoint.")
-@click.option("-c", "--config", "config_opts", multiple=True, metavar="KEY=VALUE", help="Any trainer config field, e.g. -c lr=1e-4.")
+@click.option(
+    "-c",
+    "--config",
+    "config_opts",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Any trainer config field, e.g. -c lr=1e-4.",
+)
 @click.pass_context
-def train(ctx, model, dataset, data, side_deg, dataset_opts, split_seed, preset, epochs, max_steps, batch_size, device,
-          seed, out, resume, config_opts):
+def train(
+    ctx,
+    model,
+    dataset,
+    data,
+    side_deg,
+    dataset_opts,
+    split_seed,
+    preset,
+    epochs,
+    max_steps,
+    batch_size,
+    device,
+    seed,
+    out,
+    resume,
+    config_opts,
+):
     """Train MODEL (e.g. cosmogan-dcgan) on a dataset; writes a run folder with checkpoints and a manifest."""
     from .training import find_trainer
 
     trainer = find_trainer(model)
-    config = trainer.make_config(preset, {**parse_options(config_opts), **{k: v for k, v in dict(
-        epochs=epochs, max_steps=max_steps, batch_size=batch_size, seed=seed).items() if v is not None}})
+    config = trainer.make_config(
+        preset,
+        {
+            **parse_options(config_opts),
+            **{
+                k: v
+                for k, v in dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, seed=seed).items()
+                if v is not None
+            },
+        },
+    )
     device = resolve_device(device)
     out = Path(out or f"runs/{model}-{preset or trainer.default_preset}")
     if resume and (out / "manifest.json").exists():
         from .pipeline import data_of_run
 
         # resume on the data and split the run was trained on, unless told otherwise
-        dataset, data, side_deg, opts, split_seed = data_of_run(out, dataset, list(data), side_deg, parse_options(dataset_opts), split_seed)
+        dataset, data, side_deg, opts, split_seed = data_of_run(
+            out, dataset, list(data), side_deg, parse_options(dataset_opts), split_seed
+        )
         dataset_opts = tuple(f"{k}={json.dumps(v)}" for k, v in opts.items())
     mapset, splits = open_splits(dataset, data or (), side_deg, dataset_opts, split_seed, default=config.get("dataset"))
-    run = trainer.train(model=model, splits=splits, mapset=mapset, split_seed=split_seed, config=config, out=out,
-                        resume=resume, device=device, quiet=ctx.obj["quiet"])
+    run = trainer.train(
+        model=model,
+        splits=splits,
+        mapset=mapset,
+        split_seed=split_seed,
+        config=config,
+        out=out,
+        resume=resume,
+        device=device,
+        quiet=ctx.obj["quiet"],
+    )
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every rank returns here; one line is enough
         click.echo(f"run written to {run}")
 
 
 @cli.command()
-@click.option("--model", "model_spec", required=True, help="Run folder, checkpoint file, or registered training-free model.")
+@click.option(
+    "--model", "model_spec", required=True, help="Run folder, checkpoint file, or registered training-free model."
+)
 @click.option("-n", "n", type=int, required=True, callback=positive, help="Number of maps.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .npy file (N, H, W) float32 κ.")
 @with_options(dataset_options)
@@ -177,59 +265,161 @@ def sample(model_spec, n, out, dataset, data, side_deg, dataset_opts, split_seed
 
 
 @cli.command()
-@click.option("--model", "model_spec", default=None, help="Run folder, checkpoint file, or registered training-free model name.")
-@click.option("--maps", "maps_file", default=None, type=click.Path(dir_okay=False), help="Score maps made elsewhere (.npy, κ).")
+@click.option(
+    "--model", "model_spec", default=None, help="Run folder, checkpoint file, or registered training-free model name."
+)
+@click.option(
+    "--maps", "maps_file", default=None, type=click.Path(dir_okay=False), help="Score maps made elsewhere (.npy, κ)."
+)
 @with_options(dataset_options)
-@click.option("-n", "n", type=int, default=None, callback=positive, help="Maps per set (default: the whole validation split).")
+@click.option(
+    "-n", "n", type=int, default=None, callback=positive, help="Maps per set (default: the whole validation split)."
+)
 @click.option("--metric", "metrics", multiple=True, help="Only these metrics (repeatable; default all registered).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling and floor re-split seed.")
-@click.option("--floor-draws", type=int, default=1000, show_default=True, callback=positive,
-              help="Real-vs-real null draws each verdict is calibrated on.")
-@click.option("--alpha", type=float, default=0.05, show_default=True,
-              help="False-positive rate of the whole score: a perfect emulator gets any flag with this probability at most.")
-@click.option("--null", "null", type=click.Choice(["auto", "fresh", "permutation"]), default="auto", show_default=True,
-              help="fresh: new maps from the dataset's generator against the reference (auto where there is one); "
-                   "permutation: re-splits of generated ∪ reference.")
-@click.option("--bootstrap-draws", type=click.IntRange(min=0), default=200, show_default=True,
-              help="Bootstrap resamples for the per-bin 95% confidence intervals (0: none).")
+@click.option(
+    "--floor-draws",
+    type=int,
+    default=1000,
+    show_default=True,
+    callback=positive,
+    help="Real-vs-real null draws each verdict is calibrated on.",
+)
+@click.option(
+    "--alpha",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="False-positive rate of the whole score: a perfect emulator gets any flag with this probability at most.",
+)
+@click.option(
+    "--null",
+    "null",
+    type=click.Choice(["auto", "fresh", "permutation"]),
+    default="auto",
+    show_default=True,
+    help="fresh: new maps from the dataset's generator against the reference (auto where there is one); "
+    "permutation: re-splits of generated ∪ reference.",
+)
+@click.option(
+    "--bootstrap-draws",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    help="Bootstrap resamples for the per-bin 95% confidence intervals (0: none).",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option(
+    "--allow-other-data",
+    is_flag=True,
+    help="Score a run on data other than those it was trained on (a different content hash) on purpose.",
+)
 @click.option("--label", default=None, help="Name shown in reports and the leaderboard.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Report folder (default reports/<label>).")
 @click.pass_context
-def score(ctx, model_spec, maps_file, dataset, data, side_deg, dataset_opts, split_seed, n, metrics, seed, floor_draws,
-          alpha, null, bootstrap_draws, device, label, out):
+def score(
+    ctx,
+    model_spec,
+    maps_file,
+    dataset,
+    data,
+    side_deg,
+    dataset_opts,
+    split_seed,
+    n,
+    metrics,
+    seed,
+    floor_draws,
+    alpha,
+    null,
+    bootstrap_draws,
+    device,
+    allow_other_data,
+    label,
+    out,
+):
     """Score a model (or a .npy of maps) against real maps; writes a report folder."""
     from .pipeline import score_and_report
 
     if bool(model_spec) == bool(maps_file):
         raise EmubenchError("give exactly one of --model or --maps")
-    folder = score_and_report(model_spec=model_spec, maps_file=maps_file, dataset=dataset, data=list(data), side_deg=side_deg,
-                              dataset_opts=parse_options(dataset_opts), split_seed=split_seed, n=n, metrics=list(metrics) or None,
-                              seed=seed, floor_draws=floor_draws, alpha=alpha, null=null, bootstrap_draws=bootstrap_draws,
-                              device=resolve_device(device), label=label, out=out,
-                              quiet=ctx.obj["quiet"])
+    folder = score_and_report(
+        model_spec=model_spec,
+        maps_file=maps_file,
+        dataset=dataset,
+        data=list(data),
+        side_deg=side_deg,
+        dataset_opts=parse_options(dataset_opts),
+        split_seed=split_seed,
+        n=n,
+        metrics=list(metrics) or None,
+        seed=seed,
+        floor_draws=floor_draws,
+        alpha=alpha,
+        null=null,
+        bootstrap_draws=bootstrap_draws,
+        device=device,
+        label=label,
+        out=out,
+        quiet=ctx.obj["quiet"],
+        allow_other_data=allow_other_data,
+    )
     click.echo((folder / "summary.md").read_text().split("\n\n| metric | statistic")[0])
     click.echo(f"report written to {folder}")
 
 
 def _calibration_options(f):
-    for opt in reversed([
-        click.argument("dataset"),
-        click.option("-D", "--dataset-option", "dataset_opts", multiple=True, metavar="KEY=VALUE",
-                     help="Option of the reference dataset (its seed is the reference's; emulators use others)."),
-        click.option("-n", "n", type=int, default=None, callback=positive, help="Maps per set (default: the validation split)."),
-        click.option("--first-seed", type=int, default=100, show_default=True, help="Dataset seed of the first basis emulator."),
-        click.option("--floor-draws", type=int, default=1000, show_default=True, callback=positive, help="Null draws per verdict."),
-        click.option("--alpha", type=float, default=0.05, show_default=True, help="False-positive rate of a whole score."),
-        click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder for the tables and plot."),
-    ]):
+    for opt in reversed(
+        [
+            click.argument("dataset"),
+            click.option(
+                "-D",
+                "--dataset-option",
+                "dataset_opts",
+                multiple=True,
+                metavar="KEY=VALUE",
+                help="Option of the reference dataset (its seed is the reference's; emulators use others).",
+            ),
+            click.option(
+                "-n",
+                "n",
+                type=int,
+                default=None,
+                callback=positive,
+                help="Maps per set (default: the validation split).",
+            ),
+            click.option(
+                "--first-seed",
+                type=int,
+                default=100,
+                show_default=True,
+                help="Dataset seed of the first basis emulator.",
+            ),
+            click.option(
+                "--floor-draws",
+                type=int,
+                default=1000,
+                show_default=True,
+                callback=positive,
+                help="Null draws per verdict.",
+            ),
+            click.option(
+                "--alpha", type=float, default=0.05, show_default=True, help="False-positive rate of a whole score."
+            ),
+            click.option(
+                "--out", type=click.Path(file_okay=False), required=True, help="Folder for the tables and plot."
+            ),
+        ]
+    ):
         f = opt(f)
     return f
 
 
 @cli.command()
 @_calibration_options
-@click.option("--emulators", type=int, default=30, show_default=True, callback=positive, help="Perfect emulators to score.")
+@click.option(
+    "--emulators", type=int, default=30, show_default=True, callback=positive, help="Perfect emulators to score."
+)
 @click.pass_context
 def calibrate(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, emulators):
     """Measure the false-positive rates: perfect emulators (the dataset with other seeds) scored against it."""
@@ -238,8 +428,15 @@ def calibrate(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out
     from .report import markdown_table
 
     log = None if ctx.obj["quiet"] else (lambda m: click.echo(f"[emubench] {m}"))
-    v = false_positive_rates(dataset, list(range(first_seed, first_seed + emulators)), options=parse_options(dataset_opts),
-                             n=n, floor_draws=floor_draws, alpha=alpha, log=log)
+    v = false_positive_rates(
+        dataset,
+        list(range(first_seed, first_seed + emulators)),
+        options=parse_options(dataset_opts),
+        n=n,
+        floor_draws=floor_draws,
+        alpha=alpha,
+        log=log,
+    )
     table = rate_table(v, alpha)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -253,26 +450,43 @@ def calibrate(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out
 
 @cli.command()
 @_calibration_options
-@click.option("--bases", type=int, default=3, show_default=True, callback=positive,
-              help="Perfect emulators each flaw is planted in; a level counts when every one is flagged.")
+@click.option(
+    "--bases",
+    type=int,
+    default=3,
+    show_default=True,
+    callback=positive,
+    help="Perfect emulators each flaw is planted in; a level counts when every one is flagged.",
+)
 @click.pass_context
 def power(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, bases):
     """What each metric can see: the smallest amplitude error, smoothing and white noise each verdict flags."""
-    from .calibration import sensitivity
+    from .calibration import sensitivity, smallest_text
     from .io import write_text
     from .report import markdown_table, plot_sensitivity
 
     log = None if ctx.obj["quiet"] else (lambda m: click.echo(f"[emubench] {m}"))
-    table, smallest = sensitivity(dataset, list(range(first_seed, first_seed + bases)), options=parse_options(dataset_opts),
-                                  n=n, floor_draws=floor_draws, alpha=alpha, log=log)
+    table, smallest = sensitivity(
+        dataset,
+        list(range(first_seed, first_seed + bases)),
+        options=parse_options(dataset_opts),
+        n=n,
+        floor_draws=floor_draws,
+        alpha=alpha,
+        log=log,
+    )
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / "sensitivity.csv", table.to_csv(index=False))
-    wide = smallest.assign(verdict=smallest.metric + "/" + smallest.aspect).pivot(index="verdict", columns="flaw",
-                                                                                 values="smallest_flagged")
+    smallest = smallest.assign(
+        verdict=smallest.metric + "/" + smallest.aspect, text=[smallest_text(r) for r in smallest.itertuples()]
+    )
+    wide = smallest.pivot(index="verdict", columns="flaw", values="smallest_flagged")
+    shown = smallest.pivot(index="verdict", columns="flaw", values="text")
     wide = wide.reindex(columns=[c for c in ("amplitude", "smoothing", "white-noise") if c in wide.columns])
     write_text(folder / "smallest_flagged.csv", wide.to_csv())
-    md = markdown_table(wide.reset_index())
+    shown = shown.reindex(columns=wide.columns)
+    md = markdown_table(shown.reset_index())
     write_text(folder / "smallest_flagged.md", md + "\n")
     plot_sensitivity(table, folder / "sensitivity.png")
     click.echo(md)
@@ -286,10 +500,19 @@ def data():
 
 @data.command("export")
 @click.argument("dataset", required=False)
-@click.option("--data", "data_files", multiple=True, type=click.Path(), help="Read these files instead of a registered dataset.")
+@click.option(
+    "--data", "data_files", multiple=True, type=click.Path(), help="Read these files instead of a registered dataset."
+)
 @click.option("--side-deg", type=float, default=None, help="Map side in degrees.")
 @click.option("-D", "--dataset-option", "dataset_opts", multiple=True, metavar="KEY=VALUE", help="Dataset option.")
-@click.option("--split", "which", type=click.Choice(["train", "val", "test", "all"]), default="train", show_default=True, help="Which split.")
+@click.option(
+    "--split",
+    "which",
+    type=click.Choice(["train", "val", "test", "all"]),
+    default="train",
+    show_default=True,
+    help="Which split.",
+)
 @click.option("--split-seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @click.option("-n", "n", type=int, default=None, callback=positive, help="Number of maps (default: all of the split).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .npy file.")
@@ -307,12 +530,16 @@ def data_export(dataset, data_files, side_deg, dataset_opts, which, split_seed, 
 @cli.command()
 @click.argument("maps_file", type=click.Path(dir_okay=False))
 @click.option("--side-deg", type=float, required=True, help="Map side in degrees.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output .csv or .parquet (default: MAPS.stats.csv).")
-@click.option("--nbins", type=int, default=20, show_default=True, callback=positive, help="Number of ℓ and threshold bins.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), default=None, help="Output .csv or .parquet (default: MAPS.stats.csv)."
+)
+@click.option(
+    "--nbins", type=int, default=20, show_default=True, callback=positive, help="Number of ℓ and threshold bins."
+)
 def stats(maps_file, side_deg, out, nbins):
     """Per-map summary statistics (moments, power spectrum, Minkowski, peaks) of a .npy of maps, to CSV/Parquet."""
-    from .pipeline import map_statistics
     from .io import atomic_path
+    from .pipeline import map_statistics
 
     if side_deg <= 0:
         raise EmubenchError(f"--side-deg must be positive, got {side_deg}")
@@ -328,7 +555,13 @@ def stats(maps_file, side_deg, out, nbins):
 
 @cli.command()
 @click.argument("reports", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--out", type=click.Path(file_okay=False), default="reports", show_default=True, help="Folder for leaderboard.md/.html.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="reports",
+    show_default=True,
+    help="Folder for leaderboard.md/.html.",
+)
 def report(reports, out):
     """Leaderboard across scored runs (report folders written by emubench score)."""
     from .report import leaderboard

@@ -21,12 +21,7 @@ def resolve_device(device: str) -> str:
 
 
 def fast_bf16(device: Any) -> bool:
-    """True where bfloat16 matrix products are fast: any CUDA GPU, or a CPU with AMX tiles (Intel Sapphire
-    Rapids and later). Elsewhere a CPU emulates bfloat16 and it is slower than float32. device: str or torch.device."""
-    import torch
+    """True where bfloat16 matrix products are fast (CUDA, or a CPU with AMX); see ``emubench.stats``."""
+    from .stats import fast_bf16 as fast
 
-    device = torch.device(device)
-    if device.type == "cuda":
-        return True
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private in torch 2.x, hence guarded
-    return device.type == "cpu" and bool(amx and amx())
+    return fast(device)

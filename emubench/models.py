@@ -18,30 +18,74 @@ from typing import Any
 
 import numpy as np
 
-from .checkpoint import MANIFEST, read_manifest
+from .checkpoint import MANIFEST
 from .data import MapSet
 from .errors import EmubenchError
 from .registry import get, get_registry
+from .runs import RunFolder
+
+
+def _run_of(spec: str) -> tuple[Path, str | None] | None:
+    """(run folder, checkpoint name or None) if ``spec`` is a run folder or a checkpoint file in one, else None."""
+    path = Path(spec)
+    if path.is_dir():
+        return path, None
+    if path.is_file():
+        if path.parent.name == "checkpoints" and (path.parent.parent / MANIFEST).exists():
+            return path.parent.parent, path.stem
+        raise EmubenchError(
+            f"{spec}: a checkpoint file must sit in a run folder's checkpoints/ (with its {MANIFEST}) "
+            "so the model can be rebuilt from its manifest"
+        )
+    return None
+
+
+def check_model_spec(spec: str) -> None:
+    """The cheap checks of a --model argument, before any data is loaded: a run folder with a valid manifest
+    naming a registered model that can load runs (and the checkpoint, if one is named), or a registered
+    training-free model. A one-line error otherwise."""
+    found = _run_of(spec)
+    if found is None:
+        if spec not in get_registry("models") and any(sep in spec for sep in ("/", "\\", ".")):
+            raise EmubenchError(f"{spec}: no such run folder or checkpoint file")
+        cls = get("models", spec)
+        if not hasattr(cls, "fit"):
+            raise EmubenchError(
+                f"model {spec!r} needs training first: emubench train {spec}, then score the run folder"
+            )
+        return
+    path, checkpoint = found
+    run = RunFolder.open(path)
+    cls = get("models", run.manifest["model"])
+    if not hasattr(cls, "from_run"):
+        raise EmubenchError(f"model {cls.name!r} cannot be loaded from a run folder")
+    name = checkpoint or run.best or run.latest
+    if name is None and run.manifest.get("checkpoints") == {}:
+        raise EmubenchError(f"{path}: the run has no checkpoint yet (train it, or resume the training)")
+    if name is not None and name not in run.manifest.get("checkpoints", {}):
+        raise EmubenchError(
+            f"{path}: no checkpoint {name!r} in the manifest "
+            f"(have: {', '.join(run.manifest.get('checkpoints', {})) or 'none'})"
+        )
 
 
 def resolve_model(spec: str, train: MapSet | None, *, seed: int = 0, device: str = "cpu") -> tuple[Any, dict]:
     """Return (model instance, provenance dict) for a run folder, checkpoint file or registered name."""
-    path = Path(spec)
-    if path.is_dir() or path.is_file():
-        checkpoint = None
-        if path.is_file():
-            if path.parent.name == "checkpoints" and (path.parent.parent / MANIFEST).exists():
-                checkpoint, path = path.stem, path.parent.parent
-            else:
-                raise EmubenchError(f"{spec}: a checkpoint file must sit in a run folder's checkpoints/ (with its {MANIFEST}) "
-                                    "so the model can be rebuilt from its manifest")
-        manifest = read_manifest(path)
+    found = _run_of(spec)
+    if found is not None:
+        check_model_spec(spec)
+        path, checkpoint = found
+        manifest = RunFolder.open(path).manifest
         cls = get("models", manifest["model"])
         if not hasattr(cls, "from_run"):
             raise EmubenchError(f"model {cls.name!r} cannot be loaded from a run folder")
         model = cls.from_run(path, manifest, checkpoint=checkpoint, device=device)
-        return model, {"model": cls.name, "run": str(path), "checkpoint": checkpoint or manifest.get("best") or manifest.get("latest"),
-                       "manifest": manifest}
+        return model, {
+            "model": cls.name,
+            "run": str(path),
+            "checkpoint": checkpoint or manifest.get("best") or manifest.get("latest"),
+            "manifest": manifest,
+        }
     if spec not in get_registry("models"):
         if any(sep in spec for sep in ("/", "\\", ".")):
             raise EmubenchError(f"{spec}: no such run folder or checkpoint file")

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from . import __version__
-from .checkpoint import MANIFEST, environment, read_manifest
+from .checkpoint import MANIFEST, environment
+from .contracts import CURVE_FIELDS
 from .data import open_dataset, split
 from .errors import EmubenchError
 from .io import check_maps, load_npy
+from .runs import RunFolder
+
+if TYPE_CHECKING:  # pandas, torch and matplotlib load after the cheap checks
+    import pandas as pd
 
 
 def _log(quiet: bool, msg: str) -> None:
@@ -40,30 +45,79 @@ def data_of_run(run: Path, dataset=None, data=None, side_deg=None, dataset_opts=
     dataset_opts = dict(dataset_opts or {})
     if dataset or data:
         return dataset, data, side_deg, dataset_opts, split_seed
-    ds = read_manifest(run).get("dataset", {})
+    ds = RunFolder.open(run).manifest.get("dataset", {})
     opts = {k: v for k, v in (ds.get("options") or {}).items() if k not in ("path", "side_deg")}
-    return (None if ds.get("files") else ds.get("name"), ds.get("files"), side_deg or ds.get("side_deg"),
-            {**opts, **dataset_opts}, ds.get("split_seed", split_seed))
+    return (
+        None if ds.get("files") else ds.get("name"),
+        ds.get("files"),
+        side_deg or ds.get("side_deg"),
+        {**opts, **dataset_opts},
+        ds.get("split_seed", split_seed),
+    )
 
 
-def score_and_report(*, model_spec=None, maps_file=None, dataset=None, data=None, side_deg=None, dataset_opts=None,
-                     split_seed=0, n=None, metrics=None, seed=0, floor_draws=1000, alpha=0.05, null="auto",
-                     bootstrap_draws=200, device="cpu",
-                     label=None, out=None, quiet=False) -> Path:
-    """Score a model or a file of maps and write the report; returns the report folder."""
+def score_and_report(
+    *,
+    model_spec=None,
+    maps_file=None,
+    dataset=None,
+    data=None,
+    side_deg=None,
+    dataset_opts=None,
+    split_seed=0,
+    n=None,
+    metrics=None,
+    seed=0,
+    floor_draws=1000,
+    alpha=0.05,
+    null="auto",
+    bootstrap_draws=200,
+    device="cpu",
+    label=None,
+    out=None,
+    quiet=False,
+    allow_other_data=False,
+) -> Path:
+    """Score a model or a file of maps and write the report; returns the report folder.
+
+    Cheap checks come first (the model, metric and dataset names, the run folder and its manifest, the maps
+    file), so a mistake is reported before any dataset is generated or loaded. A run is scored on the data it
+    was trained on; other data (a different content hash) are refused unless ``allow_other_data``."""
+    from .models import check_model_spec
+    from .registry import get
+
+    dataset_opts = dict(dataset_opts or {})
+    if model_spec:
+        check_model_spec(model_spec)
+    for name in metrics or ():
+        get("metrics", name)
+    if maps_file:
+        load_npy(maps_file)  # exists, is a .npy without pickles (the maps are checked against the dataset below)
+    run = run_folder(model_spec)
+    if run is not None:
+        dataset, data, side_deg, dataset_opts, split_seed = data_of_run(
+            run, dataset, data, side_deg, dataset_opts, split_seed
+        )
+    if not data:
+        get("datasets", dataset or "lognormal-lcdm")
+    import pandas as pd
+
+    from .devices import resolve_device
     from .models import resolve_model, timed_sample
     from .report import write_report
     from .scoring import check_generated, score
 
-    dataset_opts = dict(dataset_opts or {})
-    run = run_folder(model_spec)
-    if run is not None:
-        dataset, data, side_deg, dataset_opts, split_seed = data_of_run(run, dataset, data, side_deg, dataset_opts, split_seed)
+    device = resolve_device(device)
     t0 = time.perf_counter()
     mapset = open_dataset(dataset, data or None, side_deg, **dataset_opts)
+    if run is not None:
+        RunFolder.open(run).check_data(mapset, allow_other_data=allow_other_data)
     splits = split(mapset, split_seed)
-    _log(quiet, f"dataset {mapset.name}: {len(mapset)} maps {mapset.npix}² over {mapset.side_deg}° "
-                f"(train/val/test {len(splits['train'])}/{len(splits['val'])}/{len(splits['test'])})")
+    _log(
+        quiet,
+        f"dataset {mapset.name}: {len(mapset)} maps {mapset.npix}² over {mapset.side_deg}° "
+        f"(train/val/test {len(splits['train'])}/{len(splits['val'])}/{len(splits['test'])})",
+    )
     n_req = n or min(len(splits["val"]), len(splits["test"]))
     if maps_file:
         generated = check_generated(load_npy(maps_file), mapset.npix, str(maps_file))
@@ -76,23 +130,51 @@ def score_and_report(*, model_spec=None, maps_file=None, dataset=None, data=None
         name = provenance["model"] if run is None else f"{provenance['model']}:{run.name}"
         _log(quiet, f"sampled {n_req} maps from {name} at {rate:.1f} maps/s on {device}")
     label = label or name
-    scores, ctx = score(generated, splits, metrics=metrics, n=n_req, seed=seed, floor_draws=floor_draws, alpha=alpha, null=null,
-                        bootstrap_draws=bootstrap_draws, device=device, model=label, dataset=mapset.name)
+    scores, ctx = score(
+        generated,
+        splits,
+        metrics=metrics,
+        n=n_req,
+        seed=seed,
+        floor_draws=floor_draws,
+        alpha=alpha,
+        null=null,
+        bootstrap_draws=bootstrap_draws,
+        device=device,
+        model=label,
+        dataset=mapset.name,
+    )
     _log(quiet, f"scored {len(scores)} rows in {time.perf_counter() - t0:.1f}s")
-    info = {"model": label, "label": label, "provenance": provenance, "dataset": mapset.name,
-            "dataset_options": {k: v for k, v in mapset.meta.get("options", {}).items()},
-            "dataset_files": mapset.meta.get("files"), "dataset_hash": mapset.content_hash(), "split_seed": split_seed,
-            "side_deg": mapset.side_deg, "npix": mapset.npix, "n": n_req, "seed": seed, "floor_draws": floor_draws,
-            "calibration": ctx.extras["calibration"],
-            "bootstrap_draws": bootstrap_draws, "throughput_maps_per_s": rate, "device": device,
-            "emubench_version": __version__, "environment": environment()}
+    info = {
+        "model": label,
+        "label": label,
+        "provenance": provenance,
+        "dataset": mapset.name,
+        "dataset_options": {k: v for k, v in mapset.meta.get("options", {}).items()},
+        "dataset_files": mapset.meta.get("files"),
+        "dataset_hash": mapset.content_hash(),
+        "split_seed": split_seed,
+        "side_deg": mapset.side_deg,
+        "npix": mapset.npix,
+        "n": n_req,
+        "seed": seed,
+        "floor_draws": floor_draws,
+        "calibration": ctx.extras["calibration"],
+        "bootstrap_draws": bootstrap_draws,
+        "throughput_maps_per_s": rate,
+        "device": device,
+        "emubench_version": __version__,
+        "environment": environment(),
+    }
     pairs = None
     mem = ctx.extras.get("memorisation")
     if mem:
         pairs = (generated, np.stack(mem["train_maps"]), mem)
-    curves = pd.DataFrame(ctx.curves)
+    curves = pd.DataFrame(ctx.curves, columns=["metric", *CURVE_FIELDS])
     folder = Path(out or Path("reports") / label.replace(":", "-").replace("/", "-"))
-    write_report(folder, scores, curves, info, generated=generated, reference=splits["val"].head(min(8, n_req)), pairs=pairs)
+    write_report(
+        folder, scores, curves, info, generated=generated, reference=splits["val"].head(min(8, n_req)), pairs=pairs
+    )
     return folder
 
 
@@ -102,6 +184,8 @@ def map_statistics(maps_file: str, side_deg: float, nbins: int = 20, chunk: int 
     Moments; C_ℓ over ``nbins`` log ℓ bins up to Nyquist; V0, V1, V2, peaks and pdf with thresholds in units of
     the whole file's σ (ν ∈ [-3, 5]).
     """
+    import pandas as pd
+
     from .stats import default_ell_edges, minkowski, moments, pdf, peak_counts, power_spectrum
 
     maps = check_maps(load_npy(maps_file), str(maps_file))
@@ -128,8 +212,22 @@ def map_statistics(maps_file: str, side_deg: float, nbins: int = 20, chunk: int 
         nu, v0, v1, v2 = minkowski(m, nu_edges * sigma)
         _, pk = peak_counts(m, nu_edges * sigma)
         _, pd_ = pdf(m, nu_edges * sigma)
-        for stat, x, arr in (("C_ell", ell, p), ("V0", nu / sigma, v0), ("V1", nu / sigma, v1), ("V2", nu / sigma, v2),
-                             ("peaks", nu / sigma, pk), ("pdf", nu / sigma, pd_)):
-            parts.append(pd.DataFrame({"map": np.repeat(ids, len(x)), "statistic": stat,
-                                       "bin": np.tile(x, len(m)), "value": arr.reshape(-1)}))
+        for stat, x, arr in (
+            ("C_ell", ell, p),
+            ("V0", nu / sigma, v0),
+            ("V1", nu / sigma, v1),
+            ("V2", nu / sigma, v2),
+            ("peaks", nu / sigma, pk),
+            ("pdf", nu / sigma, pd_),
+        ):
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "map": np.repeat(ids, len(x)),
+                        "statistic": stat,
+                        "bin": np.tile(x, len(m)),
+                        "value": arr.reshape(-1),
+                    }
+                )
+            )
     return pd.concat(parts, ignore_index=True)

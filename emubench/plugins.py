@@ -17,6 +17,7 @@ import importlib.metadata
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pluggy
@@ -39,6 +40,14 @@ load_failures: dict[str, str] = {}
 
 _loaded = False
 _extra_dirs: list[Path] = []
+# Called by ``reset`` (the registries forget what they built); registered by the modules that cache, so that
+# this module imports none of them.
+_on_reset: list[Callable[[], None]] = []
+
+
+def on_reset(callback: Callable[[], None]) -> None:
+    """Call ``callback`` whenever the plugins are reset."""
+    _on_reset.append(callback)
 
 
 def add_plugin_dir(path: str | os.PathLike) -> None:
@@ -112,6 +121,5 @@ def reset() -> None:
     load_failures.clear()
     _extra_dirs.clear()
     _loaded = False
-    from . import registry
-
-    registry.clear_cache()
+    for callback in _on_reset:
+        callback()

@@ -11,8 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .contracts import missing_members
 from .errors import EmubenchError
-from .plugins import get_plugin_manager, load_failures
+from .plugins import get_plugin_manager, load_failures, on_reset
 
 KINDS = ("datasets", "models", "trainers", "metrics")
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -36,6 +37,7 @@ class Registry:
     def __init__(self, kind: str):
         self.kind = kind
         self.entries: dict[str, Entry] = {}
+        self.clashes: dict[str, list[str]] = {}  # name -> every plugin that registered it (two or more)
 
     def add(self, obj: Any, plugin: str) -> None:
         name = getattr(obj, "name", None)
@@ -44,16 +46,25 @@ class Registry:
                 f"plugin {plugin!r} registered a {self.kind[:-1]} without a valid name "
                 f"(need lowercase-with-hyphens 'name' attribute, got {name!r})"
             )
-        if name in self.entries:
-            other = self.entries[name].plugin
-            raise EmubenchError(f"duplicate {self.kind[:-1]} name {name!r}: registered by plugin {other!r} and by plugin {plugin!r}")
+        if name in self.entries:  # a clash: listed by `emubench plugins`, refused when the name is used
+            self.clashes.setdefault(name, [self.entries[name].plugin]).append(plugin)
+            return
         self.entries[name] = Entry(name, obj, plugin)
 
     def get(self, name: str) -> Entry:
+        if name in self.clashes:
+            who = " and by ".join(f"plugin {p!r}" for p in self.clashes[name])
+            raise EmubenchError(
+                f"duplicate {self.kind[:-1]} name {name!r}: registered by {who}; uninstall or rename one"
+            )
         if name in self.entries:
             return self.entries[name]
         close = difflib.get_close_matches(name, list(self.entries), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else f"; known: {', '.join(sorted(self.entries)) or 'none'}"
+        hint = (
+            f"; did you mean {', '.join(repr(c) for c in close)}?"
+            if close
+            else f"; known: {', '.join(sorted(self.entries)) or 'none'}"
+        )
         raise EmubenchError(f"unknown {self.kind[:-1]} {name!r}{hint}")
 
     def __contains__(self, name: str) -> bool:
@@ -73,11 +84,15 @@ def clear_cache() -> None:
     _cache.clear()
 
 
+on_reset(clear_cache)
+
+
 def get_registry(kind: str) -> Registry:
     """Build (once) the registry of ``kind`` by calling every plugin's ``register_<kind>`` hook.
 
-    A plugin whose hook raises is recorded in ``plugins.load_failures`` under its name and skipped;
-    a duplicate name stops with an error naming both plugins.
+    A plugin whose hook raises, or registers a class that lacks a member of its contract, is recorded in
+    ``plugins.load_failures`` under its name and skipped; a name registered twice is recorded in the
+    registry's ``clashes`` and refused (naming both plugins) when used.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown registry kind {kind!r}")
@@ -99,6 +114,12 @@ def get_registry(kind: str) -> Registry:
             load_failures[plugin_name] = f"register_{kind} registered {bad[0]!r}, which has no 'name'"
             continue
         for obj in collected:
+            missing = missing_members(obj, kind)
+            if missing:  # checked against the contract's Protocol now, not when a user first calls it
+                load_failures[plugin_name] = (
+                    f"register_{kind}: {kind[:-1]} {obj.name!r} lacks {', '.join(missing)} (see emubench.contracts)"
+                )
+                continue
             reg.add(obj, plugin_name)
     _cache[kind] = reg
     return reg

@@ -22,7 +22,13 @@ def test_builtins_and_reference_plugin_registered(fresh_plugins):
     models = {e.name: e.plugin for e in get_registry("models")}
     assert models["grf"] == "emubench.baselines.plugin"
     assert models["cosmogan-dcgan"] == "cosmogan-dcgan"  # through the entry point, like a third party
-    assert {e.name for e in get_registry("metrics")} >= {"pixel-ks", "power-spectrum", "minkowski", "peaks", "memorisation"}
+    assert {e.name for e in get_registry("metrics")} >= {
+        "pixel-ks",
+        "power-spectrum",
+        "minkowski",
+        "peaks",
+        "memorisation",
+    }
     assert "lognormal-lcdm" in get_registry("datasets")
     assert "cosmogan-dcgan-trainer" in get_registry("trainers")
 
@@ -54,7 +60,7 @@ def test_local_folder_good_broken_raising_and_wrong_type(fresh_plugins, monkeypa
     from emubench.registry import get_registry
 
     assert "test-white-noise" in get_registry("models")
-    assert "pixel-ks" in get_registry("metrics")          # the rest keep working
+    assert "pixel-ks" in get_registry("metrics")  # the rest keep working
     assert "lognormal-lcdm" in get_registry("datasets")
     failures = fresh_plugins.load_failures
     assert "ModuleNotFoundError" in failures["broken_import_plugin"]
@@ -63,11 +69,41 @@ def test_local_folder_good_broken_raising_and_wrong_type(fresh_plugins, monkeypa
 
 
 def test_duplicate_name_names_both_plugins(fresh_plugins, monkeypatch):
+    """A clash makes that one name unusable (an error naming both plugins), not every command."""
     monkeypatch.setenv("EMUBENCH_PLUGINS_DIR", str(Path(__file__).parent / "dup_plugins"))
+    from emubench.registry import get, get_registry
+
+    models = get_registry("models")
+    assert models.clashes == {"grf": ["emubench.baselines.plugin", "duplicate_plugin"]}
+    with pytest.raises(
+        EmubenchError,
+        match=r"duplicate model name 'grf': registered by plugin "
+        r"'emubench.baselines.plugin' and by plugin 'duplicate_plugin'",
+    ):
+        get("models", "grf")
+    assert get("models", "lognormal").name == "lognormal"  # every other name still works
+
+
+def test_plugins_command_lists_everything_and_shows_the_clash(monkeypatch):
+    env = {**os.environ, "EMUBENCH_PLUGINS_DIR": str(Path(__file__).parent / "dup_plugins")}
+    res = subprocess.run([sys.executable, "-m", "emubench.cli", "plugins"], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "CLASH" in res.stdout and "lognormal-crops" in res.stdout and "pixel-ks" in res.stdout
+    assert "clash: model 'grf' is registered by emubench.baselines.plugin and duplicate_plugin" in res.stderr
+
+
+def test_a_class_missing_a_member_of_its_contract_is_reported_at_registration(fresh_plugins, tmp_path, monkeypatch):
+    (tmp_path / "half_model.py").write_text(
+        "from emubench import hookimpl\n\n\nclass Half:\n    name = 'half'\n\n    @classmethod\n"
+        "    def fit(cls, train, *, seed=0):\n        return cls()\n\n\n@hookimpl\ndef register_models(register):\n"
+        "    register(Half)\n"
+    )
+    monkeypatch.setenv("EMUBENCH_PLUGINS_DIR", str(tmp_path))
+    from emubench.plugins import load_failures
     from emubench.registry import get_registry
 
-    with pytest.raises(EmubenchError, match=r"duplicate model name 'grf': registered by plugin 'emubench.baselines.plugin' and by plugin 'duplicate_plugin'"):
-        get_registry("models")
+    assert "half" not in get_registry("models")
+    assert load_failures["half_model"] == "register_models: model 'half' lacks sample (see emubench.contracts)"
 
 
 def test_allow_list_limits_installed_plugins(fresh_plugins, monkeypatch):
@@ -103,16 +139,53 @@ def test_installed_example_plugin_is_listed_and_scores(tmp_path):
     source = tmp_path / "src"  # a copy, so that the build leaves nothing in the repository
     shutil.copytree(ROOT / "examples" / "emubench-example-plugin", source)
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target),
-                    str(source)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
     env.pop("EMUBENCH_LOAD_PLUGINS", None)
-    out = subprocess.run([sys.executable, "-m", "emubench.cli", "plugins", "--json"], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "emubench.cli", "plugins", "--json"], env=env, capture_output=True, text=True, check=True
+    )
     models = {m["name"]: m["plugin"] for m in json.loads(out.stdout)["models"]}
     assert models["smoothed-grf"] == "smoothed-grf"
-    res = subprocess.run([sys.executable, "-m", "emubench.cli", "-q", "score", "--model", "smoothed-grf", "--dataset", "lognormal-lcdm-64",
-                          "-D", "n_maps=300", "--metric", "power-spectrum", "--floor-draws", "100", "--out", str(tmp_path / "rep")],
-                         env=env, capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emubench.cli",
+            "-q",
+            "score",
+            "--model",
+            "smoothed-grf",
+            "--dataset",
+            "lognormal-lcdm-64",
+            "-D",
+            "n_maps=300",
+            "--metric",
+            "power-spectrum",
+            "--floor-draws",
+            "100",
+            "--out",
+            str(tmp_path / "rep"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     summary = (tmp_path / "rep" / "summary.md").read_text()
     # the beam removes small-scale power: the spectrum's mean must be flagged

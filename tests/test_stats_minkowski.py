@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import gaussian_field
 from scipy.special import erfc
 
-from helpers import gaussian_field
 from emubench.stats import minkowski
-from emubench.stats.minkowski import gradient
+from emubench.stats.minkowski_functionals import gradient
 
 
 @pytest.mark.parametrize("norm", [True, False])
@@ -21,7 +21,7 @@ def test_gaussian_field_matches_tomita(norm):
     s1 = np.sqrt((gx**2 + gy**2).reshape(len(maps), -1).mean(1).numpy())
     if norm:
         nu, v0, v1, v2 = minkowski(maps, nu_edges, norm=True)
-        scale = s0.mean()            # norm=True: V1, V2 are σ × the standard functionals
+        scale = s0.mean()  # norm=True: V1, V2 are σ × the standard functionals
     else:
         # unit-variance maps: κ thresholds equal ν
         maps = maps / s0[:, None, None]
@@ -49,7 +49,7 @@ def test_v0_is_cumulative_at_midpoints_and_single_map():
 def test_threshold_search_counts_boundaries_exactly(edges):
     # Equal-width edges take the arithmetic path, others the binary search: both must count, for every pixel,
     # exactly the boundaries <= κ, including pixels sitting on a boundary, NaN and ±inf.
-    from emubench.stats.minkowski import _Boundaries
+    from emubench.stats.minkowski_functionals import _Boundaries
 
     rng = np.random.default_rng(0)
     sigma = torch.tensor([[1.0], [0.7], [1.3]], dtype=torch.float64)
@@ -59,7 +59,7 @@ def test_threshold_search_counts_boundaries_exactly(edges):
     bounds = torch.cat([torch.stack([lo, mid], 2).reshape(3, -1), e[None, -1:] * sigma], 1)
     flat = torch.as_tensor(rng.uniform(-0.08, 0.13, (3, 4000)))
     k = bounds.shape[1]
-    flat[:, :k] = bounds                                   # exactly on every boundary, and one ulp either side
+    flat[:, :k] = bounds  # exactly on every boundary, and one ulp either side
     flat[:, k : 2 * k] = torch.nextafter(bounds, torch.tensor(-np.inf, dtype=torch.float64))
     flat[:, 2 * k : 3 * k] = torch.nextafter(bounds, torch.tensor(np.inf, dtype=torch.float64))
     flat[:, -4:] = torch.tensor([np.nan, np.inf, -np.inf, 0.0])
@@ -67,7 +67,7 @@ def test_threshold_search_counts_boundaries_exactly(edges):
     assert where.arithmetic == (len(edges) == 26)
     got = where.locate(flat, slice(0, 3))
     want = (bounds[:, None, :] <= flat[:, :, None]).sum(-1)
-    want[torch.isnan(flat)] = bounds.shape[1]              # a binary search puts NaN after everything
+    want[torch.isnan(flat)] = bounds.shape[1]  # a binary search puts NaN after everything
     assert torch.equal(got, want)
 
 
@@ -81,8 +81,11 @@ def _reference_minkowski(m: np.ndarray, t: np.ndarray):
     hxy = (np.roll(gx, -1, 0) - np.roll(gx, 1, 0)) / 2
     g2 = gx**2 + gy**2
     with np.errstate(invalid="ignore", divide="ignore"):
-        curv = np.where(g2 > 0, (2 * gx * gy * hxy - gx**2 * hyy - gy**2 * hxx) / g2 / (2 * np.pi),
-                        (2 * hxy - hxx - hyy) / (4 * np.pi))
+        curv = np.where(
+            g2 > 0,
+            (2 * gx * gy * hxy - gx**2 * hyy - gy**2 * hxx) / g2 / (2 * np.pi),
+            (2 * hxy - hxx - hyy) / (4 * np.pi),
+        )
     n2 = m.size
     v0 = np.array([(m >= (a + b) / 2).mean() for a, b in zip(t[:-1], t[1:])])
     inside = [(m >= a) & (m < b) for a, b in zip(t[:-1], t[1:])]

@@ -6,7 +6,6 @@ Passes the power spectrum by construction; fails everything non-Gaussian (pixel 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..data import MapSet
 from . import generator
@@ -32,18 +31,22 @@ class GRF:
     """Gaussian random fields with the training split's mean 2-D power spectrum and mean."""
 
     name = "grf"
-    description = "Gaussian random fields with the training maps' power spectrum and mean (fails non-Gaussian statistics)"
+    description = (
+        "Gaussian random fields with the training maps' power spectrum and mean (fails non-Gaussian statistics)"
+    )
 
     def __init__(self, power2d: np.ndarray, mean: float):
         self.amp = np.sqrt(power2d)
         self.mean = mean
 
     @classmethod
-    def fit(cls, train: MapSet, *, seed: int = 0) -> "GRF":
+    def fit(cls, train: MapSet, *, seed: int = 0) -> GRF:
         p, mean, _ = mean_power(train)
         return cls(p, mean)
 
     def sample(self, n: int, *, seed: int, device: str = "cpu") -> np.ndarray:
+        import torch
+
         gen = generator(seed, self.name, device)
         h = self.amp.shape[0]
         amp = torch.as_tensor(self.amp, dtype=torch.float32, device=device)

@@ -13,12 +13,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
-from scipy.optimize import brentq
 
 from ..data import MapSet
-from . import generator
 from ..data.lognormal import gaussian_amplitude
+from . import generator
 from .grf import mean_power
 
 
@@ -27,6 +25,8 @@ def lognormal_shift(variance: float, skewness: float) -> float:
 
     For this field, skewness = (e^{σ_g²} + 2) √(e^{σ_g²} − 1) and variance = λ² (e^{σ_g²} − 1).
     """
+    from scipy.optimize import brentq
+
     skewness = max(skewness, 1e-3)
     f = lambda s2: (math.exp(s2) + 2) * math.sqrt(math.expm1(s2)) - skewness  # noqa: E731
     s2 = brentq(f, 1e-10, 20.0)
@@ -43,7 +43,7 @@ class Lognormal:
         self.amp, self.var_g, self.lam, self.mean = amp, var_g, lam, mean
 
     @classmethod
-    def fit(cls, train: MapSet, *, seed: int = 0) -> "Lognormal":
+    def fit(cls, train: MapSet, *, seed: int = 0) -> Lognormal:
         power, mean, sample = mean_power(train)
         d = sample - mean
         var = float((d**2).mean())
@@ -94,7 +94,7 @@ class LognormalCrops(Lognormal):
         self.npix = npix
 
     @classmethod
-    def fit(cls, train: MapSet, *, seed: int = 0, iterations: int = 6, fit_maps: int = 2048) -> "LognormalCrops":
+    def fit(cls, train: MapSet, *, seed: int = 0, iterations: int = 6, fit_maps: int = 2048) -> LognormalCrops:
         """Fit the parent spectrum so that the *crops* match the training maps.
 
         A crop's measured spectrum is not its parent's: the edges of a non-periodic crop leak power to high ℓ,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import stats  # loaded on first use
 from ..data import MapSet
-from ..data.augment import symmetry
 
 
 class Memoriser:
@@ -30,7 +30,7 @@ class Memoriser:
         maps = self.train.get(idx)
         if self.symmetries:
             ks = rng.integers(0, 8, size=n)
-            maps = np.stack([np.ascontiguousarray(symmetry(m, int(k))) for m, k in zip(maps, ks)])
+            maps = np.stack([np.ascontiguousarray(stats.symmetry(m, int(k))) for m, k in zip(maps, ks)])
         if self.noise:
             maps = maps + rng.standard_normal(maps.shape).astype(np.float32) * (self.noise * self.sigma)
         return maps.astype(np.float32)
@@ -52,7 +52,9 @@ class MemoriserShifted(Memoriser):
     the same as for the training maps, so only a translation-aware memorisation check can catch it."""
 
     name = "memoriser-shifted"
-    description = "training maps shifted cyclically by random offsets (caught only by the translation-aware memorisation check)"
+    description = (
+        "training maps shifted cyclically by random offsets (caught only by the translation-aware memorisation check)"
+    )
 
     def sample(self, n: int, *, seed: int, device: str = "cpu") -> np.ndarray:
         maps = super().sample(n, seed=seed, device=device)
@@ -85,4 +87,6 @@ class Collapsed:
         modes = self.base.sample(self.distinct, seed=seed, device=device)
         rng = np.random.default_rng(seed)
         pick, ks = rng.integers(0, self.distinct, size=n), rng.integers(0, 8, size=n)
-        return np.stack([np.ascontiguousarray(symmetry(modes[i], int(k))) for i, k in zip(pick, ks)]).astype(np.float32)
+        return np.stack([np.ascontiguousarray(stats.symmetry(modes[i], int(k))) for i, k in zip(pick, ks)]).astype(
+            np.float32
+        )

@@ -8,8 +8,9 @@ and the map side in degrees, which every statistic in ℓ needs.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -55,8 +56,10 @@ class MapSet:
             raise EmubenchError(f"{self.name}: asked for {n} maps but only {len(self)} exist")
         return self.get(slice(0, n))
 
-    def subset(self, index: np.ndarray, name: str | None = None) -> "MapSet":
-        return MapSet(IndexedMaps(self.maps, np.asarray(index)), self.side_deg, name or self.name, dict(self.meta), self.fresh)
+    def subset(self, index: np.ndarray, name: str | None = None) -> MapSet:
+        return MapSet(
+            IndexedMaps(self.maps, np.asarray(index)), self.side_deg, name or self.name, dict(self.meta), self.fresh
+        )
 
     def content_hash(self, max_maps: int = 64) -> str:
         """A short hash of shape, side and the first and last maps: enough to tell datasets apart in a manifest."""

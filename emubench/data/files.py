@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +93,7 @@ class MultiFileMaps:
         and at 256² the copy is the whole cost of a batch."""
         import torch
 
-        from ..stats._backend import to_tensor  # torch is imported only when a batch is drawn
+        from ..stats import to_tensor  # torch is imported only when a batch is drawn
 
         if self._tensors is None:
             self._tensors = [to_tensor(a) for a in self.arrays]  # shares the mappings
@@ -121,11 +122,19 @@ def open_npy_maps(spec: Any, side_deg: float = COSMOGAN_SIDE_DEG, *, check: bool
     for path in paths:
         arr = check_maps(load_npy(path), str(path), check_finite=check)
         if shape is not None and arr.shape[1:] != shape:
-            raise EmubenchError(f"{path}: maps are {arr.shape[1]}x{arr.shape[2]}, but {paths[0]} has {shape[0]}x{shape[1]}")
+            raise EmubenchError(
+                f"{path}: maps are {arr.shape[1]}x{arr.shape[2]}, but {paths[0]} has {shape[0]}x{shape[1]}"
+            )
         shape = arr.shape[1:]
         arrays.append(arr)
-    maps = arrays[0] if len(arrays) == 1 and arrays[0].dtype == np.float32 else MultiFileMaps(arrays, [str(p) for p in paths])
-    return MapSet(maps, float(side_deg), name, {"dataset": name, "files": [str(p) for p in paths], "side_deg": float(side_deg)})
+    maps = (
+        arrays[0]
+        if len(arrays) == 1 and arrays[0].dtype == np.float32
+        else MultiFileMaps(arrays, [str(p) for p in paths])
+    )
+    return MapSet(
+        maps, float(side_deg), name, {"dataset": name, "files": [str(p) for p in paths], "side_deg": float(side_deg)}
+    )
 
 
 def open_fits_maps(spec: Any, side_deg: float | None = None, *, name: str = "fits") -> MapSet:
@@ -156,8 +165,12 @@ def open_fits_maps(spec: Any, side_deg: float | None = None, *, name: str = "fit
     shapes = {s.shape[1:] for s in stacks}
     if len(shapes) > 1:
         raise EmubenchError(f"FITS maps have different sizes: {sorted(shapes)}")
-    return MapSet(np.concatenate(stacks).astype(np.float32), float(side), name,
-                  {"dataset": name, "files": [str(p) for p in paths], "side_deg": float(side)})
+    return MapSet(
+        np.concatenate(stacks).astype(np.float32),
+        float(side),
+        name,
+        {"dataset": name, "files": [str(p) for p in paths], "side_deg": float(side)},
+    )
 
 
 class NpyDataset:

@@ -24,13 +24,16 @@ import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..errors import EmubenchError
 from ..io import load_npy, save_npy
 from .base import MapSet
+
+if TYPE_CHECKING:  # torch is imported on use, so that listing and checking plugins stays fast
+    import torch
 
 TABLE = "cl_kappa_lcdm_zs1.txt"
 
@@ -92,7 +95,9 @@ def gaussian_amplitude(c_kappa: np.ndarray, omega_pix: float, lam: float) -> tup
 
 
 @lru_cache(maxsize=8)
-def gaussian_filter(n: int, side_deg: float, z_source: float, table_path: str | None) -> tuple[np.ndarray, float, float]:
+def gaussian_filter(
+    n: int, side_deg: float, z_source: float, table_path: str | None
+) -> tuple[np.ndarray, float, float]:
     """The Gaussian field's amplitude filter on an n² parent grid of side ``side_deg``, σ_g² and λ."""
     lam = kappa_shift(z_source)
     omega_pix = math.radians(side_deg / n) ** 2
@@ -102,6 +107,8 @@ def gaussian_filter(n: int, side_deg: float, z_source: float, table_path: str | 
 
 def lognormal_fields(amp: np.ndarray, var_g: float, lam: float, generator: torch.Generator, device="cpu"):
     """Two independent lognormal κ fields (n, n) from one complex FFT (real and imaginary parts)."""
+    import torch
+
     n = amp.shape[0]
     amp_t = torch.as_tensor(amp, dtype=torch.float32, device=device)
     # Complex white noise with E|w|² = 2N² per mode is the FFT of unit complex white noise in real space.
@@ -125,14 +132,24 @@ def _lognormal(g: torch.Tensor, lam: float) -> torch.Tensor:
     return g
 
 
-def generate(n_maps: int, *, npix: int = 256, side_deg: float = 0.866, parent_factor: int = 4,
-             z_source: float = 1.0, seed: int = 0, table_path: str | None = None,
-             device: str | torch.device = "cpu") -> np.ndarray:
+def generate(
+    n_maps: int,
+    *,
+    npix: int = 256,
+    side_deg: float = 0.866,
+    parent_factor: int = 4,
+    z_source: float = 1.0,
+    seed: int = 0,
+    table_path: str | None = None,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
     """``n_maps`` lognormal κ maps, (n_maps, npix, npix) float32, deterministic in ``seed``.
 
     Each complex FFT of a parent grid gives two independent real Gaussian fields (real and imaginary parts),
     so one transform makes 2·parent_factor² crops.
     """
+    import torch
+
     n = npix * parent_factor
     amp, var_g, lam = gaussian_filter(n, side_deg * parent_factor, z_source, table_path)
     gen = torch.Generator(device=device).manual_seed(int(seed))
@@ -163,8 +180,10 @@ class LognormalDataset:
     def __init__(self, **options):
         unknown = set(options) - set(self.defaults)
         if unknown:
-            raise EmubenchError(f"dataset {self.name!r}: unknown option(s) {', '.join(sorted(unknown))} "
-                                f"(known: {', '.join(self.defaults)})")
+            raise EmubenchError(
+                f"dataset {self.name!r}: unknown option(s) {', '.join(sorted(unknown))} "
+                f"(known: {', '.join(self.defaults)})"
+            )
         self.params = {**self.defaults, **options}
         for key in ("n_maps", "npix", "parent_factor", "seed"):
             self.params[key] = int(self.params[key])
@@ -192,16 +211,30 @@ class LognormalDataset:
     def generate_maps(self) -> np.ndarray:
         """All the dataset's maps, (n_maps, npix, npix) float32, without touching the cache."""
         p = self.params
-        return generate(p["n_maps"], npix=p["npix"], side_deg=p["side_deg"], parent_factor=p["parent_factor"],
-                        z_source=p["z_source"], seed=p["seed"], table_path=p["table"])
+        return generate(
+            p["n_maps"],
+            npix=p["npix"],
+            side_deg=p["side_deg"],
+            parent_factor=p["parent_factor"],
+            z_source=p["z_source"],
+            seed=p["seed"],
+            table_path=p["table"],
+        )
 
     def fresh(self, n_maps: int, seed: int = 0) -> np.ndarray:
         """``n_maps`` new maps of this dataset's distribution, never among its own: generator seeds ≥ 2³²,
         derived from (dataset seed, ``seed``), while dataset seeds are the user's small integers."""
         p = self.params
         derived = int(np.random.SeedSequence([p["seed"], 0x66726573, int(seed)]).generate_state(1)[0]) + 2**32
-        return generate(int(n_maps), npix=p["npix"], side_deg=p["side_deg"], parent_factor=p["parent_factor"],
-                        z_source=p["z_source"], seed=derived, table_path=p["table"])
+        return generate(
+            int(n_maps),
+            npix=p["npix"],
+            side_deg=p["side_deg"],
+            parent_factor=p["parent_factor"],
+            z_source=p["z_source"],
+            seed=derived,
+            table_path=p["table"],
+        )
 
 
 class LognormalDataset64(LognormalDataset):

@@ -26,12 +26,16 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-CI_LEVEL = 0.95   # confidence intervals (``ci_low``, ``ci_high``) where one is sound
+from ..contracts import MetricResult
+
+if TYPE_CHECKING:  # torch is imported on use, so that listing and checking plugins stays fast
+    import torch
+
+CI_LEVEL = 0.95  # confidence intervals (``ci_low``, ``ci_high``) where one is sound
 
 
 @dataclass
@@ -50,11 +54,11 @@ class NullDraws:
     """
 
     kind: str
-    index: np.ndarray              # (draws, n) rows of generated ∪ pool (fresh) or generated ∪ reference
+    index: np.ndarray  # (draws, n) rows of generated ∪ pool (fresh) or generated ∪ reference
     pool: np.ndarray | None = None  # (P, H, W) κ for ``fresh``
 
     @classmethod
-    def make(cls, n: int, draws: int, seed: int, pool: np.ndarray | None = None) -> "NullDraws":
+    def make(cls, n: int, draws: int, seed: int, pool: np.ndarray | None = None) -> NullDraws:
         rng = np.random.default_rng([seed, 0x6E756C6C])  # its own stream: nothing else shifts the null draws
         size = n + len(pool) if pool is not None else 2 * n
         index = np.stack([np.sort(rng.choice(size, n, replace=False)) for _ in range(draws)])
@@ -81,15 +85,15 @@ class Context:
 
     side_deg: float
     npix: int
-    sigma_ref: float               # std of all reference pixels (κ), the unit of thresholds ν
-    train: Any = None              # MapSet of training maps, for the memorisation check
+    sigma_ref: float  # std of all reference pixels (κ), the unit of thresholds ν
+    train: Any = None  # MapSet of training maps, for the memorisation check
     device: str = "cpu"
     seed: int = 0
-    alpha: float = 0.01            # false-positive rate of one (metric, aspect) verdict
+    alpha: float = 0.01  # false-positive rate of one (metric, aspect) verdict
     null: NullDraws | None = None  # the real-vs-real comparisons every metric is calibrated on
-    bootstrap_draws: int = 200     # resamples for the per-bin confidence intervals; 0 turns them off
-    curves: list = field(default_factory=list)   # tidy rows for plots: metric, statistic, x, set, mean, std
-    extras: dict = field(default_factory=dict)   # metric-specific material for the report (closest pairs)
+    bootstrap_draws: int = 200  # resamples for the per-bin confidence intervals; 0 turns them off
+    curves: list = field(default_factory=list)  # tidy rows for plots: metric, statistic, x, set, mean, std
+    extras: dict = field(default_factory=dict)  # metric-specific material for the report (closest pairs)
     # What does not depend on the generated maps (a fresh null's summaries, held-out distances), kept across
     # scores of many emulators against the same splits, n and seed (``score(cache=...)``); empty otherwise.
     cache: dict = field(default_factory=dict)
@@ -99,24 +103,44 @@ class Context:
         return len(self.null) if self.null is not None else 0
 
     @classmethod
-    def from_reference(cls, reference: np.ndarray, side_deg: float, **kw) -> "Context":
-        return cls(side_deg=float(side_deg), npix=int(reference.shape[-1]),
-                   sigma_ref=float(np.asarray(reference, dtype=np.float64).std()), **kw)
+    def from_reference(cls, reference: np.ndarray, side_deg: float, **kw) -> Context:
+        return cls(
+            side_deg=float(side_deg),
+            npix=int(reference.shape[-1]),
+            sigma_ref=float(np.asarray(reference, dtype=np.float64).std()),
+            **kw,
+        )
 
 
 def row(statistic: str, bin: float, value: float, ideal: float, summary: bool, aspect: str) -> dict:
     """One result row. ``aspect`` groups rows into verdicts: mean, covariance, distribution, memorisation.
     ``floor``, ``p_value`` and ``ci_low``/``ci_high`` start as NaN and ``flagged`` as False; ``calibrate``
     fills in the first three for summary rows, metrics fill in intervals where one is sound."""
-    return {"statistic": statistic, "aspect": aspect, "bin": float(bin), "value": float(value), "ideal": float(ideal),
-            "summary": summary, "ci_low": np.nan, "ci_high": np.nan, "floor": np.nan, "p_value": np.nan,
-            "flagged": False}
+    return {
+        "statistic": statistic,
+        "aspect": aspect,
+        "bin": float(bin),
+        "value": float(value),
+        "ideal": float(ideal),
+        "summary": summary,
+        "ci_low": np.nan,
+        "ci_high": np.nan,
+        "floor": np.nan,
+        "p_value": np.nan,
+        "flagged": False,
+    }
 
 
 # -- curve comparisons -------------------------------------------------------------------------------
 
-SUMMARY_ASPECT = {"chi2-dof": "mean", "max-abs-dev-se": "mean", "rms-log-ratio": "mean", "amplitude": "mean",
-                  "max-abs-log-std-ratio": "covariance", "corr-rms-diff": "covariance"}
+SUMMARY_ASPECT = {
+    "chi2-dof": "mean",
+    "max-abs-dev-se": "mean",
+    "rms-log-ratio": "mean",
+    "amplitude": "mean",
+    "max-abs-log-std-ratio": "covariance",
+    "corr-rms-diff": "covariance",
+}
 SUMMARY_IDEAL = {"chi2-dof": 1.0, "amplitude": 1.0}  # every other summary: 0
 
 
@@ -145,8 +169,9 @@ def subset_moments(select: np.ndarray, x: np.ndarray, xx: np.ndarray) -> tuple[n
     return mean, cov
 
 
-def summaries_from_moments(ma: np.ndarray, ca: np.ndarray, mr: np.ndarray, cr: np.ndarray, n_r: int,
-                           amplitude: bool = False) -> dict[str, np.ndarray]:
+def summaries_from_moments(
+    ma: np.ndarray, ca: np.ndarray, mr: np.ndarray, cr: np.ndarray, n_r: int, amplitude: bool = False
+) -> dict[str, np.ndarray]:
     """Summary statistics of a set of curves (mean ma, covariance ca) against a reference set (mr, cr, n_r maps).
 
     Batched: ma (D, B), ca (D, B, B); mr, cr either the same shapes or one reference (B,), (B, B).
@@ -182,8 +207,11 @@ def summaries_from_moments(ma: np.ndarray, ca: np.ndarray, mr: np.ndarray, cr: n
         "max-abs-dev-se": np.max(np.abs(dev), axis=1),
         "rms-log-ratio": np.where(have, np.sqrt(np.nanmean(np.where(have[:, None], log_ratio2, 0.0), axis=1)), np.inf),
         "max-abs-log-std-ratio": np.where(np.isfinite(log_std).all(1), np.max(np.nan_to_num(log_std), axis=1), np.inf),
-        "corr-rms-diff": (np.sqrt(np.mean(((np.nan_to_num(corr_a, nan=0.0) - corr_r)[:, off]) ** 2, axis=1))
-                          if b > 1 else np.zeros(len(ma))),
+        "corr-rms-diff": (
+            np.sqrt(np.mean(((np.nan_to_num(corr_a, nan=0.0) - corr_r)[:, off]) ** 2, axis=1))
+            if b > 1
+            else np.zeros(len(ma))
+        ),
     }
     if amplitude:
         out["amplitude"] = np.sum(ma * mr / vr, 1) / np.sum(mr * mr / vr, 1)
@@ -208,8 +236,14 @@ def amplitude_error(a: np.ndarray, r: np.ndarray) -> float:
     return float(np.sqrt(w @ (ca / len(a) + amp**2 * cr / len(r)) @ w))
 
 
-def compare_curves(a: np.ndarray, r: np.ndarray, x: np.ndarray, prefix: str = "", amplitude: bool = False,
-                   bootstrap: list[tuple[np.ndarray, np.ndarray]] | None = None) -> list[dict]:
+def compare_curves(
+    a: np.ndarray,
+    r: np.ndarray,
+    x: np.ndarray,
+    prefix: str = "",
+    amplitude: bool = False,
+    bootstrap: list[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> list[dict]:
     """Rows comparing per-map curves a (n_a, B) with reference curves r (n_r, B) at bin centres x (B,).
 
     Per bin (informational): ratio of means, deviation of the means in standard errors of the reference mean,
@@ -233,12 +267,19 @@ def compare_curves(a: np.ndarray, r: np.ndarray, x: np.ndarray, prefix: str = ""
     ratio, dev, std_ratio = per_bin(ma, mr, sa, sr)
     p = prefix
     rows = []
-    for name, vals, ideal, aspect in ((f"{p}ratio", ratio, 1.0, "mean"), (f"{p}dev-se", dev, 0.0, "mean"),
-                                      (f"{p}std-ratio", std_ratio, 1.0, "covariance")):
+    for name, vals, ideal, aspect in (
+        (f"{p}ratio", ratio, 1.0, "mean"),
+        (f"{p}dev-se", dev, 0.0, "mean"),
+        (f"{p}std-ratio", std_ratio, 1.0, "covariance"),
+    ):
         rows += [row(name, xi, v, ideal, False, aspect) for xi, v in zip(x, vals)]
     if bootstrap:
-        boot = np.stack([np.concatenate(per_bin(a[ia].mean(0), r[ir].mean(0), a[ia].std(0, ddof=1), r[ir].std(0, ddof=1)))
-                         for ia, ir in bootstrap])
+        boot = np.stack(
+            [
+                np.concatenate(per_bin(a[ia].mean(0), r[ir].mean(0), a[ia].std(0, ddof=1), r[ir].std(0, ddof=1)))
+                for ia, ir in bootstrap
+            ]
+        )
         alpha = (1 - CI_LEVEL) / 2
         with np.errstate(invalid="ignore"):
             lo, hi = np.nanquantile(boot, [alpha, 1 - alpha], axis=0) if np.isfinite(boot).any() else (None, None)
@@ -255,6 +296,7 @@ def compare_curves(a: np.ndarray, r: np.ndarray, x: np.ndarray, prefix: str = ""
 
 
 # -- calibration ---------------------------------------------------------------------------------------
+
 
 def badness(values: np.ndarray, ideal: np.ndarray) -> np.ndarray:
     """|value − ideal|, with NaN (undefined) as worst."""
@@ -277,20 +319,24 @@ def calibrate(rows: list[dict], null: np.ndarray, alpha: float, one_sided: bool 
     if not rows:
         return rows
     ideal = np.array([r["ideal"] for r in rows])
-    bad = (lambda v: np.nan_to_num(np.asarray(v, np.float64) - ideal, nan=np.inf)) if one_sided else (lambda v: badness(v, ideal))
-    b = bad([r["value"] for r in rows])                                  # (k,)
-    nb = bad(null)                                                       # (D, k)
+    bad = (
+        (lambda v: np.nan_to_num(np.asarray(v, np.float64) - ideal, nan=np.inf))
+        if one_sided
+        else (lambda v: badness(v, ideal))
+    )
+    b = bad([r["value"] for r in rows])  # (k,)
+    nb = bad(null)  # (D, k)
     d = len(nb)
     if d < 1:
         raise ValueError("calibrate needs at least one null draw")
     finite = np.where(np.isfinite(nb), nb, np.nan)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN rows: undefined in every draw
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: undefined in every draw
         med = np.nan_to_num(np.nanmedian(finite, axis=0))
         spread = np.nan_to_num(np.nanquantile(finite, 0.9, axis=0)) - med
     spread = np.where(spread > 0, spread, np.maximum(np.abs(med), 1.0) * 1e-12)
     z = (b - med) / spread
-    t_null = np.sort(np.max((nb - med) / spread, axis=1))              # (D,) ascending
+    t_null = np.sort(np.max((nb - med) / spread, axis=1))  # (D,) ascending
     adjusted = (1 + d - np.searchsorted(t_null, z, side="left")) / (d + 1)
     # flagged iff (1 + #{T ≥ z}) / (D + 1) ≤ alpha iff #{T ≥ z} ≤ K iff z > T_(K+1) from the top
     k_allowed = int(np.floor(alpha * (d + 1) + 1e-9)) - 1
@@ -318,7 +364,7 @@ class FeatureMetric:
     description = ""
     aspects = ("mean", "covariance")
     amplitude = False
-    plot_features = True   # per-map feature means go to ctx.curves for the report's plots
+    plot_features = True  # per-map feature means go to ctx.curves for the report's plots
 
     def features(self, maps: torch.Tensor, ctx: Context) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Return (x (B,), {statistic prefix: (n, B) per-map curve})."""
@@ -334,19 +380,20 @@ class FeatureMetric:
             rows += compare_curves(fg[key], fr[key], x, f"{key}-" if len(fg) > 1 else "", self.amplitude, boot)
         return rows
 
-    def evaluate(self, generated, reference, heldout, ctx: Context) -> list[dict]:
-        to = lambda m: torch.as_tensor(np.asarray(m)).to(ctx.device)  # noqa: E731
+    def evaluate(self, generated, reference, heldout, ctx: Context) -> MetricResult:
+        from ..stats import to_tensor
+
+        to = lambda m: to_tensor(np.asarray(m)).to(ctx.device)  # noqa: E731
         x, fg = self.features(to(generated), ctx)
         _, fr = self.features(to(reference), ctx)
         _, fh = self.features(to(heldout), ctx)
         rows = self.compare(fg, fr, x, ctx)
         calibrate_rows(rows, self.null_summaries(fg, fr, ctx), ctx.alpha)
+        curves = []
         for label, f in (("generated", fg), ("reference", fr), ("heldout", fh)) if self.plot_features else ():
             for key, v in f.items():
-                for xi, m, s in zip(x, v.mean(0), v.std(0, ddof=1)):
-                    ctx.curves.append({"metric": self.name, "statistic": key, "x": float(xi), "set": label,
-                                       "mean": float(m), "std": float(s)})
-        return rows
+                curves += curve_records(key, label, x, v)
+        return MetricResult(rows, curves)
 
     def null_summaries(self, fg: dict, fr: dict, ctx: Context) -> dict[str, np.ndarray]:
         """Every summary statistic in every null draw: {name: (D,)}. The fresh pool's features are computed once
@@ -356,8 +403,12 @@ class FeatureMetric:
         if null.kind == "fresh":
             key = (self.name, "pool")
             if key not in ctx.cache:
-                parts = [self.features(torch.as_tensor(np.asarray(null.pool[s : s + 1024])).to(ctx.device), ctx)[1]
-                         for s in range(0, len(null.pool), 1024)]
+                from ..stats import to_tensor
+
+                parts = [
+                    self.features(to_tensor(np.asarray(null.pool[s : s + 1024])).to(ctx.device), ctx)[1]
+                    for s in range(0, len(null.pool), 1024)
+                ]
                 ctx.cache[key] = {k: np.concatenate([p[k] for p in parts]) for k in fg}
             fp = ctx.cache[key]
         out: dict[str, np.ndarray] = {}
@@ -369,8 +420,9 @@ class FeatureMetric:
                 out[prefix + name] = v
         return out
 
-    def null_draw_summaries(self, g: np.ndarray, r: np.ndarray, pool: np.ndarray | None,
-                            null: NullDraws) -> dict[str, np.ndarray]:
+    def null_draw_summaries(
+        self, g: np.ndarray, r: np.ndarray, pool: np.ndarray | None, null: NullDraws
+    ) -> dict[str, np.ndarray]:
         """``summaries_from_moments`` of one feature key (g, r: (n, B); pool: (P, B) or None) in every draw."""
         x = np.asarray(null.population(g, r, pool), dtype=np.float64)
         # centred and in float32 for the products (half the time of float64; no cancellation once centred)
@@ -393,6 +445,14 @@ class FeatureMetric:
         return {k: np.concatenate(v) for k, v in parts.items()}
 
 
+def curve_records(statistic: str, label: str, x: np.ndarray, per_map: np.ndarray) -> list[dict]:
+    """Curve records (``emubench.contracts.CURVE_FIELDS``) of one set: mean and std over maps of (n, B) at x (B,)."""
+    return [
+        {"statistic": statistic, "x": float(xi), "set": label, "mean": float(m), "std": float(s)}
+        for xi, m, s in zip(x, per_map.mean(0), per_map.std(0, ddof=1))
+    ]
+
+
 def calibrate_rows(rows: list[dict], null: dict[str, np.ndarray], alpha: float) -> list[dict]:
     """``calibrate`` each aspect's summary rows against the same statistics (by name) in ``null`` ({name: (D,)})."""
     by_aspect: dict[str, list[dict]] = {}
@@ -402,4 +462,3 @@ def calibrate_rows(rows: list[dict], null: dict[str, np.ndarray], alpha: float) 
     for group in by_aspect.values():
         calibrate(group, np.stack([null[r_["statistic"]] for r_ in group], axis=1), alpha)
     return rows
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..stats import default_ell_edges, minkowski, peak_counts, power_spectrum
+from .. import stats  # its modules (and torch) load on first use: listing plugins stays fast
 from .base import Context, FeatureMetric
 
 # Thresholds in units of the reference maps' σ (one σ for all sets, so a wrong variance is visible).
@@ -17,12 +17,14 @@ class PowerSpectrumMetric(FeatureMetric):
     """Power spectrum C_ℓ: ratio of means per ℓ bin, deviation in standard errors, χ², covariance fidelity."""
 
     name = "power-spectrum"
-    description = ("angular power spectrum (log ℓ bins of ≥ 16 modes up to Nyquist): amplitude, ratio, deviation, χ², "
-                   "correlation fidelity")
+    description = (
+        "angular power spectrum (log ℓ bins of ≥ 16 modes up to Nyquist): amplitude, ratio, deviation, χ², "
+        "correlation fidelity"
+    )
     amplitude = True  # "P(ℓ) amplitude 0.97 ± 0.01": the best-fit ratio of mean spectra, a 'mean' summary
 
     def features(self, maps, ctx: Context):
-        ell, p = power_spectrum(maps, ctx.side_deg, default_ell_edges(ctx.npix, ctx.side_deg))
+        ell, p = stats.power_spectrum(maps, ctx.side_deg, stats.default_ell_edges(ctx.npix, ctx.side_deg))
         return ell, {"C_ell": p.cpu().numpy()}
 
 
@@ -33,7 +35,7 @@ class MinkowskiMetric(FeatureMetric):
     description = "Minkowski functionals V0, V1, V2 over ν ∈ [-2, 4] σ_ref: ratio, deviation, χ², correlation fidelity"
 
     def features(self, maps, ctx: Context):
-        nu, v0, v1, v2 = minkowski(maps, MF_NU * ctx.sigma_ref)
+        nu, v0, v1, v2 = stats.minkowski(maps, MF_NU * ctx.sigma_ref)
         return nu / ctx.sigma_ref, {"V0": v0.cpu().numpy(), "V1": v1.cpu().numpy(), "V2": v2.cpu().numpy()}
 
 
@@ -44,5 +46,5 @@ class PeaksMetric(FeatureMetric):
     description = "peak counts over ν ∈ [-1, 5] σ_ref: ratio, deviation, χ², correlation fidelity"
 
     def features(self, maps, ctx: Context):
-        nu, counts = peak_counts(maps, PEAK_NU * ctx.sigma_ref)
+        nu, counts = stats.peak_counts(maps, PEAK_NU * ctx.sigma_ref)
         return nu / ctx.sigma_ref, {"peaks": counts.cpu().numpy()}

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats as sps
 
-from ..data.augment import symmetry
-from ..stats import ShiftNeighbourIndex
+from .. import stats
+from ..contracts import MetricResult
 from .base import CI_LEVEL, Context, row
 
-PERCENTILE = 1.0   # threshold: this percentile of held-out maps' ratios
+PERCENTILE = 1.0  # threshold: this percentile of held-out maps' ratios
 
 
 def inverse_symmetry(k: int) -> int:
@@ -19,7 +18,9 @@ def inverse_symmetry(k: int) -> int:
 
 def aligned(train_map: np.ndarray, k: int, offset: tuple[int, int]) -> np.ndarray:
     """A training map moved onto the generated map it was matched with (for the report's closest pairs)."""
-    return np.ascontiguousarray(symmetry(np.roll(train_map, (int(offset[0]), int(offset[1])), axis=(0, 1)), inverse_symmetry(k)))
+    return np.ascontiguousarray(
+        stats.symmetry(np.roll(train_map, (int(offset[0]), int(offset[1])), axis=(0, 1)), inverse_symmetry(k))
+    )
 
 
 class Memorisation:
@@ -38,17 +39,22 @@ class Memorisation:
     """
 
     name = "memorisation"
-    description = ("nearest-training-map distance up to translations and the 8 square symmetries, relative to the "
-                   "nearest validation map: fraction of generated maps below held-out maps' 1st percentile")
+    description = (
+        "nearest-training-map distance up to translations and the 8 square symmetries, relative to the "
+        "nearest validation map: fraction of generated maps below held-out maps' 1st percentile"
+    )
     aspects = ("memorisation",)
 
-    def evaluate(self, generated, reference, heldout, ctx: Context) -> list[dict]:
+    def evaluate(self, generated, reference, heldout, ctx: Context) -> MetricResult:
+        from scipy import stats as sps
+
         if ctx.train is None:
-            return []
+            return MetricResult([])
         g, r, h = (np.asarray(x, np.float32) for x in (generated, reference, heldout))
         if "memorisation" not in ctx.cache:  # what does not depend on the generated maps
             train_maps = np.asarray(ctx.train.get(slice(0, len(ctx.train))), dtype=np.float32)
-            train, val = ShiftNeighbourIndex(train_maps, device=ctx.device), ShiftNeighbourIndex(r, device=ctx.device)
+            train = stats.ShiftNeighbourIndex(train_maps, device=ctx.device)
+            val = stats.ShiftNeighbourIndex(r, device=ctx.device)
             dh = train.query(h)["distance"]
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio_h = dh / val.query(h)["distance"]
@@ -73,8 +79,12 @@ class Memorisation:
         ideal = r_th / (n + 1)  # its mean fraction
         p_value = float(null.sf(k_obs - 1))
         k_star = next(k for k in range(n + 2) if null.sf(k - 1) <= ctx.alpha) if null.sf(n - 1) <= ctx.alpha else n + 1
-        flagged_row = {**row("fraction-closer-to-training", np.nan, rel, ideal, True, "memorisation"),
-                       "p_value": p_value, "flagged": p_value <= ctx.alpha, "floor": (k_star - 1) / n - ideal}
+        flagged_row = {
+            **row("fraction-closer-to-training", np.nan, rel, ideal, True, "memorisation"),
+            "p_value": p_value,
+            "flagged": p_value <= ctx.alpha,
+            "floor": (k_star - 1) / n - ideal,
+        }
         rows = [
             flagged_row,
             row("fraction-below-threshold", np.nan, frac, ideal, False, "memorisation"),
@@ -86,18 +96,28 @@ class Memorisation:
             r_["ci_low"], r_["ci_high"] = float(ci.low), float(ci.high)
         if ctx.bootstrap_draws:
             brng = np.random.default_rng([ctx.seed, 2])
-            ratios = [np.median(dg[brng.integers(0, n, n)]) / np.median(dh[brng.integers(0, len(dh), len(dh))])
-                      for _ in range(ctx.bootstrap_draws)]
+            ratios = [
+                np.median(dg[brng.integers(0, n, n)]) / np.median(dh[brng.integers(0, len(dh), len(dh))])
+                for _ in range(ctx.bootstrap_draws)
+            ]
             lo, hi = np.quantile(ratios, [(1 - CI_LEVEL) / 2, (1 + CI_LEVEL) / 2])
             if lo <= rows[2]["value"] <= hi:
                 rows[2]["ci_low"], rows[2]["ci_high"] = float(lo), float(hi)
         closest = np.argsort(ratio_g)[:8]
-        ctx.extras["memorisation"] = {
-            "generated_index": closest.tolist(), "train_index": ng["index"][closest].tolist(),
-            "distance": dg[closest].tolist(), "ratio": ratio_g[closest].tolist(),
-            "ratio_threshold": float(threshold), "heldout_median": float(np.median(dh)),
-            "train_maps": [aligned(train_maps[ng["index"][i]], int(ng["symmetry"][i]), ng["offset"][i]) for i in closest]}
-        ctx.curves += [{"metric": self.name, "statistic": "nn-distance", "x": float(q), "set": label,
-                        "mean": float(np.percentile(d, q)), "std": np.nan}
-                       for label, d in (("generated", dg), ("heldout", dh)) for q in (1, 5, 25, 50, 75, 95)]
-        return rows
+        extras = {
+            "generated_index": closest.tolist(),
+            "train_index": ng["index"][closest].tolist(),
+            "distance": dg[closest].tolist(),
+            "ratio": ratio_g[closest].tolist(),
+            "ratio_threshold": float(threshold),
+            "heldout_median": float(np.median(dh)),
+            "train_maps": [
+                aligned(train_maps[ng["index"][i]], int(ng["symmetry"][i]), ng["offset"][i]) for i in closest
+            ],
+        }
+        curves = [
+            {"statistic": "nn-distance", "x": float(q), "set": label, "mean": float(np.percentile(d, q)), "std": np.nan}
+            for label, d in (("generated", dg), ("heldout", dh))
+            for q in (1, 5, 25, 50, 75, 95)
+        ]
+        return MetricResult(rows, curves, extras)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 import numpy as np
-import torch
 
-from ..stats import pdf, pixel_cdf
-from .base import Context, FeatureMetric, row
+from .. import stats
+from ..contracts import MetricResult
+from .base import Context, FeatureMetric, curve_records, row
 
 PDF_NU = np.linspace(-3.0, 8.0, 45)
 
@@ -21,9 +20,9 @@ class PixelKS(FeatureMetric):
     The statistic is D on a grid: max over ``GRID`` quantiles of the reference pixels of
     |F_generated − F_reference|, from per-map pixel CDFs (so null draws only re-select maps). It is at most the
     exact D over all pixels (the one scipy's ``ks_2samp`` and the thesis report) and within one grid cell,
-    ~1/GRID in probability, of it; the exact D would need a sort of every pixel per score. No KS p-value is published: the
-    textbook one assumes independent pixels, and neighbouring κ pixels are strongly correlated (real vs real
-    gets p ~ 1e-11); the null's p-value is the honest one.
+    ~1/GRID in probability, of it; the exact D would need a sort of every pixel per score. No KS p-value is
+    published: the textbook one assumes independent pixels, and neighbouring κ pixels are strongly correlated
+    (real vs real gets p ~ 1e-11); the null's p-value is the honest one.
     """
 
     name = "pixel-ks"
@@ -32,10 +31,12 @@ class PixelKS(FeatureMetric):
     plot_features = False  # the report plots the pixel pdf instead of 1,024 CDF points
 
     def features(self, maps, ctx: Context):
-        return self._grid, {"cdf": pixel_cdf(maps, torch.as_tensor(self._grid, device=maps.device)).cpu().numpy()}
+        return self._grid, {"cdf": stats.pixel_cdf(maps, stats.to_tensor(self._grid).to(maps.device)).cpu().numpy()}
 
     def compare(self, fg, fr, x, ctx):
-        return [row("D", np.nan, float(np.max(np.abs(fg["cdf"].mean(0) - fr["cdf"].mean(0)))), 0.0, True, "distribution")]
+        return [
+            row("D", np.nan, float(np.max(np.abs(fg["cdf"].mean(0) - fr["cdf"].mean(0)))), 0.0, True, "distribution")
+        ]
 
     def null_draw_summaries(self, g, r, pool, null):
         """D of every null draw: set CDFs are means of per-map CDFs, so one matrix product per chunk of draws."""
@@ -48,16 +49,13 @@ class PixelKS(FeatureMetric):
             out.append(np.max(np.abs(sel @ x / m - other), axis=1))
         return {"D": np.concatenate(out)}
 
-    def evaluate(self, generated, reference, heldout, ctx: Context) -> list[dict]:
+    def evaluate(self, generated, reference, heldout, ctx: Context) -> MetricResult:
         g = np.asarray(generated, dtype=np.float32)
         r = np.asarray(reference, dtype=np.float32)
         h = np.asarray(heldout, dtype=np.float32)
         self._grid = np.quantile(r.reshape(-1)[:: max(1, r.size // 4_000_000)], (np.arange(GRID) + 0.5) / GRID)
-        rows = super().evaluate(g, r, h, ctx)
+        result = super().evaluate(g, r, h, ctx)
         for label, maps in (("generated", g), ("reference", r), ("heldout", h)):
-            nu, dens = pdf(torch.from_numpy(maps).to(ctx.device), PDF_NU * ctx.sigma_ref)
-            dens = dens.cpu().numpy()
-            for xi, m, s in zip(nu / ctx.sigma_ref, dens.mean(0), dens.std(0, ddof=1)):
-                ctx.curves.append({"metric": self.name, "statistic": "pdf", "x": float(xi), "set": label,
-                                   "mean": float(m), "std": float(s)})
-        return rows
+            nu, dens = stats.pdf(stats.to_tensor(maps).to(ctx.device), PDF_NU * ctx.sigma_ref)
+            result.curves += curve_records("pdf", label, nu / ctx.sigma_ref, dens.cpu().numpy())
+        return result

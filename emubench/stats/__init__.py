@@ -1,14 +1,49 @@
 """Statistics of κ maps: one implementation each, numpy or torch input, CPU or GPU.
 
 The definitions follow LensTools 1.2 ``ConvergenceMap`` (see docs/statistics.md): power_spectrum,
-minkowski, peak_counts, pdf; plus moments and exact nearest neighbours.
+minkowski, peak_counts, pdf; plus moments, exact nearest neighbours and the symmetries of the square.
+
+This package imports nothing from the rest of emubench (a test checks it): it is the bottom layer that data,
+baselines, metrics and plugins share. Its modules load on first use (``emubench.stats.power_spectrum`` imports
+``emubench.stats.power`` and torch then), so that registering the metrics that use it costs nothing.
 """
 
-from .minkowski import minkowski
-from .neighbours import NeighbourIndex, ShiftNeighbourIndex, brute_force, nearest_neighbours, screen_dtype
-from .pdf import moments, pdf, pixel_cdf
-from .peaks import peak_counts
-from .power import default_ell_edges, power_spectrum
+from __future__ import annotations
 
-__all__ = ["power_spectrum", "default_ell_edges", "minkowski", "peak_counts", "pdf", "pixel_cdf", "moments",
-           "nearest_neighbours", "brute_force", "NeighbourIndex", "ShiftNeighbourIndex", "screen_dtype"]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "power_spectrum": "power",
+    "default_ell_edges": "power",
+    "mode_counts": "power",
+    "minkowski": "minkowski_functionals",
+    "peak_counts": "peaks",
+    "pdf": "pixels",
+    "pixel_cdf": "pixels",
+    "moments": "pixels",
+    "nearest_neighbours": "neighbours",
+    "brute_force": "neighbours",
+    "NeighbourIndex": "neighbours",
+    "ShiftNeighbourIndex": "neighbours",
+    "screen_dtype": "neighbours",
+    "symmetry": "symmetries",
+    "all_symmetries": "symmetries",
+    "random_symmetries": "symmetries",
+    "to_tensor": "_backend",
+    "fast_bf16": "_backend",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'emubench.stats' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value  # once loaded, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -9,6 +9,16 @@ import numpy as np
 import torch
 
 
+def fast_bf16(device: Any) -> bool:
+    """True where bfloat16 matrix products are fast: any CUDA GPU, or a CPU with AMX tiles (Intel Sapphire
+    Rapids and later). Elsewhere a CPU emulates bfloat16 and it is slower than float32. device: str or torch.device."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return True
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private in torch 2.x, hence guarded
+    return device.type == "cpu" and bool(amx and amx())
+
+
 def to_tensor(x: Any) -> torch.Tensor:
     """A torch tensor sharing the memory of a numpy array (or the tensor itself). Read-only memmaps are shared,
     not copied, and torch's warning about them is silenced: statistics only ever read their input."""
@@ -61,8 +71,9 @@ def map_sigma(t: torch.Tensor, norm: bool, step: int = 64) -> torch.Tensor:
     at a time, so float32 input is never copied to float64 whole."""
     if not norm:
         return torch.ones(t.shape[0], 1, dtype=torch.float64, device=t.device)
-    return torch.cat([t[s : s + step].to(torch.float64).flatten(1).std(dim=1, correction=0)
-                      for s in range(0, t.shape[0], step)])[:, None]
+    return torch.cat(
+        [t[s : s + step].to(torch.float64).flatten(1).std(dim=1, correction=0) for s in range(0, t.shape[0], step)]
+    )[:, None]
 
 
 def binned_sum(values: torch.Tensor, idx: torch.Tensor, nbins: int) -> torch.Tensor:

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..devices import fast_bf16
-from ._backend import to_tensor
+from ._backend import fast_bf16, to_tensor
+from .symmetries import symmetry
 
 # Unit roundoff of each screening dtype (half the spacing of numbers near 1).
 _UNIT = {torch.bfloat16: 2.0**-8, torch.float32: 2.0**-24, torch.float64: 2.0**-53}
@@ -58,7 +58,9 @@ def brute_force(queries: Any, refs: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.sqrt(((q - r[idx]) ** 2).sum(1)), idx
 
 
-def _resolve(q: torch.Tensor, r: torch.Tensor, mask: torch.Tensor, max_elems: int = 1 << 20) -> tuple[torch.Tensor, torch.Tensor]:
+def _resolve(
+    q: torch.Tensor, r: torch.Tensor, mask: torch.Tensor, max_elems: int = 1 << 20
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact float64 nearest among the (query, reference) pairs in ``mask``; ties go to the lower index.
 
     Small blocks on purpose (8 MB of float64 temporaries): large temporaries are fresh memory maps on every call,
@@ -95,7 +97,9 @@ class NeighbourIndex:
         u = _UNIT[self.dtype] if self.dtype != self.refs.dtype else 0.0
         acc = _UNIT[torch.float64 if self.dtype == torch.float64 else torch.float32]
         self.block = min(BLOCK, self.refs.shape[1])
-        self.rel_in = 1.01 * ((2 * u + u * u) + self.block * acc * (1 + u) ** 2 + self.refs.shape[1] * _UNIT[torch.float64])
+        self.rel_in = 1.01 * (
+            (2 * u + u * u) + self.block * acc * (1 + u) ** 2 + self.refs.shape[1] * _UNIT[torch.float64]
+        )
         self.rel_out = 1.01 * _UNIT[self.dtype] / (1 - _UNIT[self.dtype])
 
     def _screen(self, q: torch.Tensor, qn: torch.Tensor) -> torch.Tensor:
@@ -109,7 +113,9 @@ class NeighbourIndex:
             out_err += part.abs()
         d2 = qn[:, None] ** 2 + self.norm[None, :] ** 2 - 2.0 * dot
         tol = 2.0 * (self.rel_in * qn[:, None] * self.norm[None, :] + self.rel_out * out_err)
-        tol += 4 * _UNIT[torch.float64] * (qn[:, None] ** 2 + self.norm[None, :] ** 2 + 2 * dot.abs())  # d2's own rounding
+        tol += (
+            4 * _UNIT[torch.float64] * (qn[:, None] ** 2 + self.norm[None, :] ** 2 + 2 * dot.abs())
+        )  # d2's own rounding
         # keep every reference whose lowest possible distance is below the best one's highest possible
         return d2 - tol <= (d2 + tol).min(1, keepdim=True).values
 
@@ -127,8 +133,14 @@ class NeighbourIndex:
         return best_d, best_i
 
 
-def nearest_neighbours(queries: Any, refs: Any, *, device: str | torch.device | None = None,
-                       chunk: int = 256, dtype: torch.dtype | None = None) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbours(
+    queries: Any,
+    refs: Any,
+    *,
+    device: str | torch.device | None = None,
+    chunk: int = 256,
+    dtype: torch.dtype | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact nearest reference of every query map.
 
     queries: (Q, H, W); refs: (R, H, W), numpy or torch. Returns (distance (Q,) in κ units, index (Q,));
@@ -138,11 +150,6 @@ def nearest_neighbours(queries: Any, refs: Any, *, device: str | torch.device | 
 
 
 # -- nearest neighbours up to translations and the symmetries of the square ---------------------------------
-
-def _symmetry(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Symmetry k ∈ 0..7 of (..., H, W): k % 4 quarter turns, then a left-right flip if k >= 4 (as data.augment)."""
-    y = torch.rot90(x, k % 4, dims=(-2, -1))
-    return torch.flip(y, dims=(-1,)) if k >= 4 else y
 
 
 def fingerprint(maps: torch.Tensor, kmax: int) -> torch.Tensor:
@@ -176,8 +183,15 @@ class ShiftNeighbourIndex:
     translated copies, with or without noise, it ranked the source first in every test).
     """
 
-    def __init__(self, refs: Any, *, candidates: int = 4, min_overlap: float = 0.5, kmax: int = 16,
-                 device: str | torch.device | None = None):
+    def __init__(
+        self,
+        refs: Any,
+        *,
+        candidates: int = 4,
+        min_overlap: float = 0.5,
+        kmax: int = 16,
+        device: str | torch.device | None = None,
+    ):
         self.device = torch.device(device or "cpu")
         self.refs = to_tensor(refs).to(self.device, torch.float32)
         self.n = self.refs.shape[-1]
@@ -193,7 +207,7 @@ class ShiftNeighbourIndex:
 
     def _candidates(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(reference index, symmetry) of the ``candidates`` best fingerprint matches, each (Q, K)."""
-        d = torch.stack([torch.cdist(fingerprint(_symmetry(q, k), self.kmax), self.fp) for k in range(8)], 1)
+        d = torch.stack([torch.cdist(fingerprint(symmetry(q, k), self.kmax), self.fp) for k in range(8)], 1)
         best = d.reshape(len(q), -1).topk(self.candidates, largest=False).indices  # over (symmetry, reference)
         return best % len(self.refs), best // len(self.refs)
 
@@ -224,13 +238,17 @@ class ShiftNeighbourIndex:
         qa = to_tensor(queries)
         if qa.shape[-1] != self.n:
             raise ValueError(f"query maps are {qa.shape[-1]}² but reference maps {self.n}²")
-        out = {"distance": np.empty(len(qa)), "index": np.empty(len(qa), np.int64),
-               "symmetry": np.empty(len(qa), np.int64), "offset": np.empty((len(qa), 2), np.int64)}
+        out = {
+            "distance": np.empty(len(qa)),
+            "index": np.empty(len(qa), np.int64),
+            "symmetry": np.empty(len(qa), np.int64),
+            "offset": np.empty((len(qa), 2), np.int64),
+        }
         for start in range(0, len(qa), chunk):
             q = qa[start : start + chunk].to(self.device, torch.float32)
             ref, sym = self._candidates(q)
             k = ref.shape[1]
-            qs = torch.stack([_symmetry(q[i], int(sym[i, j])) for i in range(len(q)) for j in range(k)])
+            qs = torch.stack([symmetry(q[i], int(sym[i, j])) for i in range(len(q)) for j in range(k)])
             d, off = self._exact(qs, self.refs[ref.reshape(-1)])
             d, off = d.reshape(len(q), k), off.reshape(len(q), k)
             j = d.argmin(1)
@@ -244,5 +262,7 @@ class ShiftNeighbourIndex:
             size = np.where(cyclic, self.n, self.pad)
             flat = np.where(cyclic, -1 - flat, flat)
             dy, dx = flat // size, flat % size
-            out["offset"][sl] = np.stack([np.where(dy >= self.n, dy - size, dy), np.where(dx >= self.n, dx - size, dx)], 1)
+            out["offset"][sl] = np.stack(
+                [np.where(dy >= self.n, dy - size, dy), np.where(dx >= self.n, dx - size, dx)], 1
+            )
         return out

@@ -14,7 +14,6 @@ import torch
 
 from ._backend import as_maps, binned_sum, edges_tensor, map_sigma, midpoints, out, threshold_bins
 
-
 CHUNK_PIXELS = 1 << 18  # pixels per pass on CPU: the eight comparisons stay in cache
 
 
@@ -55,4 +54,3 @@ def peak_counts(maps: Any, thresholds: Any, norm: bool = False):
     idx = torch.where(is_peak.reshape(t.shape[0], -1), idx, torch.full_like(idx, -1))
     counts = binned_sum(torch.ones_like(flat), idx, nb) / (edges[1:] - edges[:-1])[None, :]
     return midpoints(edges), out(counts, is_numpy, single)
-

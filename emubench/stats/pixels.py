@@ -40,7 +40,10 @@ def moments(maps: Any) -> dict[str, Any]:
     sd = torch.sqrt(var).clamp(min=torch.finfo(torch.float64).tiny)
     skew = (d**3).mean(1) / sd**3
     kurt = (d**4).mean(1) / sd**4 - 3
-    return {k: out(v, is_numpy, single) for k, v in {"mean": mean, "variance": var, "skewness": skew, "kurtosis": kurt}.items()}
+    return {
+        k: out(v, is_numpy, single)
+        for k, v in {"mean": mean, "variance": var, "skewness": skew, "kurtosis": kurt}.items()
+    }
 
 
 def pixel_cdf(maps: Any, thresholds: Any, chunk_pixels: int = 1 << 22):

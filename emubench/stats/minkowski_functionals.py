@@ -72,12 +72,16 @@ class _Boundaries:
         self.shift = 1 - self.bounds[:, :1] * self.scale
         grid = torch.addcmul(self.shift, self.bounds, self.scale)
         dev = (grid - torch.arange(1, 2 * nb + 2, dtype=grid.dtype, device=grid.device)).abs().max()
-        self.arithmetic = bool(torch.isfinite(self.scale).all() and torch.isfinite(self.shift).all() and dev < self.EPS / 10)
+        self.arithmetic = bool(
+            torch.isfinite(self.scale).all() and torch.isfinite(self.shift).all() and dev < self.EPS / 10
+        )
 
     def locate(self, flat: torch.Tensor, rows: slice) -> torch.Tensor:
         """j (n, M) for the pixels ``flat`` (n, M) of the maps ``rows`` (one chunk)."""
         if not self.arithmetic:
-            return torch.searchsorted(self.bounds[rows].contiguous(), flat.to(self.bounds.dtype).contiguous(), right=True)
+            return torch.searchsorted(
+                self.bounds[rows].contiguous(), flat.to(self.bounds.dtype).contiguous(), right=True
+            )
         top = 2 * self.nb + 1
         q = torch.addcmul(self.shift[rows], flat, self.scale[rows]).nan_to_num_(nan=math.inf)
         # q < 1 is below every boundary (j = 0), q >= top is above all (j = top); clamped half a step inside,
@@ -102,15 +106,15 @@ def _chunk(t: torch.Tensor, where: _Boundaries, rows: slice):
     # The stencils without their 1/2 factors: dx = 2·gx, hxx = 4·∂²κ/∂x², and so on. Powers of two scale
     # exactly in floating point; the remaining constants are applied to the binned sums, not to every pixel.
     p = _padded(t, 2, torch.float64)
-    dx = p[:, 1:-1, 2:] - p[:, 1:-1, :-2]   # on a 1-pixel margin, (N, H+2, W+2)
+    dx = p[:, 1:-1, 2:] - p[:, 1:-1, :-2]  # on a 1-pixel margin, (N, H+2, W+2)
     dy = p[:, 2:, 1:-1] - p[:, :-2, 1:-1]
     gx, gy = dx[:, 1:-1, 1:-1], dy[:, 1:-1, 1:-1]
     hxx = dx[:, 1:-1, 2:] - dx[:, 1:-1, :-2]
     hyy = dy[:, 2:, 1:-1] - dy[:, :-2, 1:-1]
     hxy = dx[:, 2:, 1:-1] - dx[:, :-2, 1:-1]
     gx2, gy2 = gx * gx, gy * gy
-    g2 = gx2 + gy2                                  # 4 |∇κ|²
-    grad = torch.sqrt(g2)                           # 2 |∇κ|; V1's integrand |∇κ|/4 = grad/8, scaled after summing
+    g2 = gx2 + gy2  # 4 |∇κ|²
+    grad = torch.sqrt(g2)  # 2 |∇κ|; V1's integrand |∇κ|/4 = grad/8, scaled after summing
     # curv = −16 (2 gx gy hxy − gx² hyy − gy² hxx) / (4 |∇κ|²) = −8π × V2's integrand, in three fused passes
     curv = gx2.mul_(hyy).addcmul_(gy2, hxx).addcmul_(gx * gy, hxy, value=-2).div_(g2)
     # Sums per (map, j), j the number of boundaries <= κ (0 … 2 nb + 1); bin i collects j = 2i + 1 and 2i + 2.
@@ -155,5 +159,9 @@ def minkowski(maps: Any, thresholds: Any, norm: bool = False):
     where = _Boundaries(edges, sigma)
     parts = [_chunk(t[s : s + step], where, slice(s, s + step)) for s in range(0, t.shape[0], step)]
     v0, v1, v2 = (torch.cat([p[i] for p in parts]) for i in range(3))
-    return (midpoints(edges), out(v0 / n_pix, is_numpy, single), out(v1 / (n_pix * width), is_numpy, single),
-            out(v2 / (n_pix * width), is_numpy, single))
+    return (
+        midpoints(edges),
+        out(v0 / n_pix, is_numpy, single),
+        out(v1 / (n_pix * width), is_numpy, single),
+        out(v2 / (n_pix * width), is_numpy, single),
+    )

@@ -1,0 +1,187 @@
+"""The plugin contracts: one ``typing.Protocol`` per kind of plugin object, the single source of truth.
+
+Every registered object is a **class** with a ``name`` (lowercase words joined by hyphens) and a
+``description``; the registry checks the members below when a plugin registers it (``missing_members``), and
+docs/plugins.md documents each one (a test checks that it does). Units: maps are κ, float32, shape (n, H, W);
+``side_deg`` is the map side in degrees.
+
+- ``Dataset``: options in, a ``MapSet`` out.
+- ``Model``: a training-free emulator, fitted on a training split in seconds.
+- ``TrainedModel``: an emulator rebuilt from a run folder written by its ``Trainer``.
+- ``Trainer``: trains the models named in its ``models`` into a run folder (``emubench.RunFolder``).
+- ``Metric``: compares generated with real maps; returns a ``MetricResult``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .data.base import MapSet
+    from .metrics.base import Context
+
+# The record format of a curve (one point of one set of a statistic), as the report plots it.
+CURVE_FIELDS: dict[str, str] = {
+    "statistic": "name of the curve, e.g. 'C_ell' or 'V0'",
+    "x": "abscissa: ℓ for spectra, ν (thresholds in units of the reference σ) for Minkowski functionals and peaks",
+    "set": "'generated', 'reference' (validation split) or 'heldout' (test split)",
+    "mean": "mean over the set's maps at x",
+    "std": "standard deviation over the set's maps at x (NaN if none)",
+}
+
+
+@dataclass
+class MetricResult:
+    """What ``Metric.evaluate`` returns.
+
+    rows: result rows (``emubench.metrics.base.row`` makes one; keys: statistic, aspect, bin, value, ideal,
+    summary, floor, p_value, flagged, ci_low, ci_high). curves: records with the keys of ``CURVE_FIELDS`` for
+    the report's plots (the harness adds ``metric``); none is fine. extras: anything the report shows besides
+    (the memorisation check's closest pairs), JSON-able or numpy arrays.
+    """
+
+    rows: list[dict[str, Any]]
+    curves: list[dict[str, Any]] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """A dataset plugin. ``__init__(**options)`` is cheap and refuses unknown or invalid options with an
+    ``EmubenchError`` (options come from ``-D key=value``, ``--data PATH`` as ``path=``, ``--side-deg`` as
+    ``side_deg=``); ``load()`` returns the maps."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    def load(self) -> MapSet:
+        """The maps as a ``MapSet``: (N, H, W) float32 κ with O(1) random access (a memmap is ideal),
+        ``side_deg`` in degrees, and ``meta`` ({"dataset": name, "options": {...}} or {"files": [...]}) so that
+        a run can reopen the same data."""
+        ...
+
+
+@runtime_checkable
+class Model(Protocol):
+    """A training-free emulator: ``emubench score --model NAME`` fits it on the training split."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    @classmethod
+    def fit(cls, train: MapSet, *, seed: int = 0) -> Model:
+        """An instance fitted on the training split ``train``, in seconds."""
+        ...
+
+    def sample(self, n: int, *, seed: int, device: str = "cpu") -> np.ndarray:
+        """``n`` maps (n, H, W), float32, in κ (any training-time transform undone), deterministic in ``seed``."""
+        ...
+
+
+@runtime_checkable
+class TrainedModel(Protocol):
+    """An emulator trained by a ``Trainer``: ``emubench score --model RUN_FOLDER`` rebuilds it."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    @classmethod
+    def from_run(
+        cls, run_dir: Path, manifest: dict[str, Any], *, checkpoint: str | None = None, device: str = "cpu"
+    ) -> TrainedModel:
+        """The model of run folder ``run_dir`` (``emubench.RunFolder.open(run_dir)`` gives its checkpoints);
+        ``manifest`` is its validated manifest; ``checkpoint``: a checkpoint name (default: best, else latest)."""
+        ...
+
+    def sample(self, n: int, *, seed: int, device: str = "cpu") -> np.ndarray:
+        """``n`` maps (n, H, W), float32, in κ, deterministic in ``seed``."""
+        ...
+
+
+@runtime_checkable
+class Trainer(Protocol):
+    """Trains the models named in ``models``: ``emubench train MODEL`` picks the trainer whose ``models`` holds it."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    models: ClassVar[tuple[str, ...]]
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]]
+    default_preset: ClassVar[str]
+
+    def make_config(self, preset: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
+        """The preset (default: ``default_preset``) with ``overrides`` applied: a JSON-able dict. Overrides come
+        from ``--epochs``, ``--max-steps``, ``--batch-size``, ``--seed`` (only when given) and ``-c key=value``
+        (values parsed as JSON: numbers arrive as numbers). An unknown preset or key, or a bad value, raises an
+        ``EmubenchError`` before any work starts. A ``dataset`` key names the preset's default dataset."""
+        ...
+
+    def train(
+        self,
+        *,
+        model: str,
+        splits: dict[str, MapSet],
+        mapset: MapSet,
+        split_seed: int,
+        config: dict[str, Any],
+        out: Path,
+        resume: bool,
+        device: str,
+        quiet: bool,
+    ) -> Path:
+        """Train ``model`` on ``splits["train"]`` (``splits`` holds the "train", "val" and "test" MapSets of
+        ``mapset`` split with ``split_seed``) with ``config`` (from ``make_config``) on ``device`` ("cpu",
+        "cuda", "cuda:N"); write the run folder ``out`` with ``emubench.RunFolder`` (or continue it when
+        ``resume``) and return its path. ``quiet``: no progress output."""
+        ...
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """Compares generated with real maps. ``aspects`` names the verdicts its rows feed (e.g. ("mean",
+    "covariance")): a score splits its false-positive rate evenly over the verdicts of all its metrics."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    aspects: ClassVar[tuple[str, ...]]
+
+    def evaluate(self, generated: np.ndarray, reference: np.ndarray, heldout: np.ndarray, ctx: Context) -> MetricResult:
+        """``generated``, ``reference`` (validation split) and ``heldout`` (test split): (n, H, W) float32 κ, equal
+        n. ``ctx``: an ``emubench.Context`` (geometry, the null draws, alpha per verdict, a cache). Returns a
+        ``MetricResult``; a plain list of rows is accepted too (curves then come from ``ctx.curves``)."""
+        ...
+
+
+# Which protocol(s) a registered object of each registry kind must satisfy (a model: either of the two).
+KIND_PROTOCOLS: dict[str, tuple[type, ...]] = {
+    "datasets": (Dataset,),
+    "models": (Model, TrainedModel),
+    "trainers": (Trainer,),
+    "metrics": (Metric,),
+}
+
+
+def protocol_members(protocol: type) -> list[str]:
+    """The members a protocol asks for (attributes and methods), in definition order."""
+    names = [n for n in getattr(protocol, "__annotations__", {})]
+    names += [
+        n for n, v in vars(protocol).items() if not n.startswith("_") and (callable(v) or isinstance(v, classmethod))
+    ]
+    return list(dict.fromkeys(names))
+
+
+def missing_members(obj: Any, kind: str) -> list[str]:
+    """Members of its contract that a registered class lacks (empty when it satisfies one of its protocols).
+
+    ``aspects`` is optional for metrics (a metric without it counts as one verdict), ``description`` for all."""
+    optional = {"description", "aspects"}
+    best: list[str] | None = None
+    for protocol in KIND_PROTOCOLS[kind]:
+        missing = [m for m in protocol_members(protocol) if m not in optional and not hasattr(obj, m)]
+        if best is None or len(missing) < len(best):
+            best = missing
+    return best or []

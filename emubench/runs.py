@@ -1,0 +1,219 @@
+"""Run folders: what a trainer writes and ``emubench score --model RUN`` reads back.
+
+A run folder looks like::
+
+    run/
+      manifest.json                 the versioned manifest below
+      checkpoints/<name>.safetensors weights and optimiser state, hashed in the manifest, never unpickled
+      log.jsonl                     training log (one JSON object a line)
+      samples/...                   anything else the trainer writes with ``RunFolder.write_bytes``
+      .lock                         held while a process writes the run
+
+``RunFolder`` owns all of it: creating and opening a run, the lock, atomic and hashed checkpoints, ``latest``
+and ``best``, rotation of step checkpoints, the manifest (validated on every write and read), the check that
+a run is scored on the data it was trained on, and the fault-injection points the reliability tests use.
+
+The manifest's schema (``manifest_version`` 1) is documented and checked in ``emubench.manifest``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .checkpoint import (
+    MANIFEST,
+    RunLock,
+    environment,
+    load_checkpoint,
+    read_manifest,
+    save_checkpoint,
+    verified_checkpoints,
+)
+from .data.base import MapSet
+from .errors import EmubenchError
+from .io import atomic_path, failpoint, write_json, write_text
+from .manifest import MANIFEST_VERSION, validate_manifest
+
+
+def dataset_block(mapset: MapSet, split_seed: int) -> dict[str, Any]:
+    """The manifest's ``dataset`` entry for ``mapset`` split with ``split_seed``."""
+    return {
+        "name": None if mapset.meta.get("files") else mapset.meta.get("dataset", mapset.name.split(":")[0]),
+        "files": mapset.meta.get("files"),
+        "options": dict(mapset.meta.get("options", {})),
+        "hash": mapset.content_hash(),
+        "side_deg": float(mapset.side_deg),
+        "npix": mapset.npix,
+        "n_maps": len(mapset),
+        "split_seed": int(split_seed),
+    }
+
+
+class RunFolder:
+    """A run folder on disk and its manifest (see the module docstring for the layout and the schema).
+
+    Create one with ``RunFolder.create`` (a new run) or ``RunFolder.open`` (an existing one); hold
+    ``run.lock()`` while writing. ``run.manifest`` is the validated manifest as a dict; change it through
+    ``update``, ``save_checkpoint`` and ``set_best`` so that what is on disk is always valid and complete.
+    """
+
+    def __init__(self, path: str | os.PathLike, manifest: dict[str, Any]):
+        self.path = Path(path)
+        self.manifest = manifest
+
+    # -- create, open, lock ------------------------------------------------------------------------------
+
+    @staticmethod
+    def exists(path: str | os.PathLike) -> bool:
+        """True if ``path`` holds a run (a manifest)."""
+        return (Path(path) / MANIFEST).exists()
+
+    @classmethod
+    def create(
+        cls, path: str | os.PathLike, *, model: str, mapset: MapSet, split_seed: int, seed: int, **extra: Any
+    ) -> RunFolder:
+        """Start a new run in ``path`` (refused if it already holds one) and write its first manifest.
+
+        ``extra``: the trainer's own manifest keys (model and training configs, a transform, ...)."""
+        path = Path(path)
+        if cls.exists(path):
+            raise EmubenchError(f"{path}: already holds a run; resume it or choose another folder")
+        manifest = {
+            "manifest_version": MANIFEST_VERSION,
+            "model": model,
+            "dataset": dataset_block(mapset, split_seed),
+            "seed": int(seed),
+            "environment": environment(),
+            "checkpoints": {},
+            "latest": None,
+            "best": None,
+            **extra,
+        }
+        run = cls(path, manifest)
+        run.write_manifest()
+        return run
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> RunFolder:
+        """An existing run: its manifest read and validated."""
+        path = Path(path)
+        if not path.exists():
+            raise EmubenchError(f"{path}: no such run folder")
+        return cls(path, read_manifest(path))
+
+    def lock(self) -> RunLock:
+        """An exclusive lock (a context manager): a second process writing this run is refused."""
+        return RunLock(self.path)
+
+    @staticmethod
+    def lock_folder(path: str | os.PathLike) -> RunLock:
+        """The same lock for a folder that holds no run yet (take it before ``create``, so two processes
+        starting the same run cannot both create it)."""
+        return RunLock(path)
+
+    # -- the manifest ------------------------------------------------------------------------------------
+
+    def write_manifest(self) -> None:
+        """Validate and write the manifest atomically."""
+        validate_manifest(self.manifest, self.path / MANIFEST)
+        failpoint("manifest")  # the reliability tests kill the process here
+        write_json(self.path / MANIFEST, self.manifest)
+
+    def update(self, **keys: Any) -> None:
+        """Set top-level manifest keys and write it."""
+        self.manifest.update(keys)
+        self.write_manifest()
+
+    @property
+    def latest(self) -> str | None:
+        return self.manifest.get("latest")
+
+    @property
+    def best(self) -> str | None:
+        return self.manifest.get("best")
+
+    # -- checkpoints ---------------------------------------------------------------------------------------
+
+    def save_checkpoint(
+        self, name: str, state: dict[str, Any], *, step: int, keep_last: int | None = None, **info: Any
+    ) -> Path:
+        """Write ``state`` (nested dicts/lists of tensors and plain values) as checkpoints/<name>.safetensors,
+        atomically, record its hash and ``info`` in the manifest and make it ``latest``.
+
+        keep_last: keep only the newest ``keep_last`` checkpoints named ``step-*`` (others, ``best`` included,
+        are never rotated); the manifest forgets a file before it is deleted, so it never names a missing one."""
+        failpoint("checkpoint")
+        path = save_checkpoint(self.path, self.manifest, name, state, {"step": int(step), **info})
+        validate_manifest(self.manifest, self.path / MANIFEST)
+        if keep_last is not None:
+            steps = sorted(
+                (n for n in self.manifest["checkpoints"] if n.startswith("step-")),
+                key=lambda n: self.manifest["checkpoints"][n]["step"],
+            )
+            for old in steps[: max(0, len(steps) - keep_last)]:
+                if old in (self.manifest.get("latest"), self.manifest.get("best")):
+                    continue
+                entry = self.manifest["checkpoints"].pop(old)
+                self.write_manifest()
+                (self.path / entry["file"]).unlink(missing_ok=True)
+        return path
+
+    def set_best(self, name: str, **keys: Any) -> None:
+        """Mark checkpoint ``name`` as ``best`` (with any other top-level keys, e.g. its score)."""
+        if name not in self.manifest["checkpoints"]:
+            raise EmubenchError(f"{self.path}: no checkpoint {name!r} to mark as best")
+        self.update(best=name, **keys)
+
+    def verified_checkpoints(self) -> list[str]:
+        """Names of the checkpoints whose files exist and match their hash, oldest first."""
+        return verified_checkpoints(self.path, self.manifest)
+
+    def newest_good_checkpoint(self) -> str | None:
+        """The newest checkpoint whose file is complete (by step; a plain step checkpoint before ``best`` at a tie)."""
+        good = self.verified_checkpoints()
+        if not good:
+            return None
+        return max(good, key=lambda g: (self.manifest["checkpoints"][g]["step"], g != self.manifest.get("best")))
+
+    def load_checkpoint(self, name: str | None = None) -> dict[str, Any]:
+        """The state of checkpoint ``name`` (default: ``best``, else ``latest``), after checking its hash."""
+        name = name or self.best or self.latest
+        if name is None:
+            raise EmubenchError(f"{self.path}: the run has no checkpoint yet (train it, or resume the training)")
+        return load_checkpoint(self.path, self.manifest, name)
+
+    # -- other files ---------------------------------------------------------------------------------------
+
+    def write_bytes(self, rel: str, data: bytes) -> Path:
+        """Write ``data`` to ``rel`` inside the run, atomically."""
+        path = self.path / rel
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+        return path
+
+    def append_log(self, record: dict[str, Any]) -> None:
+        """Append one JSON line to log.jsonl (the training log)."""
+        with open(self.path / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def truncate_log(self, step: int) -> None:
+        """Drop log lines after ``step`` (on resume, so that the log matches the resumed run); an empty log if none."""
+        path = self.path / "log.jsonl"
+        lines = path.read_text().splitlines() if path.exists() else []
+        kept = [ln for ln in lines if ln and json.loads(ln).get("step", 0) <= step]
+        write_text(path, "".join(k + "\n" for k in kept))
+
+    # -- provenance ----------------------------------------------------------------------------------------
+
+    def check_data(self, mapset: MapSet, *, allow_other_data: bool = False) -> None:
+        """Refuse ``mapset`` if its content hash differs from the one the run was trained on."""
+        want = (self.manifest.get("dataset") or {}).get("hash")
+        have = mapset.content_hash()
+        if want is not None and want != have and not allow_other_data:
+            raise EmubenchError(
+                f"{self.path}: the data differ from those the run was trained on (hash {have}, manifest "
+                f"{want}); pass --allow-other-data to score it on them on purpose"
+            )

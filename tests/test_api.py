@@ -1,0 +1,183 @@
+"""The public API and the direction of imports: what plugins may import, what imports what.
+
+- The reference plugin (everything under plugins/) imports only the public API: ``emubench`` and
+  ``emubench.stats`` (an AST walk; it would fail on ``from emubench.checkpoint import ...``).
+- ``emubench.stats`` is the bottom layer: it imports nothing from the rest of emubench.
+- No module imports another package's private ``_module``.
+- Module-level imports inside emubench form no cycle.
+- Every name the public API exports resolves, and every registered plugin object satisfies its Protocol.
+"""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLIC = {"emubench", "emubench.stats"}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[0] == "plugins":
+        parts = parts[1:]
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def is_module(name: str) -> bool:
+    """True if ``name`` is a module or package of this repository (emubench.x.y or cosmogan_dcgan.x)."""
+    parts = name.split(".")
+    for base in (ROOT, ROOT / "plugins"):
+        p = base.joinpath(*parts)
+        if p.with_suffix(".py").exists() or (p / "__init__.py").exists():
+            return True
+    return False
+
+
+def imports(path: Path, top_level_only: bool = False) -> list[tuple[str, int]]:
+    """(absolute module name, line) of every import in ``path`` that can run (not under ``if TYPE_CHECKING:``);
+    ``top_level_only``: only those that run when the module is imported (not inside functions)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    me = module_name(path)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    typing_only = {
+        id(n)
+        for top in ast.walk(tree)
+        if isinstance(top, ast.If) and "TYPE_CHECKING" in ast.unparse(top.test)
+        for n in ast.walk(top)
+    }
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    found = []
+    for node in nodes:
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found += [(a.name, node.lineno) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            found.append((mod, node.lineno))
+            # `from . import stats` imports the submodule emubench.stats
+            found += [(f"{mod}.{a.name}", node.lineno) for a in node.names if is_module(f"{mod}.{a.name}")]
+    return found
+
+
+def sources(folder: str) -> list[Path]:
+    return sorted((ROOT / folder).rglob("*.py"))
+
+
+def test_the_reference_plugin_imports_only_the_public_api():
+    bad = [
+        f"{p.relative_to(ROOT)}:{line} imports {mod}"
+        for p in sources("plugins")
+        for mod, line in imports(p)
+        if mod.startswith("emubench") and mod not in PUBLIC
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_ast_check_would_catch_a_private_import(tmp_path):
+    """The check above is not vacuous: a plugin file importing an internal module is found."""
+    plugin = ROOT / "plugins" / "cosmogan_dcgan" / "_probe_private_import.py"
+    plugin.write_text("from emubench.checkpoint import load_checkpoint\nimport emubench.io\n")
+    try:
+        found = [mod for mod, _ in imports(plugin) if mod.startswith("emubench") and mod not in PUBLIC]
+    finally:
+        plugin.unlink()
+    assert found == ["emubench.checkpoint", "emubench.io"]
+
+
+def test_stats_imports_nothing_from_the_rest_of_emubench():
+    bad = [
+        f"{p.relative_to(ROOT)}:{line} imports {mod}"
+        for p in sources("emubench/stats")
+        for mod, line in imports(p)
+        if mod.startswith("emubench") and not mod.startswith("emubench.stats")
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_no_module_imports_another_packages_private_module():
+    bad = []
+    for p in sources("emubench") + sources("plugins"):
+        me = module_name(p)
+        for mod, line in imports(p):
+            parts = mod.split(".")
+            for i, part in enumerate(parts):
+                if part.startswith("_") and not part.startswith("__"):
+                    owner = ".".join(parts[:i])
+                    if not (me == owner or me.startswith(owner + ".")):
+                        bad.append(f"{p.relative_to(ROOT)}:{line} imports {mod}")
+    assert not bad, "\n".join(bad)
+
+
+def test_imports_form_no_cycle():
+    """No cycle among emubench's modules, counting the imports inside functions too (a lazy import is still a
+    dependency): the layers point one way (stats ← data ← metrics ← scoring ← pipeline ← cli)."""
+    graph = {}
+    for p in sources("emubench"):
+        graph[module_name(p)] = {m for m, _ in imports(p) if m.startswith("emubench")}
+    # importing a.b imports the package a first: an edge to a package is an edge to its __init__
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        path.append(m)
+        for n in sorted(graph.get(m, ())):
+            if n == m or n not in graph:
+                continue
+            if state.get(n) == 1:
+                cycle = path[path.index(n) :] + [n]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if n not in state:
+                visit(n)
+        path.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+
+
+def test_public_api_names_resolve():
+    import emubench
+
+    for name in emubench.__all__:
+        assert getattr(emubench, name) is not None, name
+    import emubench.stats
+
+    for name in emubench.stats.__all__:
+        assert callable(getattr(emubench.stats, name)), name
+
+
+def test_import_emubench_loads_no_heavy_package():
+    code = (
+        "import sys, emubench, emubench.cli; "
+        "print(sorted(m for m in ('torch', 'scipy', 'pandas', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("kind", ["datasets", "models", "trainers", "metrics"])
+def test_every_registered_object_satisfies_its_protocol(kind):
+    from emubench.contracts import KIND_PROTOCOLS, missing_members
+    from emubench.registry import get_registry
+
+    for entry in get_registry(kind):
+        assert missing_members(entry.obj, kind) == [], entry.name
+        if kind != "models":  # a model satisfies one of two protocols
+            (protocol,) = KIND_PROTOCOLS[kind]
+            instance = entry.obj() if kind in ("trainers", "metrics") else None
+            if instance is not None:
+                assert isinstance(instance, protocol), entry.name
