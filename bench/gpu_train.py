@@ -30,17 +30,41 @@ def main() -> None:
         device, steps, ds_opts, extra = "cuda", args.steps, dict(n_maps=args.n_maps), {}
     mapset = open_dataset("lognormal-lcdm", **ds_opts)
     trainer = DCGANTrainer()
-    cfg = trainer.make_config("thesis", {"max_steps": steps, "log_every": max(1, steps // 2), "ckpt_every": 10**9,
-                                         "val_maps": 64, "batch_size": args.batch_size, "compile": args.compile, **extra})
+    cfg = trainer.make_config(
+        "thesis",
+        {
+            "max_steps": steps,
+            "log_every": max(1, steps // 2),
+            "ckpt_every": 10**9,
+            "val_maps": 64,
+            "batch_size": args.batch_size,
+            "compile": args.compile,
+            **extra,
+        },
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        run = trainer.train(model="cosmogan-dcgan", splits=split(mapset, 0), mapset=mapset, split_seed=0, config=cfg,
-                            out=Path(tmp) / "run", resume=False, device=device, quiet=True)
+        run = trainer.train(
+            model="cosmogan-dcgan",
+            splits=split(mapset, 0),
+            mapset=mapset,
+            split_seed=0,
+            config=cfg,
+            out=Path(tmp) / "run",
+            resume=False,
+            device=device,
+            quiet=True,
+        )
         logs = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines() if "loss_d" in x]
     result = {
         "maps_per_s": logs[-1]["maps_per_s"],  # the last logging interval: warm-up and compilation excluded
         "device": torch.cuda.get_device_name(0) if device == "cuda" else platform.processor() or "cpu",
-        "npix": mapset.npix, "batch_size": args.batch_size, "steps": steps, "bf16": device == "cuda",
-        "compile": args.compile, "dry_run": args.dry_run, "torch": torch.__version__,
+        "npix": mapset.npix,
+        "batch_size": args.batch_size,
+        "steps": steps,
+        "bf16": device == "cuda",
+        "compile": args.compile,
+        "dry_run": args.dry_run,
+        "torch": torch.__version__,
     }
     write_json(Path(args.out_dir) / "gpu-train.json", result)
     print(json.dumps(result))

@@ -1,4 +1,4 @@
-"""Sampling throughput of every registered model on CPU (runs once in the default suite, for real under tox -e bench)."""
+"""Sampling throughput of every registered model on CPU (once in the default suite, for real under tox -e bench)."""
 
 import pytest
 
@@ -23,7 +23,9 @@ def test_sampling_throughput(benchmark, train, name):
 def test_dcgan_sampling_throughput(benchmark):
     import numpy as np
 
-    from cosmogan_dcgan.model import CosmoGANDCGAN, DCGANConfig, Generator
+    from cosmogan_dcgan.config import DCGANConfig
+    from cosmogan_dcgan.model import CosmoGANDCGAN
+    from cosmogan_dcgan.networks import Generator
     from emubench.data.transforms import get_transform
 
     model = CosmoGANDCGAN(Generator(DCGANConfig(npix=64, width=32)), get_transform("cosmogan", a=0.03, shift=0.04))

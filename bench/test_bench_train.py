@@ -12,15 +12,16 @@ import time
 
 import numpy as np
 import torch
-
 from benchutil import FULL
-from cosmogan_dcgan.model import DCGANConfig, Discriminator, Generator, init_weights
+from thesis_loader import thesis_loader
+from thesis_train import thesis_fit
+
+from cosmogan_dcgan.config import DCGANConfig
+from cosmogan_dcgan.networks import Discriminator, Generator, init_weights
 from cosmogan_dcgan.trainer import DCGANTrainer
 from emubench.data import split
 from emubench.data.files import open_npy_maps
 from emubench.devices import fast_bf16
-from thesis_loader import thesis_loader
-from thesis_train import thesis_fit
 
 
 def test_training_throughput_vs_thesis_loop(benchmark, tmp_path):
@@ -49,11 +50,22 @@ def test_training_throughput_vs_thesis_loop(benchmark, tmp_path):
     runs = iter(range(100))
 
     def ours(amp="auto"):
-        conf = trainer.make_config("smoke", {"max_steps": steps, "log_every": steps, "ckpt_every": 10**6, "val_maps": 16,
-                                             "augment": True, "amp": amp})
+        conf = trainer.make_config(
+            "smoke",
+            {"max_steps": steps, "log_every": steps, "ckpt_every": 10**6, "val_maps": 16, "augment": True, "amp": amp},
+        )
         out = tmp_path / f"run{next(runs)}"
-        trainer.train(model="cosmogan-dcgan", splits=split(ms, 0), mapset=ms, split_seed=0, config=conf, out=out,
-                      resume=False, device="cpu", quiet=True)
+        trainer.train(
+            model="cosmogan-dcgan",
+            splits=split(ms, 0),
+            mapset=ms,
+            split_seed=0,
+            config=conf,
+            out=out,
+            resume=False,
+            device="cpu",
+            quiet=True,
+        )
         import json
 
         rec = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines() if "loss_d" in x][-1]
@@ -64,10 +76,14 @@ def test_training_throughput_vs_thesis_loop(benchmark, tmp_path):
     t_ours = benchmark.pedantic(ours, rounds=1, iterations=1)
     ratio, ratio_fp32 = t_thesis / t_ours, t_thesis / t_fp32
     bf16 = fast_bf16("cpu")
-    benchmark.extra_info.update(ratio_vs_thesis=ratio, ratio_fp32_vs_thesis=ratio_fp32, bf16=bf16,
-                                maps_per_s=steps * 64 / t_ours)
-    print(f"\ntraining: {steps * 64 / t_ours:.0f} maps/s, {ratio:.2f}x the thesis loop (default, bf16 {'on' if bf16 else 'off'}); "
-          f"float32: {ratio_fp32:.2f}x")
+    benchmark.extra_info.update(
+        ratio_vs_thesis=ratio, ratio_fp32_vs_thesis=ratio_fp32, bf16=bf16, maps_per_s=steps * 64 / t_ours
+    )
+    print(
+        f"\ntraining: {steps * 64 / t_ours:.0f} maps/s, {ratio:.2f}x the thesis loop "
+        f"(default, bf16 {'on' if bf16 else 'off'}); "
+        f"float32: {ratio_fp32:.2f}x"
+    )
     if FULL:  # ratios are asserted in tox -e bench only: the default suite runs on shared, noisy machines
         assert ratio_fp32 >= 1.0
     if FULL:  # ratios are asserted in tox -e bench only: the default suite runs on shared, noisy machines

@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from cosmogan_dcgan.model import CosmoGANDCGAN, DCGANConfig, Discriminator, Generator
-from cosmogan_dcgan.trainer import DCGANTrainer, validate
+from cosmogan_dcgan.config import DCGANConfig, TrainConfig
+from cosmogan_dcgan.model import CosmoGANDCGAN
+from cosmogan_dcgan.networks import Discriminator, Generator, init_weights
+from cosmogan_dcgan.train import fit_transform, validate
+from cosmogan_dcgan.trainer import DCGANTrainer
 from emubench.checkpoint import load_checkpoint, read_manifest
 from emubench.data import open_dataset, split
 from emubench.errors import EmubenchError
@@ -29,7 +32,11 @@ def test_full_size_architecture_matches_thesis_tables():
     assert g.fc.out_features == 512 * 16 * 16
     deconvs = [m for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
     assert [(m.in_channels, m.out_channels, m.kernel_size, m.stride) for m in deconvs] == [
-        (512, 256, (5, 5), (2, 2)), (256, 128, (5, 5), (2, 2)), (128, 64, (5, 5), (2, 2)), (64, 1, (5, 5), (2, 2))]
+        (512, 256, (5, 5), (2, 2)),
+        (256, 128, (5, 5), (2, 2)),
+        (128, 64, (5, 5), (2, 2)),
+        (64, 1, (5, 5), (2, 2)),
+    ]
     convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [(m.in_channels, m.out_channels) for m in convs] == [(1, 64), (64, 128), (128, 256), (256, 512)]
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules()) == 3
@@ -63,8 +70,17 @@ def _train(out, max_steps, resume=False, n_maps=300, **extra):
     ms = open_dataset("lognormal-lcdm-64", n_maps=n_maps)
     t = DCGANTrainer()
     cfg = t.make_config("smoke", {**TINY, "max_steps": max_steps, **extra})
-    return t.train(model="cosmogan-dcgan", splits=split(ms, 0), mapset=ms, split_seed=0, config=cfg, out=out,
-                   resume=resume, device="cpu", quiet=True)
+    return t.train(
+        model="cosmogan-dcgan",
+        splits=split(ms, 0),
+        mapset=ms,
+        split_seed=0,
+        config=cfg,
+        out=out,
+        resume=resume,
+        device="cpu",
+        quiet=True,
+    )
 
 
 def test_resume_repeats_an_uninterrupted_run_exactly(tmp_path):
@@ -108,18 +124,25 @@ def test_short_smoke_training_improves_ks_and_power_spectrum(tmp_path):
     splits = split(ms, 0)
     t = DCGANTrainer()
     cfg = t.make_config("smoke", {"max_steps": 120, "val_maps": 256})
-    from cosmogan_dcgan.trainer import fit_transform
-    from emubench.data.transforms import get_transform
+    from emubench import get_transform
 
-    torch.manual_seed(cfg["seed"])
-    g0 = Generator(DCGANConfig(npix=64, width=cfg["width"]))
-    from cosmogan_dcgan.model import init_weights
-
+    tc = TrainConfig.from_dict(cfg)
+    torch.manual_seed(tc.seed)
+    g0 = Generator(DCGANConfig(npix=64, width=tc.model.width))
     g0.apply(init_weights)
-    tinfo = fit_transform(cfg, splits["train"])
-    before = validate(g0, get_transform(tinfo["name"], **tinfo["params"]), splits, cfg, "cpu", seed=1)
-    run = t.train(model="cosmogan-dcgan", splits=splits, mapset=ms, split_seed=0, config=cfg, out=tmp_path / "smoke",
-                  resume=False, device="cpu", quiet=True)
+    tinfo = fit_transform(tc, splits["train"])
+    before = validate(g0, get_transform(tinfo["name"], **tinfo["params"]), splits, tc, "cpu", seed=1)
+    run = t.train(
+        model="cosmogan-dcgan",
+        splits=splits,
+        mapset=ms,
+        split_seed=0,
+        config=cfg,
+        out=tmp_path / "smoke",
+        resume=False,
+        device="cpu",
+        quiet=True,
+    )
     log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     after = [r["validation"] for r in log if "validation" in r][-1]
     assert after["ks_D"] < before["ks_D"], (before, after)
@@ -128,9 +151,31 @@ def test_short_smoke_training_improves_ks_and_power_spectrum(tmp_path):
 
 def test_sigint_writes_a_checkpoint_and_exits_cleanly(tmp_path):
     out = tmp_path / "int"
-    cmd = [sys.executable, "-m", "emubench.cli", "train", "cosmogan-dcgan", "--preset", "smoke", "--dataset", "lognormal-lcdm-64",
-           "-D", "n_maps=300", "--out", str(out), "--max-steps", "100000", "-c", "width=8", "-c", "log_every=1",
-           "-c", "ckpt_every=100000", "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "emubench.cli",
+        "train",
+        "cosmogan-dcgan",
+        "--preset",
+        "smoke",
+        "--dataset",
+        "lognormal-lcdm-64",
+        "-D",
+        "n_maps=300",
+        "--out",
+        str(out),
+        "--max-steps",
+        "100000",
+        "-c",
+        "width=8",
+        "-c",
+        "log_every=1",
+        "-c",
+        "ckpt_every=100000",
+        "--device",
+        "cpu",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
     for line in proc.stdout:
@@ -148,7 +193,11 @@ def test_sigint_writes_a_checkpoint_and_exits_cleanly(tmp_path):
 
 def test_gpu_benchmark_script_dry_run(tmp_path):
     root = Path(__file__).resolve().parents[1]
-    res = subprocess.run(["bash", str(root / "bench" / "gpu.sh"), "--dry-run", "--out-dir", str(tmp_path)], capture_output=True, text=True)
+    res = subprocess.run(
+        ["bash", str(root / "bench" / "gpu.sh"), "--dry-run", "--out-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     train = json.loads((tmp_path / "gpu-train.json").read_text())
     assert train["dry_run"] and train["maps_per_s"] > 0 and train["npix"] == 64
@@ -165,10 +214,37 @@ def test_ddp_two_processes_gloo_stay_in_sync_and_load_in_one(tmp_path):
     with socket.socket() as sock:  # a free port on loopback for the rendezvous
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1", f"--master_port={port}",
-           "-m", "emubench.cli",
-           "-q", "train", "cosmogan-dcgan", "--preset", "smoke", "--dataset", "lognormal-lcdm-64", "-D", "n_maps=300",
-           "-c", "width=8", "-c", "val_maps=32", "--max-steps", "4", "--batch-size", "16", "--device", "cpu", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={port}",
+        "-m",
+        "emubench.cli",
+        "-q",
+        "train",
+        "cosmogan-dcgan",
+        "--preset",
+        "smoke",
+        "--dataset",
+        "lognormal-lcdm-64",
+        "-D",
+        "n_maps=300",
+        "-c",
+        "width=8",
+        "-c",
+        "val_maps=32",
+        "--max-steps",
+        "4",
+        "--batch-size",
+        "16",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert res.returncode == 0, res.stderr[-2000:]
     m = read_manifest(out)
