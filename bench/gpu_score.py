@@ -57,8 +57,10 @@ def main() -> None:
             raise SystemExit("no CUDA GPU: use --dry-run to check the script on a CPU")
         device, n, npix, cpu_maps = "cuda", args.n, 256, args.cpu_maps
     gen_t = time.perf_counter()
-    sets = {name: generate(n, npix=npix, seed=seed, device=device) for name, seed in
-            (("generated", 11), ("val", 12), ("test", 13), ("train", 14))}
+    sets = {
+        name: generate(n, npix=npix, seed=seed, device=device)
+        for name, seed in (("generated", 11), ("val", 12), ("test", 13), ("train", 14))
+    }
     gen_t = time.perf_counter() - gen_t
     splits = {k: MapSet(sets[k], SIDE, f"lognormal:{k}") for k in ("train", "val", "test")}
 
@@ -66,7 +68,9 @@ def main() -> None:
     total = timed(lambda: score(sets["generated"], splits, device=device), device)
     per_metric = {}
     for entry in get_registry("metrics"):
-        per_metric[entry.name] = timed(lambda: score(sets["generated"], splits, metrics=[entry.name], device=device), device)
+        per_metric[entry.name] = timed(
+            lambda name=entry.name: score(sets["generated"], splits, metrics=[name], device=device), device
+        )
 
     # 2. statistics: GPU (all maps) vs CPU (a subset), per map
     edges, t = default_ell_edges(npix, SIDE), np.linspace(-0.05, 0.1, 26)
@@ -80,7 +84,7 @@ def main() -> None:
     dev_t = timed(lambda: stats(on_device), device)
     cpu_t = timed(lambda: stats(sets["val"][:cpu_maps]), "cpu")
     stats_ratio = (cpu_t / cpu_maps) / (dev_t / len(on_device))
-    del on_device
+    on_device = None  # frees the device memory before the loader test
 
     # 3. loader: GPU-resident batches vs the thesis's loader over 15 files
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,12 +112,21 @@ def main() -> None:
 
     result = {
         "device": torch.cuda.get_device_name(0) if device == "cuda" else platform.processor() or "cpu",
-        "n_per_set": n, "npix": npix, "generate_s": gen_t,
-        "score_s": total, "score_s_per_metric": per_metric,
-        "ps_mf_maps": 2 * n, "ps_mf_device_s": dev_t, "ps_mf_cpu_s_per_map": cpu_t / cpu_maps,
+        "n_per_set": n,
+        "npix": npix,
+        "generate_s": gen_t,
+        "score_s": total,
+        "score_s_per_metric": per_metric,
+        "ps_mf_maps": 2 * n,
+        "ps_mf_device_s": dev_t,
+        "ps_mf_cpu_s_per_map": cpu_t / cpu_maps,
         "ps_mf_device_vs_cpu": stats_ratio,
-        "loader_resident_ms_per_batch": ours_t / batches * 1e3, "loader_thesis_ms_per_batch": thesis_t / batches * 1e3,
-        "loader_batch": batch, "loader_ratio": thesis_t / ours_t, "dry_run": args.dry_run, "torch": torch.__version__,
+        "loader_resident_ms_per_batch": ours_t / batches * 1e3,
+        "loader_thesis_ms_per_batch": thesis_t / batches * 1e3,
+        "loader_batch": batch,
+        "loader_ratio": thesis_t / ours_t,
+        "dry_run": args.dry_run,
+        "torch": torch.__version__,
     }
     write_json(Path(args.out_dir) / "gpu-score.json", result)
     print(json.dumps(result))

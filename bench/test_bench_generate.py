@@ -1,11 +1,10 @@
 """Lognormal map generation: maps/s on one CPU thread, against a plain numpy generator that makes one real
 field per FFT (our generator gets two fields from each complex FFT)."""
 
-
 import numpy as np
 import torch
-
 from benchutil import FULL, best_time
+
 from emubench.data.lognormal import gaussian_filter, generate
 
 

@@ -15,10 +15,10 @@ bandwidth at 256²; see the README.
 import numpy as np
 import pytest
 import torch
-
 from benchutil import FULL, best_time
-from emubench.data.files import open_npy_maps
 from thesis_loader import thesis_loader
+
+from emubench.data.files import open_npy_maps
 
 # npix, maps per file, asserted ratio to the thesis loader, allowed time over the bare copy. At 64² a batch
 # is 1 MB and ours pays a Python-level copy per map (maps spread over 15 files cannot be gathered by one call).
@@ -58,10 +58,15 @@ def test_random_batches_vs_thesis_loader(benchmark, tmp_path, npix, per_file, ta
     ratio = thesis_t / ours_t
     benchmark.extra_info.update(ratio_vs_thesis=ratio, ceiling_vs_thesis=thesis_t / bare_t)
     benchmark(ours_run)
-    print(f"\n{npix}²: per batch of {BATCH}: thesis {thesis_t / BATCHES * 1e3:.2f} ms, ours {ours_t / BATCHES * 1e3:.3f} ms "
-          f"({ratio:.1f}x), bare copy {bare_t / BATCHES * 1e3:.3f} ms (ceiling {thesis_t / bare_t:.1f}x)")
+    print(
+        f"\n{npix}²: per batch of {BATCH}: thesis {thesis_t / BATCHES * 1e3:.2f} ms, "
+        f"ours {ours_t / BATCHES * 1e3:.3f} ms "
+        f"({ratio:.1f}x), bare copy {bare_t / BATCHES * 1e3:.3f} ms (ceiling {thesis_t / bare_t:.1f}x)"
+    )
     if FULL:  # ratios are asserted in tox -e bench only: the default suite runs on shared, noisy machines
         assert ratio >= target, f"only {ratio:.1f}x faster than the thesis loader at {npix}²"
     # Close to the ceiling: what is left above a bare copy is index arithmetic and the per-file calls.
     if FULL:  # ratios are asserted in tox -e bench only: the default suite runs on shared, noisy machines
-        assert ours_t <= over_bare * bare_t, f"{ours_t / bare_t:.1f}x slower than a bare copy of the same maps at {npix}²"
+        assert ours_t <= over_bare * bare_t, (
+            f"{ours_t / bare_t:.1f}x slower than a bare copy of the same maps at {npix}²"
+        )

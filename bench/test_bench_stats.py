@@ -8,12 +8,14 @@ in the L2 cache; 10× is not reached.
 
 import numpy as np
 import pytest
-
 from benchutil import FULL, best_time
+
 from emubench.data.lognormal import generate
 from emubench.stats import default_ell_edges, minkowski, power_spectrum
 
-lenstools = pytest.importorskip("lenstools", reason="LensTools 1.2 is only installed in the tox 'lenstools' environment")
+lenstools = pytest.importorskip(
+    "lenstools", reason="LensTools 1.2 is only installed in the tox 'lenstools' environment"
+)
 u = pytest.importorskip("astropy.units")
 
 
@@ -36,6 +38,8 @@ def test_power_spectrum_and_minkowski_vs_lenstools_loop(benchmark):
     ratio = t_theirs / t_ours
     benchmark.extra_info["ratio_vs_lenstools"] = ratio
     benchmark(ours)
-    print(f"\npower spectrum + Minkowski: {ratio:.2f}x the LensTools loop ({len(maps)} maps of 256²: "
-          f"{t_ours:.2f} s vs {t_theirs:.2f} s)")
+    print(
+        f"\npower spectrum + Minkowski: {ratio:.2f}x the LensTools loop ({len(maps)} maps of 256²: "
+        f"{t_ours:.2f} s vs {t_theirs:.2f} s)"
+    )
     assert ratio >= 5.0

@@ -13,7 +13,7 @@ and its statistics, the held-out neighbour distances) is computed once and share
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -43,9 +43,19 @@ def _reference(dataset: str, options: dict, split_seed: int):
     return split(mapset, split_seed)
 
 
-def false_positive_rates(dataset: str, seeds: list[int], *, options: dict | None = None, n: int | None = None,
-                         metrics: list[str] | None = None, floor_draws: int = NULL_DRAWS, alpha: float = ALPHA,
-                         split_seed: int = 0, score_seed: int = 0, log: Callable[[str], None] | None = None) -> pd.DataFrame:
+def false_positive_rates(
+    dataset: str,
+    seeds: list[int],
+    *,
+    options: dict | None = None,
+    n: int | None = None,
+    metrics: list[str] | None = None,
+    floor_draws: int = NULL_DRAWS,
+    alpha: float = ALPHA,
+    split_seed: int = 0,
+    score_seed: int = 0,
+    log: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
     """Verdicts of perfect emulators: one row per (emulator seed, metric, aspect) with verdict and p-value.
 
     The reference is ``dataset`` with its own options (seed included); emulator seeds must differ from it."""
@@ -58,8 +68,18 @@ def false_positive_rates(dataset: str, seeds: list[int], *, options: dict | None
     cache: dict = {}
     out = []
     for s in seeds:
-        df, _ = score(perfect_maps(dataset, options, s, n, split_seed), splits, metrics=metrics, n=n, seed=score_seed,
-                      floor_draws=floor_draws, alpha=alpha, bootstrap_draws=0, cache=cache, model=f"perfect-{s}")
+        df, _ = score(
+            perfect_maps(dataset, options, s, n, split_seed),
+            splits,
+            metrics=metrics,
+            n=n,
+            seed=score_seed,
+            floor_draws=floor_draws,
+            alpha=alpha,
+            bootstrap_draws=0,
+            cache=cache,
+            model=f"perfect-{s}",
+        )
         v = verdicts(df).assign(emulator_seed=s)
         out.append(v)
         if log:
@@ -71,8 +91,15 @@ def rate_table(v: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     """Measured false-positive rate per verdict and for the whole score, beside the stated one."""
     n_em = v.emulator_seed.nunique()
     n_verdicts = v.groupby("emulator_seed").size().iloc[0]
-    rows = [{"verdict": f"{m}/{a}", "flagged": int((g.verdict == "flag").sum()), "emulators": n_em,
-             "stated": alpha / n_verdicts} for (m, a), g in v.groupby(["metric", "aspect"], sort=False)]
+    rows = [
+        {
+            "verdict": f"{m}/{a}",
+            "flagged": int((g.verdict == "flag").sum()),
+            "emulators": n_em,
+            "stated": alpha / n_verdicts,
+        }
+        for (m, a), g in v.groupby(["metric", "aspect"], sort=False)
+    ]
     anyflag = v.groupby("emulator_seed").verdict.apply(lambda x: (x == "flag").any())
     rows.append({"verdict": "any (whole score)", "flagged": int(anyflag.sum()), "emulators": n_em, "stated": alpha})
     t = pd.DataFrame(rows)
@@ -81,6 +108,7 @@ def rate_table(v: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
 
 
 # -- planted flaws ------------------------------------------------------------------------------------
+
 
 def amplitude(maps: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
     """κ scaled by (1 + level): an amplitude error (C_ℓ by (1 + level)², roughly σ8 by 1 + level)."""
@@ -101,17 +129,34 @@ def white_noise(maps: np.ndarray, level: float, rng: np.random.Generator) -> np.
 
 
 FLAWS = {
-    "amplitude": (amplitude, "κ amplitude error (fraction)", [0.0025, 0.005, 0.01, 0.02, 0.05]),
-    "smoothing": (smoothing, "Gaussian smoothing σ (pixels)", [0.1, 0.2, 0.3, 0.5, 1.0]),
-    "white-noise": (white_noise, "white noise σ (units of σ_κ)", [0.01, 0.03, 0.1, 0.3, 1.0]),
+    "amplitude": (amplitude, "κ amplitude error (fraction)", [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1]),
+    "smoothing": (smoothing, "Gaussian smoothing σ (pixels)", [0.05, 0.1, 0.2, 0.3, 0.5, 1.0]),
+    "white-noise": (white_noise, "white noise σ (units of σ_κ)", [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]),
 }
 DISTRIBUTIONAL = ["pixel-ks", "power-spectrum", "minkowski", "peaks"]  # memorisation does not look at these flaws
 
 
-def sensitivity(dataset: str, seeds: list[int], *, options: dict | None = None, n: int | None = None,
-                flaws: dict | None = None, metrics: list[str] | None = None, floor_draws: int = NULL_DRAWS,
-                alpha: float = ALPHA, split_seed: int = 0, score_seed: int = 0,
-                log: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def smallest_text(r) -> str:
+    """A ``sensitivity`` row's smallest flagged level as read: '≤ x' at the smallest level tried, '> x' if none."""
+    if not math.isfinite(r.smallest_flagged):
+        return f"> {r.largest_tested:g}"
+    return f"≤ {r.smallest_flagged:g}" if r.smallest_flagged <= r.smallest_tested else f"{r.smallest_flagged:g}"
+
+
+def sensitivity(
+    dataset: str,
+    seeds: list[int],
+    *,
+    options: dict | None = None,
+    n: int | None = None,
+    flaws: dict | None = None,
+    metrics: list[str] | None = None,
+    floor_draws: int = NULL_DRAWS,
+    alpha: float = ALPHA,
+    split_seed: int = 0,
+    score_seed: int = 0,
+    log: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(every verdict at every flaw level and basis, smallest level each verdict flags on every basis).
 
     The rates are those of a full score with the default metrics (alpha split over their verdicts) unless
@@ -136,11 +181,30 @@ def sensitivity(dataset: str, seeds: list[int], *, options: dict | None = None, 
         for level in levels:
             for s, maps in bases.items():
                 rng = np.random.default_rng([s, 7])
-                df, _ = score(fn(maps, level, rng), splits, metrics=metrics, n=n, seed=score_seed, floor_draws=floor_draws,
-                              alpha=alpha_here, bootstrap_draws=0, cache=cache, model=f"{flaw}-{level}-{s}")
+                df, _ = score(
+                    fn(maps, level, rng),
+                    splits,
+                    metrics=metrics,
+                    n=n,
+                    seed=score_seed,
+                    floor_draws=floor_draws,
+                    alpha=alpha_here,
+                    bootstrap_draws=0,
+                    cache=cache,
+                    model=f"{flaw}-{level}-{s}",
+                )
                 for r in verdicts(df).itertuples():
-                    rows.append({"flaw": flaw, "level": level, "basis": s, "metric": r.metric, "aspect": r.aspect,
-                                 "verdict": r.verdict, "p_value": r.p_value})
+                    rows.append(
+                        {
+                            "flaw": flaw,
+                            "level": level,
+                            "basis": s,
+                            "metric": r.metric,
+                            "aspect": r.aspect,
+                            "verdict": r.verdict,
+                            "p_value": r.p_value,
+                        }
+                    )
             if log:
                 log(f"{flaw} {level}: done")
     table = pd.DataFrame(rows)
@@ -148,6 +212,14 @@ def sensitivity(dataset: str, seeds: list[int], *, options: dict | None = None, 
     for (flaw, metric, aspect), g in table.groupby(["flaw", "metric", "aspect"], sort=False):
         every = g.groupby("level").verdict.apply(lambda x: (x == "flag").all())
         caught = every[every].index
-        smallest.append({"flaw": flaw, "metric": metric, "aspect": aspect,
-                         "smallest_flagged": float(caught.min()) if len(caught) else math.inf})
+        smallest.append(
+            {
+                "flaw": flaw,
+                "metric": metric,
+                "aspect": aspect,
+                "smallest_flagged": float(caught.min()) if len(caught) else math.inf,
+                "smallest_tested": float(every.index.min()),
+                "largest_tested": float(every.index.max()),
+            }
+        )
     return table, pd.DataFrame(smallest)

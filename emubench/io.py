@@ -7,13 +7,12 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from .errors import EmubenchError
-
 
 _failpoint_hits: dict[str, int] = {}
 

@@ -21,4 +21,7 @@ def find_trainer(model: str):
     for entry in get_registry("trainers"):
         if model in getattr(entry.obj, "models", ()):
             return entry.obj()
-    raise EmubenchError(f"model {model!r} has no registered trainer (training-free models are scored directly: emubench score --model {model})")
+    raise EmubenchError(
+        f"model {model!r} has no registered trainer "
+        f"(training-free models are scored directly: emubench score --model {model})"
+    )

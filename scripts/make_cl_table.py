@@ -24,8 +24,14 @@ def cl_kappa(ell: np.ndarray, z_s: float = 1.0, kmax: float = 2000.0, nchi: int 
 
     h = COSMO["h"]
     pars = camb.CAMBparams()
-    pars.set_cosmology(H0=100 * h, ombh2=COSMO["omega_b"] * h**2, omch2=(COSMO["omega_m"] - COSMO["omega_b"]) * h**2,
-                       mnu=0.0, num_massive_neutrinos=0, omk=0.0)
+    pars.set_cosmology(
+        H0=100 * h,
+        ombh2=COSMO["omega_b"] * h**2,
+        omch2=(COSMO["omega_m"] - COSMO["omega_b"]) * h**2,
+        mnu=0.0,
+        num_massive_neutrinos=0,
+        omk=0.0,
+    )
     pars.set_dark_energy(w=COSMO["w"])
     pars.InitPower.set_params(As=2.1e-9, ns=COSMO["n_s"])
     # Normalise to σ8: compute once, rescale A_s (P ∝ A_s), recompute.
@@ -36,8 +42,9 @@ def cl_kappa(ell: np.ndarray, z_s: float = 1.0, kmax: float = 2000.0, nchi: int 
     pars.NonLinearModel.set_params(halofit_version="takahashi")
     results = camb.get_background(pars)
     chi_s = results.comoving_radial_distance(z_s)
-    pk = camb.get_matter_power_interpolator(pars, nonlinear=True, hubble_units=False, k_hunit=False,
-                                            kmax=kmax, zmax=z_s, extrap_kmax=1e6)
+    pk = camb.get_matter_power_interpolator(
+        pars, nonlinear=True, hubble_units=False, k_hunit=False, kmax=kmax, zmax=z_s, extrap_kmax=1e6
+    )
     check = camb.get_results(pars).get_sigma8_0()
     chi = np.linspace(chi_s / nchi, chi_s * (1 - 0.5 / nchi), nchi)
     z = results.redshift_at_comoving_radial_distance(chi)
@@ -46,8 +53,8 @@ def cl_kappa(ell: np.ndarray, z_s: float = 1.0, kmax: float = 2000.0, nchi: int 
     kernel = 1.5 * COSMO["omega_m"] * h0_over_c**2 * (chi_s - chi) / chi_s * chi / a  # lensing efficiency W(χ)
     out = np.empty_like(ell, dtype=float)
     dchi = chi[1] - chi[0]
-    for i, l in enumerate(ell):
-        k = (l + 0.5) / chi
+    for i, ell_i in enumerate(ell):
+        k = (ell_i + 0.5) / chi
         p = pk.P(z, k, grid=False)
         out[i] = np.sum(kernel**2 / chi**2 * p) * dchi
     return out, check
@@ -62,14 +69,16 @@ def main() -> None:
 
     ell = np.logspace(1, 5, 401)
     cl, s8 = cl_kappa(ell, args.z_source)
-    header = "\n".join([
-        "Convergence power spectrum C_ell^kappakappa for the emubench embedded default dataset.",
-        f"Flat LCDM: h={COSMO['h']} Omega_m={COSMO['omega_m']} Omega_b={COSMO['omega_b']} n_s={COSMO['n_s']} "
-        f"sigma8={COSMO['sigma8']} (achieved {s8:.4f}) w={COSMO['w']} massless neutrinos.",
-        f"Single source plane z_s={args.z_source}; nonlinear P(k) from CAMB {camb.__version__} halofit "
-        "(Takahashi et al. 2012); Limber approximation k=(ell+1/2)/chi.",
-        "Made by scripts/make_cl_table.py. Columns: ell  C_ell [rad^2]",
-    ])
+    header = "\n".join(
+        [
+            "Convergence power spectrum C_ell^kappakappa for the emubench embedded default dataset.",
+            f"Flat LCDM: h={COSMO['h']} Omega_m={COSMO['omega_m']} Omega_b={COSMO['omega_b']} n_s={COSMO['n_s']} "
+            f"sigma8={COSMO['sigma8']} (achieved {s8:.4f}) w={COSMO['w']} massless neutrinos.",
+            f"Single source plane z_s={args.z_source}; nonlinear P(k) from CAMB {camb.__version__} halofit "
+            "(Takahashi et al. 2012); Limber approximation k=(ell+1/2)/chi.",
+            "Made by scripts/make_cl_table.py. Columns: ell  C_ell [rad^2]",
+        ]
+    )
     np.savetxt(args.out, np.column_stack([ell, cl]), header=header, fmt="%.8e")
     print(f"wrote {args.out}: C_ell(1000)={np.interp(1000, ell, cl):.3e}, sigma8={s8:.4f}")
 

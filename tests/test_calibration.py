@@ -3,15 +3,17 @@ flagged by the metrics that must catch it and passes the others.
 
 Expected verdicts per (metric, aspect) on the default 64² dataset:
 
-| baseline          | flaw                                   | must be flagged by                          | must pass                     |
-|-------------------|----------------------------------------|---------------------------------------------|-------------------------------|
-| grf               | Gaussian: no non-Gaussian information  | pixel-ks, minkowski (mean), peaks (mean)    | power-spectrum (mean), memorisation |
-| lognormal         | periodic at the map size: no super-sample variance | minkowski (mean), peaks (mean)  | power-spectrum (mean), memorisation |
-| lognormal-crops   | the same fit, cut from 4× larger parents |  (its Minkowski means are flagged at n = 1,229) | pixel-ks, power-spectrum, peaks (mean), memorisation |
-| memoriser         | copies training maps                   | memorisation                                | every distributional metric   |
-| memoriser-d4      | copies under rotations/flips           | memorisation (symmetry-aware)               | every distributional metric   |
-| memoriser-shifted | copies shifted cyclically              | memorisation (translation-aware)            | every distributional metric   |
-| collapsed         | 4 distinct maps (mode collapse)        | power-spectrum (mean and covariance), minkowski, peaks | memorisation       |
+- grf (Gaussian: no non-Gaussian information): flagged by pixel-ks, minkowski (mean), peaks (mean);
+  passes power-spectrum (mean), memorisation.
+- lognormal (periodic at the map size: no super-sample variance): flagged by minkowski (mean), peaks (mean);
+  passes power-spectrum (mean), memorisation.
+- lognormal-crops (the same fit, cut from 4× larger parents; its Minkowski means are flagged at n = 1,229):
+  passes pixel-ks, power-spectrum, peaks (mean), memorisation.
+- memoriser (copies training maps): flagged by memorisation; passes every distributional metric.
+- memoriser-d4 (copies under rotations/flips): flagged by the symmetry-aware memorisation; passes the rest.
+- memoriser-shifted (copies shifted cyclically): flagged by the translation-aware memorisation; passes the rest.
+- collapsed (4 distinct maps, mode collapse): flagged by power-spectrum (mean and covariance), minkowski and
+  peaks (mean); passes memorisation.
 """
 
 import numpy as np
@@ -21,20 +23,41 @@ from scipy import stats as sps
 from emubench.models import resolve_model
 from emubench.scoring import score, verdicts
 
-DISTRIBUTIONAL = {("pixel-ks", "distribution"), ("power-spectrum", "mean"), ("power-spectrum", "covariance"),
-                  ("minkowski", "mean"), ("minkowski", "covariance"), ("peaks", "mean"), ("peaks", "covariance")}
+DISTRIBUTIONAL = {
+    ("pixel-ks", "distribution"),
+    ("power-spectrum", "mean"),
+    ("power-spectrum", "covariance"),
+    ("minkowski", "mean"),
+    ("minkowski", "covariance"),
+    ("peaks", "mean"),
+    ("peaks", "covariance"),
+}
 EXPECT = {
-    "grf": ({("pixel-ks", "distribution"), ("minkowski", "mean"), ("peaks", "mean")},
-            {("power-spectrum", "mean"), ("memorisation", "memorisation")}),
-    "lognormal": ({("minkowski", "mean"), ("peaks", "mean")},
-                  {("power-spectrum", "mean"), ("memorisation", "memorisation")}),
-    "lognormal-crops": (set(), {("pixel-ks", "distribution"), ("power-spectrum", "mean"), ("power-spectrum", "covariance"),
-                                ("peaks", "mean"), ("memorisation", "memorisation")}),
+    "grf": (
+        {("pixel-ks", "distribution"), ("minkowski", "mean"), ("peaks", "mean")},
+        {("power-spectrum", "mean"), ("memorisation", "memorisation")},
+    ),
+    "lognormal": (
+        {("minkowski", "mean"), ("peaks", "mean")},
+        {("power-spectrum", "mean"), ("memorisation", "memorisation")},
+    ),
+    "lognormal-crops": (
+        set(),
+        {
+            ("pixel-ks", "distribution"),
+            ("power-spectrum", "mean"),
+            ("power-spectrum", "covariance"),
+            ("peaks", "mean"),
+            ("memorisation", "memorisation"),
+        },
+    ),
     "memoriser": ({("memorisation", "memorisation")}, DISTRIBUTIONAL),
     "memoriser-d4": ({("memorisation", "memorisation")}, DISTRIBUTIONAL),
     "memoriser-shifted": ({("memorisation", "memorisation")}, DISTRIBUTIONAL),
-    "collapsed": ({("power-spectrum", "mean"), ("power-spectrum", "covariance"), ("minkowski", "mean"), ("peaks", "mean")},
-                  {("memorisation", "memorisation")}),
+    "collapsed": (
+        {("power-spectrum", "mean"), ("power-spectrum", "covariance"), ("minkowski", "mean"), ("peaks", "mean")},
+        {("memorisation", "memorisation")},
+    ),
 }
 
 
@@ -55,7 +78,9 @@ def cache():
 def test_baseline_verdicts(baseline, splits, cache):
     model, _ = resolve_model(baseline, splits["train"], seed=0)
     n = len(splits["val"])
-    df, _ = score(model.sample(n, seed=0), splits, seed=0, floor_draws=1000, bootstrap_draws=0, model=baseline, cache=cache)
+    df, _ = score(
+        model.sample(n, seed=0), splits, seed=0, floor_draws=1000, bootstrap_draws=0, model=baseline, cache=cache
+    )
     got = {(r.metric, r.aspect): r.verdict for r in verdicts(df).itertuples()}
     must_flag, must_pass = EXPECT[baseline]
     for key in must_flag:
@@ -92,8 +117,17 @@ def test_a_one_percent_amplitude_error_is_caught_by_the_power_spectrum():
     assert amp.ci_low <= 1.0201 <= amp.ci_high and amp.ci_low > 1.0
 
 
-@pytest.mark.parametrize("shift,noise,crop", [((8, 0), 0.0, False), ((17, 17), 0.0, False), ((8, 0), 0.5, False),
-                                              ((17, 17), 0.5, False), ((8, 8), 0.0, True), ((0, 17), 0.5, True)])
+@pytest.mark.parametrize(
+    "shift,noise,crop",
+    [
+        ((8, 0), 0.0, False),
+        ((17, 17), 0.0, False),
+        ((8, 0), 0.5, False),
+        ((17, 17), 0.5, False),
+        ((8, 8), 0.0, True),
+        ((0, 17), 0.5, True),
+    ],
+)
 def test_translated_copies_are_caught_by_memorisation(splits, cache, shift, noise, crop):
     """Training maps shifted cyclically by 8 or 17 pixels, or cut at an offset (the uncovered strips from other
     maps, so not periodic), with or without white noise of 0.5 σ_κ: memorisation flags them."""

@@ -6,15 +6,26 @@ import pickle
 import pytest
 import torch
 
-from emubench.checkpoint import (RunLock, load_checkpoint, load_weights, read_manifest, save_checkpoint,
-                                 verified_checkpoints, write_manifest)
+from emubench.checkpoint import (
+    RunLock,
+    load_checkpoint,
+    load_weights,
+    read_manifest,
+    save_checkpoint,
+    verified_checkpoints,
+    write_manifest,
+)
 from emubench.errors import EmubenchError
 from emubench.io import atomic_path, save_npy
 
 
 def _state(step):
-    return {"w": torch.arange(6.0).reshape(2, 3) + step, "opt": {"state": {0: {"step": torch.tensor(step)}}, "lr": 0.1},
-            "rng": torch.ByteTensor([1, 2, 3]), "step": step}
+    return {
+        "w": torch.arange(6.0).reshape(2, 3) + step,
+        "opt": {"state": {0: {"step": torch.tensor(step)}}, "lr": 0.1},
+        "rng": torch.ByteTensor([1, 2, 3]),
+        "step": step,
+    }
 
 
 def test_roundtrip_nested_state(tmp_path):
@@ -34,7 +45,10 @@ def test_corrupt_checkpoint_is_refused_naming_last_good(tmp_path):
     path = tmp_path / "checkpoints" / "step-2.safetensors"
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])  # truncated on disk
-    with pytest.raises(EmubenchError, match=r"step-2.safetensors: checkpoint is missing, truncated or corrupt.*last good checkpoint: 'step-1'"):
+    with pytest.raises(
+        EmubenchError,
+        match=r"step-2.safetensors: checkpoint is missing, truncated or corrupt.*last good checkpoint: 'step-1'",
+    ):
         load_checkpoint(tmp_path, manifest)
     assert verified_checkpoints(tmp_path, manifest) == ["step-1"]
     path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one flipped bit
@@ -43,7 +57,11 @@ def test_corrupt_checkpoint_is_refused_naming_last_good(tmp_path):
 
 
 def test_manifest_paths_cannot_escape_run_folder(tmp_path):
-    manifest = {"model": "x", "checkpoints": {"evil": {"file": "../../etc/passwd", "sha256": "0", "step": 1}}, "latest": "evil"}
+    manifest = {
+        "model": "x",
+        "checkpoints": {"evil": {"file": "../../etc/passwd", "sha256": "0", "step": 1}},
+        "latest": "evil",
+    }
     with pytest.raises(EmubenchError, match="escapes the run folder"):
         load_checkpoint(tmp_path, manifest)
 

@@ -27,17 +27,20 @@ def test_every_option_has_help():
                 assert p.help, f"{cmd.name} --{p.name} has no help text"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["score", "--model", "grff", "--dataset", "lognormal-lcdm-64"], "unknown model 'grff'; did you mean 'grf'"),
-    (["train", "lognormal"], "model 'lognormal' has no registered trainer"),
-    (["train", "cosmogan-dcgan", "--preset", "fast"], "unknown preset 'fast'"),
-    (["train", "cosmogan-dcgan", "--device", "tpu"], "unknown device 'tpu'"),
-    (["score", "--maps", "missing.npy", "--dataset", "lognormal-lcdm-64"], "missing.npy: no such file"),
-    (["stats", "missing.npy", "--side-deg", "1"], "missing.npy: no such file"),
-    (["score", "--dataset", "lognormal-lcdm-64"], "give exactly one of --model or --maps"),
-    (["score", "--model", "grf", "--dataset", "nope"], "unknown dataset 'nope'"),
-    (["data", "export", "lognormal-lcdm-64", "-D", "bogus=1", "--out", "x.npy"], "unknown option(s) bogus"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["score", "--model", "grff", "--dataset", "lognormal-lcdm-64"], "unknown model 'grff'; did you mean 'grf'"),
+        (["train", "lognormal"], "model 'lognormal' has no registered trainer"),
+        (["train", "cosmogan-dcgan", "--preset", "fast"], "unknown preset 'fast'"),
+        (["train", "cosmogan-dcgan", "--device", "tpu"], "unknown device 'tpu'"),
+        (["score", "--maps", "missing.npy", "--dataset", "lognormal-lcdm-64"], "missing.npy: no such file"),
+        (["stats", "missing.npy", "--side-deg", "1"], "missing.npy: no such file"),
+        (["score", "--dataset", "lognormal-lcdm-64"], "give exactly one of --model or --maps"),
+        (["score", "--model", "grf", "--dataset", "nope"], "unknown dataset 'nope'"),
+        (["data", "export", "lognormal-lcdm-64", "-D", "bogus=1", "--out", "x.npy"], "unknown option(s) bogus"),
+    ],
+)
 def test_errors_are_one_line_without_traceback(args, message, tmp_path):
     res = subprocess.run([sys.executable, "-m", "emubench.cli", *args], capture_output=True, text=True, cwd=tmp_path)
     assert res.returncode != 0
@@ -61,17 +64,48 @@ def test_verbose_shows_traceback():
 def test_data_export_sample_stats_score_maps_and_report(tmp_path):
     r = CliRunner()
     ds = ["--dataset", "lognormal-lcdm-64", "-D", "n_maps=400"]
-    res = r.invoke(cli, ["data", "export", "lognormal-lcdm-64", "-D", "n_maps=400", "--split", "test", "-n", "50", "--out", str(tmp_path / "test.npy")], obj={})
+    res = r.invoke(
+        cli,
+        [
+            "data",
+            "export",
+            "lognormal-lcdm-64",
+            "-D",
+            "n_maps=400",
+            "--split",
+            "test",
+            "-n",
+            "50",
+            "--out",
+            str(tmp_path / "test.npy"),
+        ],
+        obj={},
+    )
     assert res.exit_code == 0, res.output
     assert np.load(tmp_path / "test.npy").shape == (50, 64, 64)
     res = r.invoke(cli, ["sample", "--model", "lognormal", *ds, "-n", "60", "--out", str(tmp_path / "ln.npy")], obj={})
     assert res.exit_code == 0, res.output
-    res = r.invoke(cli, ["stats", str(tmp_path / "ln.npy"), "--side-deg", "0.866", "--nbins", "8", "--out", str(tmp_path / "s.csv")], obj={})
+    res = r.invoke(
+        cli,
+        ["stats", str(tmp_path / "ln.npy"), "--side-deg", "0.866", "--nbins", "8", "--out", str(tmp_path / "s.csv")],
+        obj={},
+    )
     assert res.exit_code == 0, res.output
     import pandas as pd
 
     stats = pd.read_csv(tmp_path / "s.csv")
-    assert set(stats.statistic) >= {"mean", "variance", "skewness", "kurtosis", "C_ell", "V0", "V1", "V2", "peaks", "pdf"}
+    assert set(stats.statistic) >= {
+        "mean",
+        "variance",
+        "skewness",
+        "kurtosis",
+        "C_ell",
+        "V0",
+        "V1",
+        "V2",
+        "peaks",
+        "pdf",
+    }
     assert stats["map"].nunique() == 60
     for name, spec in (("ln", ["--maps", str(tmp_path / "ln.npy")]), ("grf", ["--model", "grf"])):
         res = r.invoke(cli, ["-q", "score", *spec, *ds, "--floor-draws", "200", "--out", str(tmp_path / name)], obj={})
@@ -79,7 +113,9 @@ def test_data_export_sample_stats_score_maps_and_report(tmp_path):
         for f in ("scores.csv", "curves.csv", "summary.md", "report.html", "score.json"):
             assert (tmp_path / name / f).exists()
     scores = pd.read_csv(tmp_path / "grf" / "scores.csv")
-    assert {"metric", "statistic", "bin", "value", "floor", "flagged", "model", "dataset", "n", "seed"} <= set(scores.columns)
+    assert {"metric", "statistic", "bin", "value", "floor", "flagged", "model", "dataset", "n", "seed"} <= set(
+        scores.columns
+    )
     info = json.loads((tmp_path / "grf" / "score.json").read_text())
     assert info["throughput_maps_per_s"] > 0 and info["dataset_hash"] and info["split_seed"] == 0
     res = r.invoke(cli, ["report", str(tmp_path / "ln"), str(tmp_path / "grf"), "--out", str(tmp_path / "lb")], obj={})
@@ -92,7 +128,17 @@ def test_data_export_sample_stats_score_maps_and_report(tmp_path):
 def test_score_maps_with_wrong_shape_writes_nothing(tmp_path):
     np.save(tmp_path / "bad.npy", np.zeros((5, 32, 32), np.float32))
     out = tmp_path / "rep"
-    res = run("score", "--maps", str(tmp_path / "bad.npy"), "--dataset", "lognormal-lcdm-64", "-D", "n_maps=100", "--out", str(out))
+    res = run(
+        "score",
+        "--maps",
+        str(tmp_path / "bad.npy"),
+        "--dataset",
+        "lognormal-lcdm-64",
+        "-D",
+        "n_maps=100",
+        "--out",
+        str(out),
+    )
     assert res.returncode == 1 and "maps are 32x32 but the dataset's are 64x64" in res.stderr
     assert not out.exists()
 

@@ -58,15 +58,18 @@ def test_split_is_deterministic_disjoint_and_complete():
     assert not np.array_equal(split_indices(1000, 8)["val"], a["val"])
 
 
-@pytest.mark.parametrize("array, message", [
-    (np.full((2, 16, 16), np.nan, np.float32), "map 0 contains NaN or Inf"),
-    (np.stack([np.zeros((16, 16)), np.full((16, 16), np.inf)]).astype(np.float32), "map 1 contains NaN or Inf"),
-    (np.zeros((2, 16, 8), np.float32), "not square"),
-    (np.zeros((2, 3, 16, 16), np.float32), "is not \\(N, H, W\\)"),
-    (np.zeros((2, 16, 16), np.int32), "integer dtype"),
-    (np.zeros((0, 16, 16), np.float32), "holds no maps"),
-    (np.array(["a", "b"]), "cannot be read as maps"),
-])
+@pytest.mark.parametrize(
+    "array, message",
+    [
+        (np.full((2, 16, 16), np.nan, np.float32), "map 0 contains NaN or Inf"),
+        (np.stack([np.zeros((16, 16)), np.full((16, 16), np.inf)]).astype(np.float32), "map 1 contains NaN or Inf"),
+        (np.zeros((2, 16, 8), np.float32), "not square"),
+        (np.zeros((2, 3, 16, 16), np.float32), "is not \\(N, H, W\\)"),
+        (np.zeros((2, 16, 16), np.int32), "integer dtype"),
+        (np.zeros((0, 16, 16), np.float32), "holds no maps"),
+        (np.array(["a", "b"]), "cannot be read as maps"),
+    ],
+)
 def test_bad_arrays_are_refused(tmp_path, array, message):
     path = tmp_path / "bad.npy"
     np.save(path, array)

@@ -41,8 +41,8 @@ def test_mean_spectrum_matches_target_within_3_percent():
 def test_one_point_distribution_is_lognormal_like():
     maps = generate(128, npix=64, seed=2)
     d = maps - maps.mean()
-    assert (d**3).mean() / d.std() ** 3 > 0.5           # skewed to positive κ
-    assert maps.min() > -kappa_shift(1.0)               # bounded below by −λ
+    assert (d**3).mean() / d.std() ** 3 > 0.5  # skewed to positive κ
+    assert maps.min() > -kappa_shift(1.0)  # bounded below by −λ
     assert np.median(maps) < maps.mean()
 
 
@@ -62,8 +62,10 @@ def test_crops_are_not_periodic():
 
 def test_cache_is_memory_mapped_and_safe_under_concurrent_fill(tmp_path, monkeypatch):
     monkeypatch.setenv("EMUBENCH_CACHE", str(tmp_path))
-    code = ("from emubench.data import open_dataset; m = open_dataset('lognormal-lcdm-64', n_maps=600, seed=9); "
-            "print(float(m.get(slice(0, 600)).sum()))")
+    code = (
+        "from emubench.data import open_dataset; m = open_dataset('lognormal-lcdm-64', n_maps=600, seed=9); "
+        "print(float(m.get(slice(0, 600)).sum()))"
+    )
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2)]
     sums = [float(p.communicate()[0]) for p in procs]
     assert all(p.returncode == 0 for p in procs)
@@ -80,8 +82,10 @@ def test_same_seed_same_maps_in_every_process():
     import subprocess
     import sys
 
-    code = ("import hashlib; from emubench.data.lognormal import generate; "
-            "print(hashlib.sha256(generate(4, seed=5).tobytes()).hexdigest())")
+    code = (
+        "import hashlib; from emubench.data.lognormal import generate; "
+        "print(hashlib.sha256(generate(4, seed=5).tobytes()).hexdigest())"
+    )
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(6)]
     digests = {p.communicate(timeout=300)[0].strip() for p in procs}
     assert all(p.returncode == 0 for p in procs) and len(digests) == 1, digests

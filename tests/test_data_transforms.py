@@ -22,7 +22,9 @@ def test_cosmogan_matches_paper_formula():
     t = get_transform("cosmogan")
     x = np.array([0.0, 4.0, 12.0])
     np.testing.assert_allclose(t.forward(x), 2 * x / (x + 4) - 1)
-    np.testing.assert_allclose(t.inverse(np.array([-1.0, 0.0, 0.5])), 4 * (1 + np.array([-1.0, 0.0, 0.5])) / (1 - np.array([-1.0, 0.0, 0.5])))
+    np.testing.assert_allclose(
+        t.inverse(np.array([-1.0, 0.0, 0.5])), 4 * (1 + np.array([-1.0, 0.0, 0.5])) / (1 - np.array([-1.0, 0.0, 0.5]))
+    )
 
 
 def test_unknown_transform():

@@ -4,10 +4,13 @@ skipped where LensTools is not installed (it does not run on numpy >= 1.24)."""
 import numpy as np
 import pytest
 
-lenstools = pytest.importorskip("lenstools", reason="LensTools 1.2 is only installed in the tox 'lenstools' environment")
+lenstools = pytest.importorskip(
+    "lenstools", reason="LensTools 1.2 is only installed in the tox 'lenstools' environment"
+)
 u = pytest.importorskip("astropy.units")
 
 from helpers import gaussian_field  # noqa: E402
+
 from emubench.data.lognormal import generate  # noqa: E402
 from emubench.stats import minkowski, pdf, peak_counts, power_spectrum  # noqa: E402
 

@@ -46,8 +46,10 @@ def test_calibrate_family_wise_max_t():
     adjusted p-value of a null draw is uniform, so a verdict's rate is alpha."""
     rng = np.random.default_rng(0)
     null = np.abs(rng.standard_normal((999, 3)))
-    rows = [{"statistic": f"s{j}", "aspect": "mean", "bin": np.nan, "value": v, "ideal": 0.0, "summary": True}
-            for j, v in enumerate([10.0, 0.1, 0.2])]
+    rows = [
+        {"statistic": f"s{j}", "aspect": "mean", "bin": np.nan, "value": v, "ideal": 0.0, "summary": True}
+        for j, v in enumerate([10.0, 0.1, 0.2])
+    ]
     out = calibrate(rows, null, alpha=0.01)
     # beyond every draw: the smallest p-value there is, however many rows the verdict has
     assert out[0]["flagged"] and out[0]["p_value"] == pytest.approx(1 / 1000)
@@ -58,8 +60,10 @@ def test_calibrate_family_wise_max_t():
     flags = []
     for d in range(0, 999, 3):
         others = np.delete(null, d, axis=0)
-        rows = [{"statistic": f"s{j}", "aspect": "mean", "bin": np.nan, "value": null[d, j], "ideal": 0.0, "summary": True}
-                for j in range(3)]
+        rows = [
+            {"statistic": f"s{j}", "aspect": "mean", "bin": np.nan, "value": null[d, j], "ideal": 0.0, "summary": True}
+            for j in range(3)
+        ]
         flags.append(any(r_["flagged"] for r_ in calibrate(rows, others, alpha=0.05)))
     assert 0.02 <= np.mean(flags) <= 0.09, np.mean(flags)
     # one-sided: only values above the ideal count
@@ -73,7 +77,18 @@ def test_real_vs_real_passes_every_distributional_metric(small_splits):
     other = small_splits["train"].head(len(test))  # real maps, but training maps: memorisation must flag them
     df, ctx = score(test, small_splits, seed=1)
     v = verdicts(df).set_index(["metric", "aspect"])
-    assert set(df.columns) >= {"metric", "statistic", "bin", "value", "floor", "flagged", "model", "dataset", "n", "seed"}
+    assert set(df.columns) >= {
+        "metric",
+        "statistic",
+        "bin",
+        "value",
+        "floor",
+        "flagged",
+        "model",
+        "dataset",
+        "n",
+        "seed",
+    }
     # held-out maps vs validation maps is itself a real-vs-real draw: it passes the 99% floors
     dist = v.drop(index=[("memorisation", "memorisation")])
     assert (dist.verdict == "pass").all(), dist

@@ -16,9 +16,34 @@ from emubench.checkpoint import load_checkpoint, read_manifest, verified_checkpo
 from emubench.errors import EmubenchError
 from emubench.io import check_maps
 
-TRAIN = [sys.executable, "-m", "emubench.cli", "-q", "train", "cosmogan-dcgan", "--preset", "smoke", "--dataset", "lognormal-lcdm-64",
-         "-D", "n_maps=300", "-c", "width=8", "-c", "batch_size=16", "-c", "val_maps=32", "-c", "ckpt_every=3",
-         "-c", "log_every=1", "-c", "keep_last=50", "--device", "cpu"]
+TRAIN = [
+    sys.executable,
+    "-m",
+    "emubench.cli",
+    "-q",
+    "train",
+    "cosmogan-dcgan",
+    "--preset",
+    "smoke",
+    "--dataset",
+    "lognormal-lcdm-64",
+    "-D",
+    "n_maps=300",
+    "-c",
+    "width=8",
+    "-c",
+    "batch_size=16",
+    "-c",
+    "val_maps=32",
+    "-c",
+    "ckpt_every=3",
+    "-c",
+    "log_every=1",
+    "-c",
+    "keep_last=50",
+    "--device",
+    "cpu",
+]
 STEPS = 26  # two epochs of 13 steps: checkpoints at 3, 6, 9, 12, 13 (epoch end), 15, ...
 
 
@@ -40,18 +65,26 @@ def reference_run(tmp_path_factory):
 
 
 def _resume_until_done(out):
-    res = subprocess.run([*TRAIN, "--max-steps", str(STEPS), "--out", str(out), "--resume"], capture_output=True, text=True, env=_env())
+    res = subprocess.run(
+        [*TRAIN, "--max-steps", str(STEPS), "--out", str(out), "--resume"], capture_output=True, text=True, env=_env()
+    )
     assert res.returncode == 0, res.stderr
     return _final(out)
 
 
-@pytest.mark.parametrize("failpoint", ["atomic-write:2", "atomic-write:5", "atomic-write:9", "validation:1", "validation:2"])
+@pytest.mark.parametrize(
+    "failpoint", ["atomic-write:2", "atomic-write:5", "atomic-write:9", "validation:1", "validation:2"]
+)
 def test_sigkill_during_checkpoint_write_or_validation_then_resume_is_identical(tmp_path, reference_run, failpoint):
     """SIGKILL after a checkpoint's temporary file is complete but before it replaces anything, or in the
     middle of the per-epoch validation check."""
     out = tmp_path / "run"
-    res = subprocess.run([*TRAIN, "--max-steps", str(STEPS), "--out", str(out)], env=_env(EMUBENCH_FAILPOINT=failpoint),
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [*TRAIN, "--max-steps", str(STEPS), "--out", str(out)],
+        env=_env(EMUBENCH_FAILPOINT=failpoint),
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == -signal.SIGKILL
     m = read_manifest(out)  # the manifest on disk is complete and names only complete files
     assert verified_checkpoints(out, m) == sorted(m.get("checkpoints", {}), key=lambda n: m["checkpoints"][n]["step"])
@@ -63,8 +96,12 @@ def test_sigkill_during_checkpoint_write_or_validation_then_resume_is_identical(
 @pytest.mark.parametrize("delay", [4.0, 7.5])
 def test_sigkill_at_a_random_moment_then_resume_is_identical(tmp_path, reference_run, delay):
     out = tmp_path / "run"
-    proc = subprocess.Popen([*TRAIN, "--max-steps", str(STEPS), "--out", str(out)], env=_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*TRAIN, "--max-steps", str(STEPS), "--out", str(out)],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -76,11 +113,30 @@ def test_sigkill_at_a_random_moment_then_resume_is_identical(tmp_path, reference
 
 
 def test_disk_full_while_writing_a_report_keeps_the_previous_one(tmp_path):
-    base = [sys.executable, "-m", "emubench.cli", "-q", "score", "--model", "grf", "--dataset", "lognormal-lcdm-64", "-D", "n_maps=200",
-            "--metric", "pixel-ks", "--floor-draws", "40", "--out", str(tmp_path / "rep")]
+    base = [
+        sys.executable,
+        "-m",
+        "emubench.cli",
+        "-q",
+        "score",
+        "--model",
+        "grf",
+        "--dataset",
+        "lognormal-lcdm-64",
+        "-D",
+        "n_maps=200",
+        "--metric",
+        "pixel-ks",
+        "--floor-draws",
+        "40",
+        "--out",
+        str(tmp_path / "rep"),
+    ]
     assert subprocess.run(base, env=_env()).returncode == 0
     before = {p.name: p.read_bytes() for p in (tmp_path / "rep").iterdir()}
-    res = subprocess.run([*base, "--seed", "5"], env=_env(EMUBENCH_FAILPOINT="atomic-write:2:enospc"), capture_output=True, text=True)
+    res = subprocess.run(
+        [*base, "--seed", "5"], env=_env(EMUBENCH_FAILPOINT="atomic-write:2:enospc"), capture_output=True, text=True
+    )
     assert res.returncode == 1 and "No space left on device" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     after = {p.name: p.read_bytes() for p in (tmp_path / "rep").iterdir()}
     assert after == before  # the previous report, complete and untouched
@@ -93,8 +149,12 @@ def test_disk_full_while_writing_a_checkpoint(tmp_path):
     open_dataset("lognormal-lcdm-64", n_maps=300)  # fill the dataset cache first: its write must not count below
     out = tmp_path / "run"
     # atomic writes: 1 manifest, 2 step-3 file, 3 manifest, 4 step-6 file, 5 manifest, 6 step-9 file (fails)
-    res = subprocess.run([*TRAIN, "--max-steps", "12", "--out", str(out)], env=_env(EMUBENCH_FAILPOINT="atomic-write:6:enospc"),
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [*TRAIN, "--max-steps", "12", "--out", str(out)],
+        env=_env(EMUBENCH_FAILPOINT="atomic-write:6:enospc"),
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 1 and "No space left on device" in res.stderr and "Traceback" not in res.stderr
     m = read_manifest(out)
     assert verified_checkpoints(out, m) == ["step-0000003", "step-0000006"]  # the checkpoints written before are intact
@@ -109,7 +169,9 @@ def test_second_writer_is_refused(tmp_path):
             if (out / "manifest.json").exists():
                 break
             time.sleep(0.1)
-        res = subprocess.run([*TRAIN, "--max-steps", "4", "--out", str(out), "--resume"], capture_output=True, text=True, env=_env())
+        res = subprocess.run(
+            [*TRAIN, "--max-steps", "4", "--out", str(out), "--resume"], capture_output=True, text=True, env=_env()
+        )
         assert res.returncode == 1 and "another process is writing this run folder" in res.stderr
     finally:
         proc.send_signal(signal.SIGINT)
@@ -140,26 +202,54 @@ def test_malformed_arrays_get_a_one_line_error_or_pass_validation(shape, dtype, 
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(shape=st.sampled_from([(3, 16, 8), (0, 16, 16), (2, 2, 16, 16), (16,), (4, 4, 4), (2, 1, 16, 16)]),
-       dtype=st.sampled_from([np.float32, np.int16, np.float64]), special=specials)
+@given(
+    shape=st.sampled_from([(3, 16, 8), (0, 16, 16), (2, 2, 16, 16), (16,), (4, 4, 4), (2, 1, 16, 16)]),
+    dtype=st.sampled_from([np.float32, np.int16, np.float64]),
+    special=specials,
+)
 def test_cli_stats_on_malformed_files(tmp_path_factory, shape, dtype, special):
     tmp = tmp_path_factory.mktemp("stats")
     arr = np.random.default_rng(0).standard_normal(shape).astype(dtype)
     if special is not None and arr.size and np.issubdtype(arr.dtype, np.floating):
         arr.reshape(-1)[0] = special
     np.save(tmp / "in.npy", arr)
-    res = subprocess.run([sys.executable, "-m", "emubench.cli", "stats", str(tmp / "in.npy"), "--side-deg", "1", "--nbins", "4"],
-                         capture_output=True, text=True)
-    valid = arr.ndim in (3, 4) and arr.shape[-1] == arr.shape[-2] >= 8 and arr.shape[0] > 0 and \
-        (arr.ndim == 3 or arr.shape[1] == 1) and np.issubdtype(arr.dtype, np.floating) and special is None
+    res = subprocess.run(
+        [sys.executable, "-m", "emubench.cli", "stats", str(tmp / "in.npy"), "--side-deg", "1", "--nbins", "4"],
+        capture_output=True,
+        text=True,
+    )
+    valid = (
+        arr.ndim in (3, 4)
+        and arr.shape[-1] == arr.shape[-2] >= 8
+        and arr.shape[0] > 0
+        and (arr.ndim == 3 or arr.shape[1] == 1)
+        and np.issubdtype(arr.dtype, np.floating)
+        and special is None
+    )
     if valid:
         assert res.returncode == 0, res.stderr
     else:
         assert res.returncode == 1 and "in.npy" in res.stderr and len(res.stderr.strip().splitlines()) == 1
         assert not (tmp / "in.npy.stats.csv").exists()
         # score --maps refuses the same file before any work, writing nothing
-        res = subprocess.run([sys.executable, "-m", "emubench.cli", "score", "--maps", str(tmp / "in.npy"), "--dataset",
-                              "lognormal-lcdm-64", "-D", "n_maps=100", "--out", str(tmp / "rep")], capture_output=True, text=True)
+        res = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "emubench.cli",
+                "score",
+                "--maps",
+                str(tmp / "in.npy"),
+                "--dataset",
+                "lognormal-lcdm-64",
+                "-D",
+                "n_maps=100",
+                "--out",
+                str(tmp / "rep"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert res.returncode == 1 and "in.npy" in res.stderr and len(res.stderr.strip().splitlines()) == 1
         assert not (tmp / "rep").exists()
 
@@ -170,5 +260,7 @@ def test_huge_dimensions_in_a_header_are_refused(tmp_path):
     with open(path, "wb") as f:
         np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (10**9, 256, 256)})
         f.write(b"\0" * 64)
-    res = subprocess.run([sys.executable, "-m", "emubench.cli", "stats", str(path), "--side-deg", "1"], capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "emubench.cli", "stats", str(path), "--side-deg", "1"], capture_output=True, text=True
+    )
     assert res.returncode == 1 and "huge.npy" in res.stderr and len(res.stderr.strip().splitlines()) == 1

@@ -8,11 +8,11 @@ from emubench.stats import moments, pdf, peak_counts
 
 def test_peaks_strict_maximum_periodic_and_binned():
     m = np.zeros((16, 16), np.float32)
-    m[3, 3] = 1.0      # a peak
-    m[8, 8] = 2.5      # a peak
+    m[3, 3] = 1.0  # a peak
+    m[8, 8] = 2.5  # a peak
     m[12, 4] = m[12, 5] = 1.5  # a plateau: no strict maximum, no peak
-    m[0, 0] = 3.5      # a corner peak: neighbours wrap around
-    m[15, 15] = 0.5    # its wrapped neighbour, lower
+    m[0, 0] = 3.5  # a corner peak: neighbours wrap around
+    m[15, 15] = 0.5  # its wrapped neighbour, lower
     nu, counts = peak_counts(m, np.array([0.0, 2.0, 3.0, 4.0]))
     # bins [0,2): 1.0 (0.5 is a neighbour of 3.5 → not a peak); [2,3): 2.5; [3,4): 3.5; each adds 1/width
     np.testing.assert_allclose(counts, [1 / 2, 1.0, 1.0])
@@ -20,7 +20,7 @@ def test_peaks_strict_maximum_periodic_and_binned():
 
 def test_peak_heights_use_float32_centre():
     m = np.zeros((8, 8))
-    m[4, 4] = 1.0 + 1e-12   # rounds to 1.0 in float32, so it sits in the bin starting at 1.0
+    m[4, 4] = 1.0 + 1e-12  # rounds to 1.0 in float32, so it sits in the bin starting at 1.0
     _, counts = peak_counts(m, np.array([0.5, 1.0, 1.5]))
     np.testing.assert_allclose(counts, [0.0, 2.0])
 

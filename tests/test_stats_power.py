@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 import torch
-
 from helpers import gaussian_field
+
 from emubench.stats import default_ell_edges, power_spectrum
 from emubench.stats.power import mode_ell
 
@@ -18,7 +18,9 @@ def test_white_noise_gives_variance_times_pixel_solid_angle():
     ell, p = power_spectrum(maps, side, edges)
     omega_pix = math.radians(side / n) ** 2
     ell_modes = mode_ell(n, side).numpy()
-    modes = np.array([((ell_modes > lo) & (ell_modes <= hi)).sum() for lo, hi in zip(edges[:-1], edges[1:])]) * len(maps)
+    modes = np.array([((ell_modes > lo) & (ell_modes <= hi)).sum() for lo, hi in zip(edges[:-1], edges[1:])]) * len(
+        maps
+    )
     # each mode's |F|² is exponential (χ²₂/2): the bin mean has relative error 1/√modes; allow 4σ
     assert np.all(np.abs(p.mean(0) / (s**2 * omega_pix) - 1) < 4 / np.sqrt(modes))
     assert p.shape == (64, len(edges) - 1) and ell.shape == (len(edges) - 1,) and len(edges) - 1 <= 12
