@@ -110,7 +110,7 @@ class Trainer(Protocol):
     name: ClassVar[str]
     description: ClassVar[str]
     models: ClassVar[tuple[str, ...]]
-    presets: ClassVar[Mapping[str, Mapping[str, Any]]]
+    presets: ClassVar[Mapping[str, Any]]
     default_preset: ClassVar[str]
 
     def make_config(self, preset: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -172,6 +172,34 @@ def protocol_members(protocol: type) -> list[str]:
         n for n, v in vars(protocol).items() if not n.startswith("_") and (callable(v) or isinstance(v, classmethod))
     ]
     return list(dict.fromkeys(names))
+
+
+def signature_text(protocol: type, member: str) -> str:
+    """How docs/plugins.md writes a member: ``name: type`` for an attribute, ``name(params) -> type`` for a
+    method (without self/cls; ``@classmethod`` in front of a class method)."""
+    import inspect
+
+    value = inspect.getattr_static(protocol, member, None)
+    if value is None:
+        annotation = str(protocol.__annotations__[member])
+        if annotation.startswith("ClassVar[") and annotation.endswith("]"):
+            annotation = annotation[len("ClassVar[") : -1]
+        return f"{member}: {annotation}"
+    func = value.__func__ if isinstance(value, classmethod) else value
+    parts, star = [], False
+    for p in inspect.signature(func).parameters.values():
+        if p.name in ("self", "cls"):
+            continue
+        if p.kind is p.KEYWORD_ONLY and not star:
+            parts.append("*")
+            star = True
+        text = p.name + (f": {p.annotation}" if p.annotation is not p.empty else "")
+        if p.default is not p.empty:
+            text += f" = {p.default!r}"
+        parts.append(text)
+    returns = inspect.signature(func).return_annotation
+    text = f"{member}({', '.join(parts)}) -> {returns}"
+    return ("@classmethod " if isinstance(value, classmethod) else "") + text
 
 
 def missing_members(obj: Any, kind: str) -> list[str]:

@@ -62,13 +62,13 @@ def _check_keys(obj: dict, schema: dict, where: str, path: Path, strict: bool = 
         if key not in obj:
             if strict:
                 raise EmubenchError(
-                    f"{path}: manifest key {where}{key!r} is missing (manifest_version {MANIFEST_VERSION})"
+                    f"{path}: manifest key '{where}{key}' is missing (manifest_version {MANIFEST_VERSION})"
                 )
             continue
         value = obj[key]
         if isinstance(value, bool) or not isinstance(value, types):
             names = " or ".join("null" if t is _NONE else t.__name__ for t in types)
-            raise EmubenchError(f"{path}: manifest key {where}{key!r} must be {names}, got {type(value).__name__}")
+            raise EmubenchError(f"{path}: manifest key '{where}{key}' must be {names}, got {type(value).__name__}")
 
 
 def validate_manifest(manifest: Any, path: str | os.PathLike) -> dict[str, Any]:

@@ -107,7 +107,11 @@ def timed_sample(model: Any, n: int, *, seed: int, device: str = "cpu", warmup: 
     t0 = time.perf_counter()
     maps = model.sample(n, seed=seed, device=device)
     dt = time.perf_counter() - t0
-    maps = np.asarray(maps)
+    name = getattr(model, "name", type(model).__name__)
+    if not isinstance(maps, np.ndarray):
+        raise EmubenchError(f"model {name!r}: sample() returned {type(maps).__name__}; the contract is a numpy array")
     if maps.ndim != 3 or len(maps) != n:
-        raise EmubenchError(f"model returned shape {maps.shape} from sample({n}); expected ({n}, H, W)")
-    return maps.astype(np.float32, copy=False), n / max(dt, 1e-9)
+        raise EmubenchError(f"model {name!r}: sample({n}) returned shape {maps.shape}; the contract is ({n}, H, W)")
+    if maps.dtype != np.float32:
+        raise EmubenchError(f"model {name!r}: sample() returned {maps.dtype} maps; the contract is float32 κ")
+    return maps, n / max(dt, 1e-9)

@@ -143,18 +143,18 @@ class RunFolder:
         """Write ``state`` (nested dicts/lists of tensors and plain values) as checkpoints/<name>.safetensors,
         atomically, record its hash and ``info`` in the manifest and make it ``latest``.
 
-        keep_last: keep only the newest ``keep_last`` checkpoints named ``step-*`` (others, ``best`` included,
-        are never rotated); the manifest forgets a file before it is deleted, so it never names a missing one."""
+        keep_last: keep only the newest ``keep_last`` checkpoints (by step) besides ``best``; the manifest forgets
+        a file before it is deleted, so it never names a missing one."""
         failpoint("checkpoint")
         path = save_checkpoint(self.path, self.manifest, name, state, {"step": int(step), **info})
         validate_manifest(self.manifest, self.path / MANIFEST)
         if keep_last is not None:
-            steps = sorted(
-                (n for n in self.manifest["checkpoints"] if n.startswith("step-")),
+            names = sorted(
+                (n for n in self.manifest["checkpoints"] if n != self.manifest.get("best")),
                 key=lambda n: self.manifest["checkpoints"][n]["step"],
             )
-            for old in steps[: max(0, len(steps) - keep_last)]:
-                if old in (self.manifest.get("latest"), self.manifest.get("best")):
+            for old in names[: max(0, len(names) - keep_last)]:
+                if old == self.manifest.get("latest"):
                     continue
                 entry = self.manifest["checkpoints"].pop(old)
                 self.write_manifest()

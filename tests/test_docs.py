@@ -1,0 +1,104 @@
+"""docs/plugins.md is the plugin API's documentation: every hook and every member of every contract is in it
+with its signature, each complete example it prints is byte for byte the file in examples/, and its commands
+run as printed (train, score, report, install) with those examples."""
+
+import inspect
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emubench import contracts, hookspecs
+from emubench.contracts import protocol_members, signature_text
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = (ROOT / "docs" / "plugins.md").read_text()
+PROTOCOLS = [contracts.Dataset, contracts.Model, contracts.TrainedModel, contracts.Trainer, contracts.Metric]
+HOOKS = [name for name, f in vars(hookspecs).items() if inspect.isfunction(f) and hasattr(f, "emubench_spec")]
+
+
+def section(title: str) -> str:
+    """The text of the ``### `title` `` section of the docs."""
+    start = DOC.index(f"### `{title}`")
+    end = DOC.find("\n## ", start + 1)
+    nxt = DOC.find("\n### ", start + 1)
+    return DOC[start : min(e for e in (end, nxt, len(DOC)) if e > 0)]
+
+
+def test_every_hook_spec_is_found():
+    assert HOOKS and set(HOOKS) == {impl for impl in dir(hookspecs) if impl.startswith("register_")}
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_documented_with_its_signature(hook):
+    sig = str(inspect.signature(getattr(hookspecs, hook))).replace("'", "")
+    assert f"`{hook}{sig}" in DOC, f"docs/plugins.md does not show {hook}{sig}"
+
+
+@pytest.mark.parametrize(
+    "protocol,member", [(p, m) for p in PROTOCOLS for m in protocol_members(p)], ids=lambda x: getattr(x, "__name__", x)
+)
+def test_every_contract_member_is_documented_with_its_signature(protocol, member):
+    text = signature_text(protocol, member)
+    assert f"`{text}" in section(protocol.__name__), f"the {protocol.__name__} section does not show `{text}`"
+
+
+FILE_BLOCK = re.compile(r"<!-- file: (\S+) -->\n```\w+\n(.*?)```\n", re.S)
+
+
+def test_the_examples_printed_are_the_files():
+    blocks = FILE_BLOCK.findall(DOC)
+    assert {p for p, _ in blocks} >= {
+        "examples/plugins/toy_dataset.py",
+        "examples/plugins/spectrum_model.py",
+        "examples/plugins/moments_metric.py",
+        "examples/emubench-example-plugin/emubench_example_plugin.py",
+    }
+    for path, text in blocks:
+        assert (ROOT / path).read_text() == text, f"docs/plugins.md prints another {path}"
+
+
+def commands() -> list[str]:
+    block = DOC.split("<!-- commands -->\n```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_the_documented_commands_run_as_printed(tmp_path):
+    """The lines of the docs' command block, run one by one in a scratch copy of examples/ (pip installs into a
+    scratch folder: PIP_TARGET, so the test environment is left as it was)."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    site = tmp_path / "site"
+    env = {
+        **os.environ,
+        "PIP_TARGET": str(site),
+        "PIP_NO_DEPS": "1",
+        "PIP_NO_BUILD_ISOLATION": "0",
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+    }
+    env.pop("EMUBENCH_LOAD_PLUGINS", None)  # the installed example plugin must load
+    bindir = Path(sys.executable).parent
+    env["PATH"] = os.pathsep.join([str(bindir), env.get("PATH", "")])
+    outputs = []
+    for line in commands():
+        if line.startswith("export "):
+            key, value = line[len("export ") :].split("=", 1)
+            env[key] = value
+            continue
+        res = subprocess.run(line, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, f"{line}\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}"
+        outputs.append(res.stdout)
+    listing = outputs[0]
+    for name in ("toy-grf", "mean-spectrum", "mean-spectrum-trainer", "pixel-moments"):
+        assert name in listing
+    # the trained example is a perfect emulator of the toy data; the smoothed GRF loses small-scale power
+    perfect = (tmp_path / "reports" / "mean-spectrum" / "summary.md").read_text()
+    assert "| power-spectrum | mean | **pass**" in perfect and "| pixel-moments | mean |" in perfect
+    assert "| memorisation | memorisation | **pass**" in perfect
+    smoothed = (tmp_path / "reports" / "smoothed-grf" / "summary.md").read_text()
+    assert "| power-spectrum | mean | **flag**" in smoothed
+    assert (tmp_path / "reports" / "toy-leaderboard" / "leaderboard.md").exists()
+    assert (tmp_path / "runs" / "mean-spectrum" / "manifest.json").exists()
