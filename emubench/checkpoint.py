@@ -165,7 +165,9 @@ def load_checkpoint(run_dir: str | os.PathLike, manifest: dict[str, Any], name: 
     run_dir = Path(run_dir)
     entries = manifest.get("checkpoints", {})
     name = name or manifest.get("latest")
-    if not name or name not in entries:
+    if not name:
+        raise EmubenchError(f"{run_dir}: the run has no checkpoint yet (train it, or resume the training)")
+    if name not in entries:
         raise EmubenchError(f"{run_dir}: no checkpoint {name!r} in the manifest (have: {', '.join(entries) or 'none'})")
     path = _inside(run_dir, entries[name]["file"])
     if not path.exists() or sha256_file(path) != entries[name].get("sha256"):

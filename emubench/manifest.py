@@ -91,7 +91,7 @@ def validate_manifest(manifest: Any, path: str | os.PathLike) -> dict[str, Any]:
     ds = manifest.get("dataset")
     if isinstance(ds, dict):
         _check_keys(ds, DATASET_SCHEMA, "dataset.", path, strict)
-        if strict and not ds.get("name") and not ds.get("files"):
+        if not ds.get("name") and not ds.get("files"):
             raise EmubenchError(
                 f"{path}: manifest key 'dataset' needs a 'name' or 'files' (which data the run was trained on)"
             )

@@ -45,7 +45,12 @@ def data_of_run(run: Path, dataset=None, data=None, side_deg=None, dataset_opts=
     dataset_opts = dict(dataset_opts or {})
     if dataset or data:
         return dataset, data, side_deg, dataset_opts, split_seed
-    ds = RunFolder.open(run).manifest.get("dataset", {})
+    ds = RunFolder.open(run).manifest.get("dataset")
+    if not ds:  # a manifest from before the schema, without the data it was trained on: never guess them
+        raise EmubenchError(
+            f"{run}/manifest.json has no 'dataset' entry: say which data the run was trained on "
+            "with --dataset or --data"
+        )
     opts = {k: v for k, v in (ds.get("options") or {}).items() if k not in ("path", "side_deg")}
     return (
         None if ds.get("files") else ds.get("name"),
@@ -91,8 +96,8 @@ def score_and_report(
         check_model_spec(model_spec)
     for name in metrics or ():
         get("metrics", name)
-    if maps_file:
-        load_npy(maps_file)  # exists, is a .npy without pickles (the maps are checked against the dataset below)
+    if maps_file:  # a readable .npy without pickles, of finite float maps (the size is checked against the data below)
+        check_maps(load_npy(maps_file), str(maps_file))
     run = run_folder(model_spec)
     if run is not None:
         dataset, data, side_deg, dataset_opts, split_seed = data_of_run(

@@ -65,6 +65,8 @@ def plot_curves(
     ``curves`` may hold several models (column ``model``); each is drawn on the same axes against the
     reference, which is how the leaderboard overlays them.
     """
+    if curves.empty or "metric" not in curves:  # metrics without curves: nothing to plot
+        return {}
     if "model" not in curves:
         curves = curves.assign(model="generated")
     models = list(dict.fromkeys(curves["model"]))

@@ -230,3 +230,74 @@ def test_pre_1_0_metrics_and_metrics_without_curves_still_score_and_report(tmp_p
     scores = pd.read_csv(tmp_path / "rep" / "scores.csv")
     assert set(scores.statistic) == {"mean-difference", "max"}
     assert (tmp_path / "rep" / "report.html").exists()
+
+
+def test_only_a_metric_without_curves_scores_and_reports(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMUBENCH_PLUGINS_DIR", str(HERE / "legacy_plugins"))
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emubench.cli",
+            "-q",
+            "score",
+            "--model",
+            "grf",
+            "--dataset",
+            "lognormal-lcdm-64",
+            "-D",
+            "n_maps=300",
+            "--metric",
+            "no-curves",
+            "--out",
+            str(tmp_path / "rep"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "rep" / "report.html").exists() and (tmp_path / "rep" / "summary.md").exists()
+
+
+def test_a_pre_1_0_trainer_and_trained_model_still_train_and_score(tmp_path, monkeypatch):
+    """Written against the older docs (emubench.checkpoint, a manifest without manifest_version)."""
+    monkeypatch.setenv("EMUBENCH_PLUGINS_DIR", str(HERE / "legacy_plugins"))
+    cli = [sys.executable, "-m", "emubench.cli", "-q"]
+    run = tmp_path / "run"
+    res = subprocess.run(
+        cli + ["train", "legacy-mean-map", "--dataset", "lognormal-lcdm-64", "-D", "n_maps=300", "--out", str(run)],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run(
+        cli
+        + [
+            "score",
+            "--model",
+            str(run),
+            "--dataset",
+            "lognormal-lcdm-64",
+            "-D",
+            "n_maps=300",
+            "--metric",
+            "power-spectrum",
+            "--out",
+            str(tmp_path / "rep"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "| power-spectrum | mean | **flag**" in (tmp_path / "rep" / "summary.md").read_text()
+
+
+def test_a_run_without_its_data_in_the_manifest_is_not_scored_on_a_guess(tmp_path):
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "manifest.json").write_text(json.dumps({"model": "cosmogan-dcgan", "checkpoints": {}}))
+    res = subprocess.run(
+        [sys.executable, "-m", "emubench.cli", "score", "--model", str(tmp_path / "old")],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 1 and "no checkpoint yet" in res.stderr, res.stderr
