@@ -202,9 +202,13 @@ class RunFolder:
     def truncate_log(self, step: int) -> None:
         """Drop log lines after ``step`` (on resume, so that the log matches the resumed run); an empty log if none."""
         path = self.path / "log.jsonl"
-        lines = path.read_text().splitlines() if path.exists() else []
+        if not path.exists():
+            path.touch()
+            return
+        lines = path.read_text().splitlines()
         kept = [ln for ln in lines if ln and json.loads(ln).get("step", 0) <= step]
-        write_text(path, "".join(k + "\n" for k in kept))
+        if len(kept) < len(lines):  # rewritten only when something goes (atomically: a crash keeps the old log)
+            write_text(path, "".join(k + "\n" for k in kept))
 
     # -- provenance ----------------------------------------------------------------------------------------
 
