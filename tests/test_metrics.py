@@ -142,9 +142,28 @@ def test_bootstrap_intervals_cover_a_known_amplitude_error(small_splits):
     # every interval contains its estimate; distances (χ², maxima, RMS) get none: their percentile bootstrap is biased
     has = df[df.ci_low.notna()]
     assert ((has.ci_low <= has.value) & (has.value <= has.ci_high)).all()
-    summaries = df[df.summary & ~df.statistic.str.endswith("amplitude") & (df.metric != "memorisation")]
+    # fractions (memorisation, maps outside the reference's range) get exact binomial intervals
+    fractions = df.statistic.str.endswith("outside-reference-range")
+    assert fractions.any() and df[fractions][["ci_low", "ci_high"]].notna().all().all()
+    summaries = df[df.summary & ~df.statistic.str.endswith("amplitude") & (df.metric != "memorisation") & ~fractions]
     assert summaries[["ci_low", "ci_high"]].isna().all().all()
     amp = df[(df.metric == "power-spectrum") & (df.statistic == "amplitude")].iloc[0]
     assert amp.ci_low <= 1.1025 <= amp.ci_high and amp.flagged
     off, _ = score(1.05 * test, small_splits, metrics=["power-spectrum"], seed=1, floor_draws=200, bootstrap_draws=0)
     assert off[~off.statistic.str.endswith("amplitude")][["ci_low", "ci_high"]].isna().all().all()
+
+
+def test_values_the_reference_never_reaches_are_not_dropped(small_splits):
+    """Threshold bins where every reference map has the same value (V0 = 1 below the lowest reference pixel) are
+    not silently dropped: maps reaching below the reference's range are flagged by their own summary row, and
+    real held-out maps are not."""
+    test = small_splits["test"].head(len(small_splits["test"]))
+    kw = dict(metrics=["minkowski"], seed=0, floor_draws=200, bootstrap_draws=0)
+    real, _ = score(test, small_splits, **kw)
+    rows = real[real.statistic.str.endswith("outside-reference-range")]
+    assert len(rows) and not rows.flagged.any()
+    bad = test.copy()
+    bad[:15, 0, 0] = test.min() - 3 * test.std()  # one deep pixel in 15 maps: below anything real
+    planted, _ = score(bad, small_splits, **kw)
+    v0 = planted[planted.statistic == "V0-outside-reference-range"].iloc[0]
+    assert v0.flagged and v0.value == pytest.approx(15 / len(test)) and v0.ci_low <= v0.value <= v0.ci_high

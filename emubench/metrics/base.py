@@ -144,6 +144,14 @@ SUMMARY_ASPECT = {
 SUMMARY_IDEAL = {"chi2-dof": 1.0, "amplitude": 1.0}  # every other summary: 0
 
 
+def outside_reference(x: np.ndarray, r: np.ndarray, constant: np.ndarray) -> np.ndarray:
+    """(n,) bool: which curves of x (n, B) differ from the reference's value in a bin where every reference
+    curve r (n_r, B) has the same value (``constant``: (B,) bool, e.g. V0 = 1 below the smallest pixel of every
+    reference map). Such a bin carries no mean or spread to compare, but a generated map that differs there lies
+    outside the range the reference ever reaches."""
+    return np.any(np.asarray(x)[:, constant] != np.asarray(r)[0, constant], axis=1)
+
+
 def usable_bins(r: np.ndarray) -> np.ndarray:
     """Bins a reference set actually varies in (a bin where it never varies has no standard error)."""
     return np.asarray(r, dtype=np.float64).std(0, ddof=1) > 0
@@ -251,7 +259,8 @@ def compare_curves(
     (these are smooth statistics, for which the percentile interval is sound). Summaries: ``curve_summaries``;
     they get no bootstrap interval (the percentile bootstrap of a non-negative distance such as χ² is biased
     upward and its interval can exclude the estimate), except the amplitude, whose interval is ±1.96 σ_A.
-    Bins where the reference never varies are left out of every row.
+    Bins where the reference never varies have no mean or spread to compare and are left out of these rows;
+    ``FeatureMetric`` reports them as one summary, the fraction of generated maps outside the reference's range.
     """
     a = np.asarray(a, dtype=np.float64)
     r = np.asarray(r, dtype=np.float64)
@@ -293,6 +302,14 @@ def compare_curves(
             err = amplitude_error(a, r)
             rows[-1]["ci_low"], rows[-1]["ci_high"] = value - 1.96 * err, value + 1.96 * err
     return rows
+
+
+def _clopper_pearson(k: int, n: int) -> tuple[float, float]:
+    """Exact 95% interval of a binomial fraction k/n."""
+    from scipy import stats as sps
+
+    ci = sps.binomtest(k, n).proportion_ci(CI_LEVEL, method="exact")
+    return float(ci.low), float(ci.high)
 
 
 # -- calibration ---------------------------------------------------------------------------------------
@@ -365,6 +382,8 @@ class FeatureMetric:
     aspects = ("mean", "covariance")
     amplitude = False
     plot_features = True  # per-map feature means go to ctx.curves for the report's plots
+    # bins where the reference never varies: a summary row of the fraction of generated maps outside its range
+    range_check = True
 
     def features(self, maps: torch.Tensor, ctx: Context) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Return (x (B,), {statistic prefix: (n, B) per-map curve})."""
@@ -377,7 +396,14 @@ class FeatureMetric:
         boot = [(rng.integers(0, n_g, n_g), rng.integers(0, n_r, n_r)) for _ in range(ctx.bootstrap_draws)]
         rows = []
         for key in fg:
-            rows += compare_curves(fg[key], fr[key], x, f"{key}-" if len(fg) > 1 else "", self.amplitude, boot)
+            prefix = f"{key}-" if len(fg) > 1 else ""
+            rows += compare_curves(fg[key], fr[key], x, prefix, self.amplitude, boot)
+            constant = ~usable_bins(fr[key])
+            if self.range_check and constant.any():
+                off = outside_reference(fg[key], fr[key], constant)
+                rows.append(row(f"{prefix}outside-reference-range", np.nan, off.mean(), 0.0, True, "mean"))
+                ci = _clopper_pearson(int(off.sum()), len(off))
+                rows[-1]["ci_low"], rows[-1]["ci_high"] = ci
         return rows
 
     def evaluate(self, generated, reference, heldout, ctx: Context) -> MetricResult:
@@ -415,6 +441,12 @@ class FeatureMetric:
         for key in fg:
             prefix = f"{key}-" if len(fg) > 1 else ""
             keep = usable_bins(fr[key])
+            if self.range_check and not keep.all():  # the same fraction in every draw (against the same reference)
+                pop = null.population(fg[key], fr[key], None if fp is None else fp[key])
+                off = outside_reference(pop, fr[key], ~keep).astype(np.float32)
+                out[prefix + "outside-reference-range"] = np.concatenate(
+                    [sel @ off / sel[0].sum() for sel in null.selections(len(pop))]
+                )
             pool = None if fp is None else fp[key][:, keep]
             for name, v in self.null_draw_summaries(fg[key][:, keep], fr[key][:, keep], pool, null).items():
                 out[prefix + name] = v
