@@ -351,6 +351,10 @@ def calibrate(rows: list[dict], null: np.ndarray, alpha: float, one_sided: bool 
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: undefined in every draw
         med = np.nan_to_num(np.nanmedian(finite, axis=0))
         spread = np.nan_to_num(np.nanquantile(finite, 0.9, axis=0)) - med
+    # A row may declare the smallest change it can show (``resolution``: 1/n for a fraction of n maps), so that a
+    # statistic that is 0 in most draws is not studentised by a vanishing spread and does not swamp the max-T.
+    resolution = np.array([r.get("resolution", 0.0) for r in rows])
+    spread = np.maximum(spread, resolution)
     spread = np.where(spread > 0, spread, np.maximum(np.abs(med), 1.0) * 1e-12)
     z = (b - med) / spread
     t_null = np.sort(np.max((nb - med) / spread, axis=1))  # (D,) ascending
@@ -402,8 +406,8 @@ class FeatureMetric:
             if self.range_check and constant.any():
                 off = outside_reference(fg[key], fr[key], constant)
                 rows.append(row(f"{prefix}outside-reference-range", np.nan, off.mean(), 0.0, True, "mean"))
-                ci = _clopper_pearson(int(off.sum()), len(off))
-                rows[-1]["ci_low"], rows[-1]["ci_high"] = ci
+                rows[-1]["ci_low"], rows[-1]["ci_high"] = _clopper_pearson(int(off.sum()), len(off))
+                rows[-1]["resolution"] = 1.0 / len(off)  # one map
         return rows
 
     def evaluate(self, generated, reference, heldout, ctx: Context) -> MetricResult:
