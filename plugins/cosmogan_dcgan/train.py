@@ -231,9 +231,8 @@ def _train(
     run = None
     if resume:
         run = RunFolder.open(out)
-        cfg = TrainConfig.from_dict(run.manifest["train_config"]).with_overrides(
-            {"epochs": cfg.epochs, "max_steps": cfg.max_steps}
-        )
+        budget = {k: v for k, v in (("epochs", cfg.epochs), ("max_steps", cfg.max_steps)) if v is not None}
+        cfg = TrainConfig.from_dict(run.manifest["train_config"]).with_overrides(budget)
         run.check_data(mapset)
     model_cfg = replace(cfg.model, npix=train_set.npix)
     torch.manual_seed(cfg.seed)
