@@ -132,20 +132,24 @@ def save_checkpoint(
     The file is written atomically, then its sha256 is recorded in the manifest (also atomic), so the
     manifest only ever names complete files. ``info`` (epoch, step, metrics) goes into the index entry.
     """
+    entry = write_checkpoint_file(run_dir, name, state)
+    manifest.setdefault("checkpoints", {})[name] = {**entry, **info}
+    manifest["latest"] = name
+    write_manifest(run_dir, manifest)
+    return Path(run_dir) / entry["file"]
+
+
+def write_checkpoint_file(run_dir: str | os.PathLike, name: str, state: dict[str, Any]) -> dict[str, str]:
+    """Write ``state`` as checkpoints/<name>.safetensors atomically; returns its manifest entry (file, sha256)."""
     from safetensors.torch import save_file
 
-    run_dir = Path(run_dir)
     rel = f"checkpoints/{name}.safetensors"
-    path = run_dir / rel
+    path = Path(run_dir) / rel
     tensors: dict[str, torch.Tensor] = {}
     skeleton = flatten_state(state, "s", tensors)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"emubench_state": json.dumps(skeleton)})
-    entry = {"file": rel, "sha256": sha256_file(path), **info}
-    manifest.setdefault("checkpoints", {})[name] = entry
-    manifest["latest"] = name
-    write_manifest(run_dir, manifest)
-    return path
+    return {"file": rel, "sha256": sha256_file(path)}
 
 
 def verified_checkpoints(run_dir: str | os.PathLike, manifest: dict[str, Any]) -> list[str]:

@@ -29,8 +29,8 @@ from .checkpoint import (
     environment,
     load_checkpoint,
     read_manifest,
-    save_checkpoint,
     verified_checkpoints,
+    write_checkpoint_file,
 )
 from .data.base import MapSet
 from .errors import EmubenchError
@@ -123,9 +123,15 @@ class RunFolder:
         write_json(self.path / MANIFEST, self.manifest)
 
     def update(self, **keys: Any) -> None:
-        """Set top-level manifest keys and write it."""
+        """Set top-level manifest keys and write it (an invalid result is refused and changes nothing)."""
+        old = dict(self.manifest)
         self.manifest.update(keys)
-        self.write_manifest()
+        try:
+            self.write_manifest()
+        except BaseException:
+            self.manifest.clear()
+            self.manifest.update(old)
+            raise
 
     @property
     def latest(self) -> str | None:
@@ -145,9 +151,11 @@ class RunFolder:
 
         keep_last: keep only the newest ``keep_last`` checkpoints (by step) besides ``best``; the manifest forgets
         a file before it is deleted, so it never names a missing one."""
-        failpoint("checkpoint")
-        path = save_checkpoint(self.path, self.manifest, name, state, {"step": int(step), **info})
-        validate_manifest(self.manifest, self.path / MANIFEST)
+        failpoint("checkpoint")  # the reliability tests kill the process here, before anything is written
+        entry = write_checkpoint_file(self.path, name, state)
+        entry = {**entry, "step": int(step), **info}
+        self.update(checkpoints={**self.manifest["checkpoints"], name: entry}, latest=name)
+        path = self.path / entry["file"]
         if keep_last is not None:
             names = sorted(
                 (n for n in self.manifest["checkpoints"] if n != self.manifest.get("best")),
