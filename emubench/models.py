@@ -40,10 +40,13 @@ def _run_of(spec: str) -> tuple[Path, str | None] | None:
     return None
 
 
-def check_model_spec(spec: str) -> None:
+def check_model_spec(spec: str) -> tuple[RunFolder, str | None] | None:
     """The cheap checks of a --model argument, before any data is loaded: a run folder with a valid manifest
     naming a registered model that can load runs (and the checkpoint, if one is named), or a registered
-    training-free model. A one-line error otherwise."""
+    training-free model. A one-line error otherwise.
+
+    Returns (the opened run, checkpoint name or None) for a run folder or a checkpoint file in one, None for a
+    registered name."""
     found = _run_of(spec)
     if found is None:
         if spec not in get_registry("models") and any(sep in spec for sep in ("/", "\\", ".")):
@@ -53,7 +56,7 @@ def check_model_spec(spec: str) -> None:
             raise EmubenchError(
                 f"model {spec!r} needs training first: emubench train {spec}, then score the run folder"
             )
-        return
+        return None
     path, checkpoint = found
     run = RunFolder.open(path)
     cls = get("models", run.manifest["model"])
@@ -67,31 +70,24 @@ def check_model_spec(spec: str) -> None:
             f"{path}: no checkpoint {name!r} in the manifest "
             f"(have: {', '.join(run.manifest.get('checkpoints', {})) or 'none'})"
         )
+    return run, checkpoint
 
 
 def resolve_model(spec: str, train: MapSet | None, *, seed: int = 0, device: str = "cpu") -> tuple[Any, dict]:
     """Return (model instance, provenance dict) for a run folder, checkpoint file or registered name."""
-    found = _run_of(spec)
+    found = check_model_spec(spec)  # every one-line error about the spec itself comes from there
     if found is not None:
-        check_model_spec(spec)
-        path, checkpoint = found
-        manifest = RunFolder.open(path).manifest
+        run, checkpoint = found
+        manifest = run.manifest
         cls = get("models", manifest["model"])
-        if not hasattr(cls, "from_run"):
-            raise EmubenchError(f"model {cls.name!r} cannot be loaded from a run folder")
-        model = cls.from_run(path, manifest, checkpoint=checkpoint, device=device)
+        model = cls.from_run(run.path, manifest, checkpoint=checkpoint, device=device)
         return model, {
             "model": cls.name,
-            "run": str(path),
+            "run": str(run.path),
             "checkpoint": checkpoint or manifest.get("best") or manifest.get("latest"),
             "manifest": manifest,
         }
-    if spec not in get_registry("models"):
-        if any(sep in spec for sep in ("/", "\\", ".")):
-            raise EmubenchError(f"{spec}: no such run folder or checkpoint file")
     cls = get("models", spec)
-    if not hasattr(cls, "fit"):
-        raise EmubenchError(f"model {spec!r} needs training first: emubench train {spec}, then score the run folder")
     if train is None:
         raise EmubenchError(f"model {spec!r} is fitted from a dataset's training split; give --dataset or --data")
     return cls.fit(train, seed=seed), {"model": cls.name, "fitted_on": train.name, "seed": seed}

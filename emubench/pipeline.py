@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import __version__
-from .checkpoint import MANIFEST, environment
+from .checkpoint import environment
 from .contracts import CURVE_FIELDS
 from .data import open_dataset, split
 from .errors import EmubenchError
@@ -23,18 +23,6 @@ if TYPE_CHECKING:  # pandas, torch and matplotlib load after the cheap checks
 def _log(quiet: bool, msg: str) -> None:
     if not quiet:
         print(f"[emubench] {msg}", flush=True)
-
-
-def run_folder(spec: str | None) -> Path | None:
-    """The run folder a --model argument points into (the folder itself or a checkpoint inside it), if any."""
-    if not spec:
-        return None
-    p = Path(spec)
-    if p.is_dir() and (p / MANIFEST).exists():
-        return p
-    if p.is_file() and p.parent.name == "checkpoints" and (p.parent.parent / MANIFEST).exists():
-        return p.parent.parent
-    return None
 
 
 def data_of_run(run: Path, dataset=None, data=None, side_deg=None, dataset_opts=None, split_seed=0):
@@ -92,16 +80,15 @@ def score_and_report(
     from .registry import get
 
     dataset_opts = dict(dataset_opts or {})
-    if model_spec:
-        check_model_spec(model_spec)
+    found = check_model_spec(model_spec) if model_spec else None  # (the opened run, checkpoint) for a run folder
+    run = found[0] if found else None
     for name in metrics or ():
         get("metrics", name)
     if maps_file:  # a readable .npy without pickles, of finite float maps (the size is checked against the data below)
         check_maps(load_npy(maps_file), str(maps_file))
-    run = run_folder(model_spec)
     if run is not None:
         dataset, data, side_deg, dataset_opts, split_seed = data_of_run(
-            run, dataset, data, side_deg, dataset_opts, split_seed
+            run.path, dataset, data, side_deg, dataset_opts, split_seed
         )
     if not data:
         get("datasets", dataset or "lognormal-lcdm")
@@ -116,7 +103,7 @@ def score_and_report(
     t0 = time.perf_counter()
     mapset = open_dataset(dataset, data or None, side_deg, **dataset_opts)
     if run is not None:
-        RunFolder.open(run).check_data(mapset, allow_other_data=allow_other_data)
+        run.check_data(mapset, allow_other_data=allow_other_data)
     splits = split(mapset, split_seed)
     _log(
         quiet,
@@ -132,7 +119,7 @@ def score_and_report(
     else:
         model, provenance = resolve_model(model_spec, splits["train"], seed=seed, device=device)
         generated, rate = timed_sample(model, n_req, seed=seed, device=device)
-        name = provenance["model"] if run is None else f"{provenance['model']}:{run.name}"
+        name = provenance["model"] if run is None else f"{provenance['model']}:{run.path.name}"
         _log(quiet, f"sampled {n_req} maps from {name} at {rate:.1f} maps/s on {device}")
     label = label or name
     scores, ctx = score(

@@ -304,7 +304,7 @@ def compare_curves(
     return rows
 
 
-def _clopper_pearson(k: int, n: int) -> tuple[float, float]:
+def clopper_pearson(k: int, n: int) -> tuple[float, float]:
     """Exact 95% interval of a binomial fraction k/n."""
     from scipy import stats as sps
 
@@ -406,7 +406,7 @@ class FeatureMetric:
             if self.range_check and constant.any():
                 off = outside_reference(fg[key], fr[key], constant)
                 rows.append(row(f"{prefix}outside-reference-range", np.nan, off.mean(), 0.0, True, "mean"))
-                rows[-1]["ci_low"], rows[-1]["ci_high"] = _clopper_pearson(int(off.sum()), len(off))
+                rows[-1]["ci_low"], rows[-1]["ci_high"] = clopper_pearson(int(off.sum()), len(off))
                 rows[-1]["resolution"] = 1.0 / len(off)  # one map
         return rows
 
@@ -447,10 +447,8 @@ class FeatureMetric:
             keep = usable_bins(fr[key])
             if self.range_check and not keep.all():  # the same fraction in every draw (against the same reference)
                 pop = null.population(fg[key], fr[key], None if fp is None else fp[key])
-                off = outside_reference(pop, fr[key], ~keep).astype(np.float32)
-                out[prefix + "outside-reference-range"] = np.concatenate(
-                    [sel @ off / sel[0].sum() for sel in null.selections(len(pop))]
-                )
+                off = outside_reference(pop, fr[key], ~keep)
+                out[prefix + "outside-reference-range"] = off[null.index].mean(1)  # each draw's n maps
             pool = None if fp is None else fp[key][:, keep]
             for name, v in self.null_draw_summaries(fg[key][:, keep], fr[key][:, keep], pool, null).items():
                 out[prefix + name] = v

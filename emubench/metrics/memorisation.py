@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import stats
 from ..contracts import MetricResult
-from .base import CI_LEVEL, Context, row
+from .base import CI_LEVEL, Context, clopper_pearson, row
 
 PERCENTILE = 1.0  # threshold: this percentile of held-out maps' ratios
 
@@ -92,8 +92,7 @@ class Memorisation:
         ]
         # Intervals: exact (Clopper–Pearson) for the fractions, percentile bootstrap for the median ratio.
         for r_, k in ((rows[0], k_obs), (rows[1], int(round(frac * n)))):
-            ci = sps.binomtest(k, n).proportion_ci(CI_LEVEL, method="exact")
-            r_["ci_low"], r_["ci_high"] = float(ci.low), float(ci.high)
+            r_["ci_low"], r_["ci_high"] = clopper_pearson(k, n)
         if ctx.bootstrap_draws:
             brng = np.random.default_rng([ctx.seed, 2])
             ratios = [
