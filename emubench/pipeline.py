@@ -84,8 +84,8 @@ def score_and_report(
     run = found[0] if found else None
     for name in metrics or ():
         get("metrics", name)
-    if maps_file:  # a readable .npy without pickles, of finite float maps (the size is checked against the data below)
-        check_maps(load_npy(maps_file), str(maps_file))
+    # a readable .npy without pickles, of finite float maps (its map size is checked against the data below)
+    file_maps = check_maps(load_npy(maps_file), str(maps_file)) if maps_file else None
     if run is not None:
         dataset, data, side_deg, dataset_opts, split_seed = data_of_run(
             run.path, dataset, data, side_deg, dataset_opts, split_seed
@@ -112,7 +112,7 @@ def score_and_report(
     )
     n_req = n or min(len(splits["val"]), len(splits["test"]))
     if maps_file:
-        generated = check_generated(load_npy(maps_file), mapset.npix, str(maps_file))
+        generated = check_generated(file_maps, mapset.npix, str(maps_file), check_finite=False)  # scanned above
         n_req = n or min(n_req, len(generated))
         generated = np.asarray(generated[:n_req], dtype=np.float32)
         provenance, rate, name = {"maps_file": str(maps_file)}, float("nan"), Path(maps_file).stem

@@ -41,11 +41,14 @@ NULL_DRAWS = 1000  # real-vs-real draws each verdict is calibrated on
 POOL_FACTOR = 8  # fresh null pool: this many times n new maps (draws are n-subsets of generated ∪ pool)
 
 
-def check_generated(generated: np.ndarray, npix: int, source: str = "generated maps") -> np.ndarray:
-    """Validate generated maps against the dataset geometry: (n, npix, npix), finite."""
+def check_generated(
+    generated: np.ndarray, npix: int, source: str = "generated maps", *, check_finite: bool = True
+) -> np.ndarray:
+    """Validate generated maps against the dataset geometry: (n, npix, npix), finite (unless ``check_finite`` is
+    False, for maps whose values were checked already)."""
     from .io import check_maps
 
-    maps = check_maps(np.asarray(generated), source)
+    maps = check_maps(np.asarray(generated), source, check_finite=check_finite)
     if maps.shape[-1] != npix:
         raise EmubenchError(f"{source}: maps are {maps.shape[-1]}x{maps.shape[-1]} but the dataset's are {npix}x{npix}")
     return maps
