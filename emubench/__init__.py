@@ -35,6 +35,7 @@ _WHERE = {
     "FeatureMetric": "metrics.base",
     "row": "metrics.base",
     "MetricResult": "contracts",
+    "Plot": "contracts",
     "CURVE_FIELDS": "contracts",
     "Dataset": "contracts",
     "Model": "contracts",

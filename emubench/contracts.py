@@ -50,6 +50,36 @@ class MetricResult:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Plot:
+    """How a metric's curves are drawn in reports: one figure with a panel per statistic in ``statistics``.
+
+    Each panel shows every set of the statistic's curve records (reference solid black, held-out dotted black,
+    each model in colour) and the real-vs-real band: the reference mean ± 2σ of the difference of two real
+    sets' means (√2·std/√n). Axis ranges follow the data.
+
+    title: the figure's title.  statistics: curve names (the ``statistic`` of curve records), one panel each.
+    xlabel, ylabel: axis labels with units.  xscale, yscale: "linear", "log" or "symlog" (a log axis leaves out
+    points ≤ 0).  y: what is drawn, "mean" (the curve as recorded) or "ell2" (ℓ(ℓ+1)·mean/2π, for spectra).
+    ratio: add a panel under each with generated / reference, on an axis that follows the data.
+    """
+
+    title: str
+    statistics: tuple[str, ...]
+    xlabel: str = "x"
+    ylabel: str = ""
+    xscale: str = "linear"
+    yscale: str = "linear"
+    y: str = "mean"
+    ratio: bool = False
+
+    def __post_init__(self) -> None:
+        scales = ("linear", "log", "symlog")
+        if self.xscale not in scales or self.yscale not in scales or self.y not in ("mean", "ell2"):
+            raise ValueError(f"Plot {self.title!r}: scales must be one of {scales} and y 'mean' or 'ell2'")
+        object.__setattr__(self, "statistics", tuple(self.statistics))
+
+
 @runtime_checkable
 class Dataset(Protocol):
     """A dataset plugin. ``__init__(**options)`` is cheap and refuses unknown or invalid options with an
@@ -143,11 +173,19 @@ class Trainer(Protocol):
 @runtime_checkable
 class Metric(Protocol):
     """Compares generated with real maps. ``aspects`` names the verdicts its rows feed (e.g. ("mean",
-    "covariance")): a score splits its false-positive rate evenly over the verdicts of all its metrics."""
+    "covariance")): a score splits its false-positive rate evenly over the verdicts of all its metrics.
+
+    How reports show it (all optional): ``headline``, the summary statistics of its leaderboard columns and
+    verdict cards (default: the first summary row of each aspect); ``plots``, how its curves are drawn
+    (default: one linear panel per curve statistic); ``explain``, one sentence per aspect saying what a flag
+    means, printed on the verdict card."""
 
     name: ClassVar[str]
     description: ClassVar[str]
     aspects: ClassVar[tuple[str, ...]]
+    headline: ClassVar[tuple[str, ...]]
+    plots: ClassVar[tuple[Plot, ...]]
+    explain: ClassVar[Mapping[str, str]]
 
     def evaluate(self, generated: np.ndarray, reference: np.ndarray, heldout: np.ndarray, ctx: Context) -> MetricResult:
         """``generated``, ``reference`` (validation split) and ``heldout`` (test split): (n, H, W) float32 κ, equal
@@ -205,8 +243,9 @@ def signature_text(protocol: type, member: str) -> str:
 def missing_members(obj: Any, kind: str) -> list[str]:
     """Members of its contract that a registered class lacks (empty when it satisfies one of its protocols).
 
-    ``aspects`` is optional for metrics (a metric without it counts as one verdict), ``description`` for all."""
-    optional = {"description", "aspects"}
+    ``aspects`` (a metric without it counts as one verdict) and the report's ``headline``, ``plots`` and
+    ``explain`` are optional for metrics, ``description`` for all."""
+    optional = {"description", "aspects", "headline", "plots", "explain"}
     best: list[str] | None = None
     for protocol in KIND_PROTOCOLS[kind]:
         missing = [m for m in protocol_members(protocol) if m not in optional and not hasattr(obj, m)]

@@ -388,6 +388,17 @@ class FeatureMetric:
     plot_features = True  # per-map feature means go to ctx.curves for the report's plots
     # bins where the reference never varies: a summary row of the fraction of generated maps outside its range
     range_check = True
+    # How reports show it (see emubench.contracts.Metric): subclasses name their headline statistics and plots;
+    # without them the report takes the first summary row of each aspect and a linear panel per statistic.
+    headline: tuple[str, ...] = ()
+    plots: tuple = ()
+    explain = {
+        "mean": "A flag means the generated maps' mean curve differs from the real one by more than two real sets "
+        "of n maps differ (χ²/dof, largest deviation in standard errors, RMS log-ratio, amplitude, "
+        "maps outside the real range).",
+        "covariance": "A flag means the map-to-map scatter or the correlations between bins differ from the real "
+        "ones: too little or too much variety, even when the mean is right.",
+    }
 
     def features(self, maps: torch.Tensor, ctx: Context) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Return (x (B,), {statistic prefix: (n, B) per-map curve})."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import stats  # its modules (and torch) load on first use: listing plugins stays fast
+from ..contracts import Plot
 from .base import Context, FeatureMetric
 
 # Thresholds in units of the reference maps' σ (one σ for all sets, so a wrong variance is visible).
@@ -22,6 +23,8 @@ class PowerSpectrumMetric(FeatureMetric):
         "correlation fidelity"
     )
     amplitude = True  # "P(ℓ) amplitude 0.97 ± 0.01": the best-fit ratio of mean spectra, a 'mean' summary
+    headline = ("chi2-dof", "amplitude", "max-abs-log-std-ratio")
+    plots = (Plot("power spectrum", ("C_ell",), "ℓ", "ℓ(ℓ+1)C_ℓ/2π", xscale="log", yscale="log", y="ell2", ratio=True),)
 
     def features(self, maps, ctx: Context):
         ell, p = stats.power_spectrum(maps, ctx.side_deg, stats.default_ell_edges(ctx.npix, ctx.side_deg))
@@ -33,6 +36,8 @@ class MinkowskiMetric(FeatureMetric):
 
     name = "minkowski"
     description = "Minkowski functionals V0, V1, V2 over ν ∈ [-2, 4] σ_ref: ratio, deviation, χ², correlation fidelity"
+    headline = ("V0-chi2-dof", "V1-chi2-dof", "V2-chi2-dof")
+    plots = (Plot("Minkowski functionals", ("V0", "V1", "V2"), "ν = κ / σ_ref", "V0 (area) · V1 · V2 (per pixel)"),)
 
     def features(self, maps, ctx: Context):
         nu, v0, v1, v2 = stats.minkowski(maps, MF_NU * ctx.sigma_ref)
@@ -44,6 +49,8 @@ class PeaksMetric(FeatureMetric):
 
     name = "peaks"
     description = "peak counts over ν ∈ [-1, 5] σ_ref: ratio, deviation, χ², correlation fidelity"
+    headline = ("chi2-dof",)
+    plots = (Plot("peak counts", ("peaks",), "ν = κ / σ_ref", "peaks per unit ν per map", yscale="symlog"),)
 
     def features(self, maps, ctx: Context):
         nu, counts = stats.peak_counts(maps, PEAK_NU * ctx.sigma_ref)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import stats
-from ..contracts import MetricResult
+from ..contracts import MetricResult, Plot
 from .base import CI_LEVEL, Context, clopper_pearson, row
 
 PERCENTILE = 1.0  # threshold: this percentile of held-out maps' ratios
@@ -44,6 +44,21 @@ class Memorisation:
         "nearest validation map: fraction of generated maps below held-out maps' 1st percentile"
     )
     aspects = ("memorisation",)
+    headline = ("fraction-closer-to-training",)
+    plots = (
+        Plot(
+            "nearest-training-map distance",
+            ("nn-distance",),
+            "percentile over maps",
+            "RMS κ difference to the nearest training map",
+        ),
+    )
+    explain = {
+        "memorisation": "A flag means more generated maps sit unusually close to a training map than new real "
+        "maps do: near-copies, up to shifts, rotations and flips. The distance is relative to each map's nearest "
+        "validation map, so maps that merely lack small-scale power (close to everything) are not flagged. "
+        "The closest pairs are shown below."
+    }
 
     def evaluate(self, generated, reference, heldout, ctx: Context) -> MetricResult:
         from scipy import stats as sps

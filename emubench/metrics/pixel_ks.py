@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import stats
-from ..contracts import MetricResult
+from ..contracts import MetricResult, Plot
 from .base import Context, FeatureMetric, curve_records, row
 
 PDF_NU = np.linspace(-3.0, 8.0, 45)
@@ -28,6 +28,12 @@ class PixelKS(FeatureMetric):
     name = "pixel-ks"
     description = "two-sample KS distance on pixel values (1,024 reference quantiles) against the real-vs-real null"
     aspects = ("distribution",)
+    headline = ("D",)
+    plots = (Plot("pixel pdf", ("pdf",), "ν = κ / σ_ref", "pixel pdf", yscale="log"),)
+    explain = {
+        "distribution": "A flag means the one-point distribution of κ differs from the real one by more than two "
+        "real sets differ: the largest gap between the pixel CDFs (D) is beyond its real-vs-real floor."
+    }
     plot_features = False  # the report plots the pixel pdf instead of 1,024 CDF points
     range_check = False  # the CDF grid sits at reference quantiles: D already sees values outside the range
 
