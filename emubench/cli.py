@@ -558,16 +558,19 @@ def stats(maps_file, side_deg, out, nbins):
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
-    default="reports",
+    default="reports/leaderboard",
     show_default=True,
-    help="Folder for leaderboard.md/.html.",
+    help="Folder for the leaderboard (replaced as a whole; refused if it holds anything else).",
 )
 def report(reports, out):
-    """Leaderboard across scored runs (report folders written by emubench score)."""
+    """Leaderboard across scored runs (report folders written by emubench score), one table per dataset."""
     from .report import leaderboard
 
     table = leaderboard(list(reports), out)
-    click.echo(f"leaderboard of {len(table)} models written to {out}/leaderboard.md and leaderboard.html")
+    click.echo(
+        f"leaderboard of {len(table)} models on {table['dataset_hash'].nunique()} dataset(s) written to "
+        f"{out}/leaderboard.md and leaderboard.html"
+    )
 
 
 def main() -> None:

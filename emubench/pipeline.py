@@ -77,13 +77,16 @@ def score_and_report(
     file), so a mistake is reported before any dataset is generated or loaded. A run is scored on the data it
     was trained on; other data (a different content hash) are refused unless ``allow_other_data``."""
     from .models import check_model_spec
-    from .registry import get
+    from .registry import get, get_registry
+    from .report.display import declarations
 
     dataset_opts = dict(dataset_opts or {})
     found = check_model_spec(model_spec) if model_spec else None  # (the opened run, checkpoint) for a run folder
     run = found[0] if found else None
-    for name in metrics or ():
-        get("metrics", name)
+    # how the report shows each metric, checked before any work (a malformed declaration is a one-line error)
+    display = declarations(
+        [get("metrics", name) for name in metrics] if metrics else [e.obj for e in get_registry("metrics")]
+    )
     # a readable .npy without pickles, of finite float maps (its map size is checked against the data below)
     file_maps = check_maps(load_npy(maps_file), str(maps_file)) if maps_file else None
     if run is not None:
@@ -152,21 +155,17 @@ def score_and_report(
         "seed": seed,
         "floor_draws": floor_draws,
         "calibration": ctx.extras["calibration"],
+        "display": {name: d for name, d in display.items() if (scores["metric"] == name).any()},
         "bootstrap_draws": bootstrap_draws,
         "throughput_maps_per_s": rate,
         "device": device,
         "emubench_version": __version__,
         "environment": environment(),
     }
-    pairs = None
-    mem = ctx.extras.get("memorisation")
-    if mem:
-        pairs = (generated, np.stack(mem["train_maps"]), mem)
     curves = pd.DataFrame(ctx.curves, columns=["metric", *CURVE_FIELDS])
     folder = Path(out or Path("reports") / label.replace(":", "-").replace("/", "-"))
-    write_report(
-        folder, scores, curves, info, generated=generated, reference=splits["val"].head(min(8, n_req)), pairs=pairs
-    )
+    reference = splits["val"].head(min(8, n_req))
+    write_report(folder, scores, curves, info, generated=generated, reference=reference, extras=ctx.extras)
     return folder
 
 

@@ -1,0 +1,284 @@
+"""The leaderboard: score folders grouped by dataset, one ranked table (and overlay plots) per dataset.
+
+Models are ranked only on the metrics every model of their table was scored with: a model scored with one
+metric cannot outrank one scored with eight by having had fewer chances to be flagged. Columns are the
+headline statistics each metric declares (``emubench.contracts.Metric.headline``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import EmubenchError
+from ..io import atomic_folder, write_bytes, write_json, write_text
+from ..scoring import verdicts
+from .display import Display, resolve
+from .pages import CURVES, INFO, SCORES, environment, metric_figures
+from .tables import fmt, times_floor
+
+MARKER = "leaderboard.json"  # what makes a folder a leaderboard's (and safe to replace wholesale)
+
+
+@dataclass
+class Scored:
+    """One score folder as read back."""
+
+    folder: Path
+    label: str
+    scores: pd.DataFrame
+    curves: pd.DataFrame
+    info: dict
+    display: dict[str, Display]
+
+    @property
+    def dataset(self) -> tuple[str, str]:
+        return str(self.info.get("dataset") or self.scores["dataset"].iloc[0]), str(self.info.get("dataset_hash"))
+
+
+def read_scored(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """scores.csv, curves.csv and score.json of a score folder (a one-line error if it is not one)."""
+    p = Path(path)
+    if not (p / SCORES).exists():
+        raise EmubenchError(f"{path}: not a score report (no {SCORES}); run emubench score first")
+    try:
+        scores = pd.read_csv(p / SCORES)
+        curves = pd.read_csv(p / CURVES) if (p / CURVES).exists() else pd.DataFrame()
+        info = json.loads((p / INFO).read_text()) if (p / INFO).exists() else {}
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EmubenchError(f"{path}: corrupt score report ({exc})") from None
+    missing = {"metric", "aspect", "statistic", "value", "ideal", "floor", "p_value", "flagged", "summary"} - set(
+        scores.columns
+    )
+    if missing:
+        raise EmubenchError(f"{path}: corrupt score report ({SCORES} lacks column(s) {', '.join(sorted(missing))})")
+    return scores, curves, info
+
+
+def check_out(paths: list[Path], out: Path) -> None:
+    """Refuse, before any work, an ``out`` that would destroy something: a folder holding other files than a
+    previous leaderboard's, or one that holds (or is) a score folder being read."""
+    if out.exists() and not out.is_dir():
+        raise EmubenchError(f"--out {out}: is a file, not a folder")
+    for p in paths:
+        if p.resolve() == out.resolve() or out.resolve() in p.resolve().parents:
+            raise EmubenchError(f"--out {out}: holds the score folder {p}, which writing the leaderboard would replace")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        names = sorted(x.name for x in out.iterdir())
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        raise EmubenchError(
+            f"--out {out}: holds other files ({shown}); give a new folder or one written by emubench report"
+        )
+
+
+def _labels(entries: list[Scored]) -> None:
+    """Equal labels in one table get their folder's name, then a number, so every row is told apart."""
+    for _ in range(2):
+        seen: dict[str, list[Scored]] = {}
+        for e in entries:
+            seen.setdefault(e.label, []).append(e)
+        for label, same in seen.items():
+            if len(same) > 1:
+                for i, e in enumerate(same, 1):
+                    e.label = f"{label} ({e.folder.name})" if f"({e.folder.name})" not in label else f"{label} #{i}"
+
+
+def _table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, str]], list[str]]:
+    """One dataset's ranked table, its headline columns (metric, statistic) and the metrics it ranks on."""
+    metrics = list(dict.fromkeys(m for e in entries for m in e.scores["metric"]))
+    common = [m for m in metrics if all((e.scores["metric"] == m).any() for e in entries)]
+    columns = list(
+        dict.fromkeys((m, s) for m in metrics for e in entries if m in e.display for s in e.display[m].headline)
+    )
+    rows = []
+    for e in entries:
+        v = verdicts(e.scores)
+        ranked = v[v["metric"].isin(common)]
+        other = v[~v["metric"].isin(common) & (v["verdict"] == "flag")]
+        r: dict[str, Any] = {
+            "model": e.label,
+            "folder": str(e.folder),
+            "flags": int((ranked["verdict"] == "flag").sum()),
+            "flagged": "; ".join(f"{a.metric}/{a.aspect}" for a in ranked[ranked["verdict"] == "flag"].itertuples()),
+            "other flags": "; ".join(f"{a.metric}/{a.aspect}" for a in other.itertuples()),
+            "maps/s": float(e.info.get("throughput_maps_per_s", np.nan) or np.nan),
+            "device": e.info.get("device", ""),
+        }
+        summary = e.scores[e.scores["summary"].astype(bool)]
+        for metric, stat in columns:
+            hit = summary[(summary["metric"] == metric) & (summary["statistic"] == stat)]
+            if not (e.scores["metric"] == metric).any():
+                r[f"{metric}:{stat}"] = "not scored"
+            elif len(hit):
+                h = hit.iloc[0]
+                value, floor = float(h["value"]), float(h["floor"])
+                r[f"{metric}:{stat}"] = (value, floor, bool(h["flagged"]), times_floor(value, float(h["ideal"]), floor))
+            else:
+                r[f"{metric}:{stat}"] = None
+        rows.append(r)
+    table = pd.DataFrame(rows).sort_values(["flags", "model"], kind="stable").reset_index(drop=True)
+    return table, columns, common
+
+
+def _cell(x: Any) -> dict[str, Any]:
+    """A metric cell: its text, the value it sorts by, and whether it is flagged."""
+    if isinstance(x, tuple):
+        value, floor, flag, mult = x
+        times = f"{mult:.2g}× floor" if np.isfinite(mult) else ""
+        return {"value": fmt(value), "times": times, "sort": fmt(value), "flag": flag}
+    return {"value": x or "—", "times": "", "sort": "", "flag": False}
+
+
+def _header(entries: list[Scored], columns: list[tuple[str, str]], common: list[str]) -> dict[str, Any]:
+    info = entries[0].info
+    values = lambda key: ", ".join(dict.fromkeys(str(e.info.get(key)) for e in entries))  # noqa: E731
+    floors = {}
+    for metric, stat in columns:
+        f = [
+            float(r["floor"])
+            for e in entries
+            for _, r in e.scores[(e.scores["metric"] == metric) & (e.scores["statistic"] == stat)].iterrows()
+            if bool(r["summary"]) and np.isfinite(float(r["floor"]))
+        ]
+        floors[f"{metric}:{stat}"] = fmt(float(np.median(f))) if f else "—"
+    name, digest = entries[0].dataset
+    return {
+        "dataset": name,
+        "hash": digest,
+        "geometry": f"{info.get('npix')}² κ maps over {info.get('side_deg')}°",
+        "n": values("n"),
+        "split_seed": values("split_seed"),
+        "seed": values("seed"),
+        "alpha": ", ".join(
+            dict.fromkeys(fmt((e.info.get("calibration") or {}).get("alpha", float("nan"))) for e in entries)
+        ),
+        "ranked_on": common,
+        "floors": floors,
+    }
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "x"
+
+
+def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.DataFrame:
+    """Read score folders and write, under ``out`` (replaced as a whole), one ranked table per dataset:
+    leaderboard.md, leaderboard.html (sortable, plots embedded), leaderboard.csv (long: one row per model and
+    headline statistic), plots/*.png and leaderboard.json. Returns the tables stacked, with a dataset column."""
+    if not paths:
+        raise EmubenchError("no score reports given")
+    out = Path(out)
+    folders = [Path(p) for p in paths]
+    check_out(folders, out)
+    entries = []
+    for p in folders:
+        scores, curves, info = read_scored(p)
+        label = str(info.get("label") or info.get("model") or p.name)
+        entries.append(Scored(p, label, scores, curves, info, resolve(info, scores, curves)))
+    groups: dict[tuple[str, str], list[Scored]] = {}
+    for e in entries:
+        groups.setdefault(e.dataset, []).append(e)
+
+    sections, tables, long_rows, md = [], [], [], ["# emubench leaderboard", ""]
+    md.append(
+        "One table per dataset (name and content hash). Each cell: value (|value − ideal| as a multiple of its "
+        "floor, the difference a row must exceed to be flagged, from real-vs-real null draws); ⚑ marks a flagged "
+        "row. `flags` counts flagged (metric, aspect) verdicts over the metrics every model of the table was "
+        "scored with, and the table is sorted by it; flags on other metrics are listed but not ranked."
+    )
+    pngs: dict[str, bytes] = {}
+    for (name, digest), group in groups.items():
+        _labels(group)
+        table, columns, common = _table(group)
+        header = _header(group, columns, common)
+        cols = [f"{m}:{s}" for m, s in columns]
+        display: dict[str, Display] = {}
+        for e in group:
+            for k, d in e.display.items():
+                display.setdefault(k, d)
+        curves = [e.curves.assign(model=e.label) for e in group if len(e.curves)]
+        n = int(group[0].info["n"]) if group[0].info.get("n") else None
+        figures = [f for figs in metric_figures(display, pd.concat(curves), n).values() for f in figs] if curves else []
+        slug = _slug(f"{name}-{digest}")
+        files = []
+        for title, b64 in figures:
+            file = f"plots/{slug}-{_slug(title)}.png"
+            pngs[file] = base64.b64decode(b64)
+            files.append((title, file))
+        rows = []
+        for r in table.to_dict("records"):
+            cells = [_cell(r[c]) for c in cols]
+            rows.append({**r, "maps": fmt(r["maps/s"]) if np.isfinite(r["maps/s"]) else "—", "cells": cells})
+            for (metric, stat), c in zip(columns, (r[c] for c in cols)):
+                long_rows.append(
+                    {
+                        "dataset": name,
+                        "dataset_hash": digest,
+                        "model": r["model"],
+                        "folder": r["folder"],
+                        "flags": r["flags"],
+                        "metric": metric,
+                        "statistic": stat,
+                        "value": c[0] if isinstance(c, tuple) else np.nan,
+                        "floor": c[1] if isinstance(c, tuple) else np.nan,
+                        "flagged": c[2] if isinstance(c, tuple) else False,
+                        "scored": c != "not scored",
+                    }
+                )
+        sections.append({**header, "columns": cols, "rows": rows, "figures": figures, "slug": slug})
+        tables.append(table.assign(dataset=name, dataset_hash=digest))
+        md += _markdown_section(header, cols, rows, files)
+
+    with atomic_folder(out) as work:
+        write_text(work / "leaderboard.md", "\n".join(md) + "\n")
+        page = environment().get_template("leaderboard.html.j2").render(title="emubench leaderboard", sections=sections)
+        write_text(work / "leaderboard.html", page)
+        with open(work / "leaderboard.csv", "w") as f:
+            pd.DataFrame(long_rows).to_csv(f, index=False)
+        for file, data in pngs.items():
+            write_bytes(work / file, data)
+        write_json(
+            work / MARKER,
+            {
+                "emubench_leaderboard": 1,
+                "tables": [
+                    {"dataset": s["dataset"], "dataset_hash": s["hash"], "models": [r["model"] for r in s["rows"]]}
+                    for s in sections
+                ],
+            },
+        )
+    return pd.concat(tables, ignore_index=True)
+
+
+def _markdown_section(header: dict, cols: list[str], rows: list[dict], files: list[tuple[str, str]]) -> list[str]:
+    md = [
+        "",
+        f"## Dataset `{header['dataset']}` (hash `{header['hash']}`)",
+        "",
+        f"{header['geometry']}; {header['n']} maps per set; split seed {header['split_seed']}; sample seed "
+        f"{header['seed']}; false-positive rate of a whole score {header['alpha']}. Ranked on: "
+        f"{', '.join(header['ranked_on']) or 'no metric every model was scored with'}.",
+        "",
+        "| model | flags | flagged (metric/aspect) | other flags (not ranked) | maps/s | device | "
+        + " | ".join(cols)
+        + " |",
+        "|---" * (6 + len(cols)) + "|",
+        "| *real-vs-real floor (median)* | | | | | | " + " | ".join(header["floors"][c] for c in cols) + " |",
+    ]
+    for r in rows:
+        texts = [c["value"] + (f" ({c['times']})" if c["times"] else "") for c in r["cells"]]
+        cells = [(f"**{t}** ⚑" if c["flag"] else t).replace("|", "\\|") for t, c in zip(texts, r["cells"])]
+        md.append(
+            f"| {r['model']} | {r['flags']} | {r['flagged'] or 'none'} | {r['other flags'] or '—'} | {r['maps']} | "
+            f"{r['device']} | " + " | ".join(cells) + " |"
+        )
+    md += [f"\n![{title}]({file})" for title, file in files]
+    return md
