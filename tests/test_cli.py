@@ -122,7 +122,7 @@ def test_data_export_sample_stats_score_maps_and_report(tmp_path):
     assert res.exit_code == 0, res.output
     md = (tmp_path / "lb" / "leaderboard.md").read_text()
     assert "| grf |" in md and "| ln |" in md and "floor" in md
-    assert "<table id='lb'>" in (tmp_path / "lb" / "leaderboard.html").read_text()
+    assert '<table class="leaderboard' in (tmp_path / "lb" / "leaderboard.html").read_text()
 
 
 def test_score_maps_with_wrong_shape_writes_nothing(tmp_path):

@@ -100,5 +100,8 @@ def test_the_documented_commands_run_as_printed(tmp_path):
     assert "| memorisation | memorisation | **pass**" in perfect
     smoothed = (tmp_path / "reports" / "smoothed-grf" / "summary.md").read_text()
     assert "| power-spectrum | mean | **flag**" in smoothed
-    assert (tmp_path / "reports" / "toy-leaderboard" / "leaderboard.md").exists()
+    # the example's third-party metric gets a leaderboard column and an overlay plot, as a built-in one does
+    board = (tmp_path / "reports" / "toy-leaderboard" / "leaderboard.md").read_text()
+    assert "pixel-moments:chi2-dof" in board and "## Dataset `toy-grf`" in board
+    assert list((tmp_path / "reports" / "toy-leaderboard" / "plots").glob("*pixel-moments.png"))
     assert (tmp_path / "runs" / "mean-spectrum" / "manifest.json").exists()

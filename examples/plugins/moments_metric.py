@@ -3,7 +3,7 @@ reference's and calibrated against the real-vs-real null by ``FeatureMetric``.""
 
 import numpy as np
 
-from emubench import Context, FeatureMetric, hookimpl
+from emubench import Context, FeatureMetric, Plot, hookimpl
 
 
 class PixelMoments(FeatureMetric):
@@ -12,6 +12,9 @@ class PixelMoments(FeatureMetric):
     name = "pixel-moments"
     description = "per-map pixel variance, skewness and kurtosis against the real-vs-real null (an example metric)"
     aspects = ("mean", "covariance")
+    # How reports show it: the leaderboard's columns and the verdict cards' headline, and the curve plot.
+    headline = ("chi2-dof", "max-abs-log-std-ratio")
+    plots = (Plot("pixel moments", ("moments",), "moment order", "σ²/σ_ref², skewness, excess kurtosis"),)
 
     def features(self, maps, ctx: Context):
         """maps: (n, H, W) torch tensor of κ on ctx.device → (x: moment order (3,), {"moments": (n, 3)})."""
