@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate reports/leaderboard.{md,html}: the reference DCGAN (smoke preset, CPU), the baselines and the
+# Regenerate reports/leaderboard/ (and the screenshots in reports/screenshots/): the reference DCGAN (smoke preset, CPU), the baselines and the
 # real-vs-real floor, all on the default 64² dataset (lognormal-lcdm-64, split seed 0, sample seed 0).
 # Expects the smoke run of the README's Quickstart in runs/smoke (it is trained here if missing).
 set -euo pipefail
@@ -16,4 +16,10 @@ emubench -q score --maps "$tmp/test.npy" --dataset lognormal-lcdm-64 --label rea
 rm -r "$tmp"
 emubench report reports/smoke reports/grf reports/lognormal reports/lognormal-crops reports/memoriser reports/memoriser-d4 \
   reports/memoriser-shifted reports/collapsed \
-  reports/real-test-split --out reports
+  reports/real-test-split --out reports/leaderboard
+# What a reader sees: both pages in headless Chromium at 1,400 px (Debian: apt-get install chromium).
+mkdir -p reports/screenshots
+for page in smoke/report.html leaderboard/leaderboard.html; do
+  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,2600 \
+    --screenshot="reports/screenshots/$(basename "$page" .html).png" "file://$PWD/reports/$page" 2>/dev/null
+done

@@ -182,6 +182,10 @@ def test_pages_in_a_real_browser(scored, tmp_path):
         metrics = pd.read_csv(scored / "C" / "scores.csv")["metric"].nunique()
         assert browser.js(f"[...document.querySelectorAll('table.summary')].filter({visible}).length") == metrics
         assert browser.js("document.documentElement.scrollWidth") <= 1400, "the report scrolls sideways"
+        overflowing = (
+            "[...document.querySelectorAll('table')].filter((t) => t.scrollWidth > t.parentElement.clientWidth)"
+        )
+        assert browser.js(f"{overflowing}.length") == 0, "a table is wider than its column"
         assert browser.js("[...document.images].every((i) => i.complete && i.naturalWidth > 0)")
         assert browser.js("document.querySelector('details#manifest').open") is False
         browser.click("details#manifest summary")

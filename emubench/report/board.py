@@ -22,7 +22,7 @@ from ..errors import EmubenchError
 from ..io import atomic_folder, write_bytes, write_json, write_text
 from ..scoring import verdicts
 from .display import Display, resolve
-from .pages import CURVES, INFO, SCORES, environment, metric_figures
+from .pages import CURVES, INFO, SCORES, environment, metric_figures, wide
 from .tables import fmt, times_floor
 
 MARKER = "leaderboard.json"  # what makes a folder a leaderboard's (and safe to replace wholesale)
@@ -233,7 +233,11 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
                         "scored": c != "not scored",
                     }
                 )
-        sections.append({**header, "columns": cols, "rows": rows, "figures": figures, "slug": slug})
+        other_flags = any(r["other flags"] for r in rows)
+        shown = [(title, b64, wide(b64)) for title, b64 in figures]
+        sections.append(
+            {**header, "columns": cols, "rows": rows, "figures": shown, "slug": slug, "other_flags": other_flags}
+        )
         tables.append(table.assign(dataset=name, dataset_hash=digest))
         md += _markdown_section(header, cols, rows, files)
 

@@ -117,7 +117,7 @@ def metric_figures(
     return out
 
 
-def _wide(b64: str) -> bool:
+def wide(b64: str) -> bool:
     """Whether an embedded PNG is wide enough (over twice as wide as high) to need the page's full width."""
     import base64
     import struct
@@ -147,8 +147,8 @@ def render_report(
             "metric": m,
             "description": d.description,
             "rows": metric_rows(scores, m),
-            "figures": [f for f in figures.get(m, []) if not _wide(f[1])],
-            "wide_figures": [f for f in figures.get(m, []) if _wide(f[1])],
+            "figures": [f for f in figures.get(m, []) if not wide(f[1])],
+            "wide_figures": [f for f in figures.get(m, []) if wide(f[1])],
             "flagged": any(c["verdict"] == "flag" for c in cards if c["metric"] == m),
         }
         for m, d in display.items()
