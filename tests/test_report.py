@@ -45,6 +45,14 @@ def scored(tmp_path_factory):
     return tmp
 
 
+@pytest.fixture(scope="module")
+def board(scored):
+    """The leaderboard of A, B and C: two datasets."""
+    out = scored / "board"
+    leaderboard([scored / "A", scored / "B", scored / "C"], out)
+    return out
+
+
 def test_report_is_a_self_contained_page_with_a_card_per_verdict(scored):
     page = (scored / "C" / "report.html").read_text()
     scores = pd.read_csv(scored / "C" / "scores.csv")
@@ -64,22 +72,18 @@ def test_report_is_a_self_contained_page_with_a_card_per_verdict(scored):
     assert '<details id="manifest">' in page and "dataset_hash" in page
 
 
-def test_a_third_party_metric_is_plotted_and_gets_leaderboard_columns(scored, tmp_path):
+def test_a_third_party_metric_is_plotted_and_gets_leaderboard_columns(scored, board):
     page = (scored / "A" / "report.html").read_text()
     assert 'alt="pixel moments"' in page and 'data-metric="pixel-moments"' in page
     info = json.loads((scored / "A" / "score.json").read_text())
     assert info["display"]["pixel-moments"]["headline"] == ["chi2-dof", "max-abs-log-std-ratio"]
-    leaderboard([scored / "A", scored / "B"], tmp_path / "lb")
-    board = (tmp_path / "lb" / "leaderboard.md").read_text()
-    assert "pixel-moments:chi2-dof" in board and "pixel-moments:max-abs-log-std-ratio" in board
-    assert list((tmp_path / "lb" / "plots").glob("*-pixel-moments.png"))
+    text = (board / "leaderboard.md").read_text()
+    assert "pixel-moments:chi2-dof" in text and "pixel-moments:max-abs-log-std-ratio" in text
+    assert list((board / "plots").glob("*-pixel-moments.png"))
 
 
-def test_leaderboard_one_table_per_dataset_ranked_on_shared_metrics(scored, tmp_path):
-    out = tmp_path / "board"
-    table = leaderboard([scored / "A", scored / "B", scored / "C"], out)
-    board = (out / "leaderboard.md").read_text()
-    sections = board.split("\n## Dataset ")[1:]
+def test_leaderboard_one_table_per_dataset_ranked_on_shared_metrics(scored, board, tmp_path):
+    sections = (board / "leaderboard.md").read_text().split("\n## Dataset ")[1:]
     assert [s.split("`")[1] for s in sections] == ["toy-grf", "lognormal-lcdm-64"]
     toy = sections[0]
     # equal labels told apart; the metric B was not scored with is shown as such and not ranked on
@@ -87,14 +91,17 @@ def test_leaderboard_one_table_per_dataset_ranked_on_shared_metrics(scored, tmp_
     assert "Ranked on: pixel-moments." in toy and "not scored" in toy
     assert "power-spectrum" not in toy.split("Ranked on:")[1].split("\n")[0]
     assert "32² κ maps over 1.0°" in toy and "64² κ maps over 0.866°" in sections[1]
-    assert set(table["dataset"]) == {"toy-grf", "lognormal-lcdm-64"}
-    long = pd.read_csv(out / "leaderboard.csv")
+    long = pd.read_csv(board / "leaderboard.csv")
+    assert set(long["dataset"]) == {"toy-grf", "lognormal-lcdm-64"}
     assert not long[(long.model == "grf (B)") & (long.metric == "power-spectrum")]["scored"].any()
     # written twice into the same folder: replaced, nothing left over
-    (out / "plots" / "stale.png").write_bytes(b"x")
-    res = CliRunner().invoke(cli, ["report", str(scored / "A"), str(scored / "C"), "--out", str(out)], obj={})
-    assert res.exit_code == 0, res.output
-    assert not (out / "plots" / "stale.png").exists() and "grf (B)" not in (out / "leaderboard.md").read_text()
+    out = tmp_path / "again"
+    for folders in ([scored / "A", scored / "B"], [scored / "A"]):
+        res = CliRunner().invoke(cli, ["report", *map(str, folders), "--out", str(out)], obj={})
+        assert res.exit_code == 0, res.output
+        assert not (out / "plots" / "stale.png").exists()
+        (out / "plots" / "stale.png").write_bytes(b"x")
+    assert "grf (B)" not in (out / "leaderboard.md").read_text() and "| grf |" in (out / "leaderboard.md").read_text()
 
 
 def test_leaderboard_refuses_an_out_folder_it_would_destroy(scored, tmp_path):
@@ -103,7 +110,7 @@ def test_leaderboard_refuses_an_out_folder_it_would_destroy(scored, tmp_path):
     (other / "notes.txt").write_text("keep me")
     with pytest.raises(EmubenchError, match="holds other files"):
         leaderboard([scored / "A"], other)
-    with pytest.raises(EmubenchError, match="holds the score folder"):
+    with pytest.raises(EmubenchError, match="one of the score folders read"):
         leaderboard([scored / "A"], scored)
     with pytest.raises(EmubenchError, match="not a score report"):
         leaderboard([other], tmp_path / "lb")
@@ -162,7 +169,7 @@ def test_declarations_defaults_and_one_line_errors():
         Plot("x", ("a",), xscale="loglog")
 
 
-def test_pages_in_a_real_browser(scored, tmp_path):
+def test_pages_in_a_real_browser(scored, board):
     """report.html and a two-dataset leaderboard in headless Chromium: no console error, no horizontal scroll
     at 1,400 px, verdict cards and tables visible, images decoded, and a click on a header sorts the table."""
     from browser import Browser, find_chromium
@@ -172,7 +179,6 @@ def test_pages_in_a_real_browser(scored, tmp_path):
         if os.environ.get("EMUBENCH_REQUIRE_BROWSER"):
             pytest.fail("EMUBENCH_REQUIRE_BROWSER is set but no chromium is installed")
         pytest.skip("no chromium on PATH (Debian: apt-get install chromium); .ci/run installs it")
-    leaderboard([scored / "A", scored / "B", scored / "C"], tmp_path / "lb")
     browser = Browser(exe, width=1400)
     try:
         browser.open(scored / "C" / "report.html")
@@ -191,7 +197,7 @@ def test_pages_in_a_real_browser(scored, tmp_path):
         browser.click("details#manifest summary")
         assert browser.js("document.querySelector('details#manifest').open") is True
 
-        browser.open(tmp_path / "lb" / "leaderboard.html")
+        browser.open(board / "leaderboard.html")
         assert browser.js("document.querySelectorAll('section.dataset table.leaderboard').length") == 2
         names = browser.js("[...document.querySelectorAll('section.dataset h2 code')].map((e) => e.textContent)")
         assert names == ["toy-grf", "lognormal-lcdm-64"]

@@ -70,7 +70,10 @@ def check_out(paths: list[Path], out: Path) -> None:
         raise EmubenchError(f"--out {out}: is a file, not a folder")
     for p in paths:
         if p.resolve() == out.resolve() or out.resolve() in p.resolve().parents:
-            raise EmubenchError(f"--out {out}: holds the score folder {p}, which writing the leaderboard would replace")
+            raise EmubenchError(
+                f"--out {out}: is or holds {p}, one of the score folders read; the leaderboard replaces its folder "
+                "as a whole, so give another one"
+            )
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
         names = sorted(x.name for x in out.iterdir())
         shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")

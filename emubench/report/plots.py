@@ -26,7 +26,7 @@ REAL = {"reference": ("k-", 2.0, "real (validation)"), "heldout": ("k:", 1.2, "r
 def png(fig) -> str:
     """A figure as a base64 PNG (closed afterwards), for pages that embed their images."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=90)  # figures use the constrained layout: one draw, no tight-bbox pass
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
 
@@ -75,6 +75,7 @@ def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
         squeeze=False,
         sharex="col",
         gridspec_kw={"height_ratios": [2, 1]} if plot.ratio else None,
+        layout="constrained",
     )
     first = curves[curves["model"] == models[0]]
     for j, stat in enumerate(stats):
@@ -129,7 +130,6 @@ def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
         else:
             ax.set_xlabel(plot.xlabel)
     axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
@@ -140,7 +140,7 @@ def pairs_figure(generated: np.ndarray, extras: dict) -> str:
     """
     gi, dist, train_maps = extras["generated_index"], extras["distance"], np.asarray(extras["train_maps"])
     k = len(gi)
-    fig, axes = plt.subplots(2, k, figsize=(1.6 * k, 3.6), squeeze=False)
+    fig, axes = plt.subplots(2, k, figsize=(1.6 * k, 3.6), squeeze=False, layout="constrained")
     lo, hi = np.percentile(train_maps, [1, 99.5])
     for j in range(k):
         axes[0, j].imshow(generated[gi[j]], vmin=lo, vmax=hi, cmap="magma")
@@ -156,7 +156,7 @@ def pairs_figure(generated: np.ndarray, extras: dict) -> str:
 
 def samples_figure(generated: np.ndarray, reference: np.ndarray, k: int = 6) -> str:
     """k generated maps (top) and k real maps (bottom) on one colour scale (the real maps' 1–99.5 percentiles)."""
-    fig, axes = plt.subplots(2, k, figsize=(1.6 * k, 3.6))
+    fig, axes = plt.subplots(2, k, figsize=(1.6 * k, 3.6), layout="constrained")
     lo, hi = np.percentile(reference[:k], [1, 99.5])
     for j in range(k):
         for row_, maps in enumerate((generated, reference)):
