@@ -197,6 +197,7 @@ class RunFolder:
 
     def write_bytes(self, rel: str, data: bytes) -> Path:
         """Write ``data`` to ``rel`` inside the run, atomically."""
+        failpoint("write-bytes")  # the reliability tests kill the process here (the per-epoch sample grid)
         path = self.path / rel
         with atomic_path(path) as tmp:
             tmp.write_bytes(data)

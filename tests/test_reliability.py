@@ -52,6 +52,13 @@ def _env(**extra):
     return {**os.environ, "OMP_NUM_THREADS": "1", **extra}
 
 
+def _env_threads(**extra):
+    """The machine's default thread count (two here), as a user's run has: threaded kernels included."""
+    env = {**os.environ, **extra}
+    env.pop("OMP_NUM_THREADS", None)
+    return env
+
+
 def _final(run):
     m = read_manifest(run)
     state = load_checkpoint(run, m, f"step-{STEPS:07d}")
@@ -61,63 +68,105 @@ def _final(run):
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("ref") / "run"
-    subprocess.run([*TRAIN, "--max-steps", str(STEPS), "--out", str(out)], check=True, env=_env())
+    subprocess.run([*TRAIN, "--max-steps", str(STEPS), "--out", str(out)], check=True, env=_env_threads())
     return _final(out)
 
 
-def _resume_until_done(out):
-    res = subprocess.run(
-        [*TRAIN, "--max-steps", str(STEPS), "--out", str(out), "--resume"], capture_output=True, text=True, env=_env()
-    )
-    assert res.returncode == 0, res.stderr
-    return _final(out)
+def _same(got: dict, want: dict, what: str) -> None:
+    differ = [k for k in want if not torch.equal(got[k], want[k])]
+    assert not differ, f"{what}: {len(differ)} of {len(want)} generator tensors differ from the reference run"
 
 
-@pytest.mark.parametrize(
-    "failpoint", ["atomic-write:2", "atomic-write:5", "atomic-write:9", "validation:1", "validation:2"]
-)
-def test_sigkill_during_checkpoint_write_or_validation_then_resume_is_identical(tmp_path, reference_run, failpoint):
-    """SIGKILL after a checkpoint's temporary file is complete but before it replaces anything, or in the
-    middle of the per-epoch validation check."""
-    out = tmp_path / "run"
-    res = subprocess.run(
-        [*TRAIN, "--max-steps", str(STEPS), "--out", str(out)],
-        env=_env(EMUBENCH_FAILPOINT=failpoint),
-        capture_output=True,
-        text=True,
-    )
-    assert res.returncode == -signal.SIGKILL
-    m = read_manifest(out)  # the manifest on disk is complete and names only complete files
-    assert verified_checkpoints(out, m) == sorted(m.get("checkpoints", {}), key=lambda n: m["checkpoints"][n]["step"])
-    got = _resume_until_done(out)
-    for k in reference_run:
-        assert torch.equal(got[k], reference_run[k]), f"{k} differs from the uninterrupted run"
+def test_fresh_processes_train_bit_identical_weights(tmp_path, reference_run):
+    """Issue #15: same seed, same machine, same bits. Seven more fresh processes of the reference run's command,
+    one after another with the default threads (two at a time would oversubscribe the cores, and OpenMP's
+    spin-waiting then slows both several-fold), must end with the reference's generator, bit for bit."""
+    for i in range(7):
+        out = tmp_path / f"run{i}"
+        res = subprocess.run(
+            [*TRAIN, "--max-steps", str(STEPS), "--out", str(out)], env=_env_threads(), capture_output=True, text=True
+        )
+        assert res.returncode == 0, res.stderr[-2000:]
+        _same(_final(out), reference_run, f"fresh process {i + 1} of 7")
 
 
-@pytest.mark.parametrize("after_step", [4, 17])
-def test_sigkill_at_a_random_moment_then_resume_is_identical(tmp_path, reference_run, after_step):
-    """SIGKILL at an unannounced moment of the training loop: once step k is in the log, after a further random
-    0-0.3 s (wherever the loop then is). The moment is tied to progress, not to wall time, so a slow machine
-    cannot turn the test into a kill before the run existed, nor a fast one into a kill after it ended."""
-    out = tmp_path / "run"
+def _kill_after_step(out, k: int, env, delay: float = 0.3) -> None:
+    """Start (or resume) the run and SIGKILL it once step k is in its log, after a further random 0-``delay`` s
+    (wherever the loop then is). Tied to progress, not wall time: a slow machine cannot turn it into a kill
+    before the run existed, nor a fast one into a kill after it ended."""
+    resume = ["--resume"] if (out / "manifest.json").exists() else []
     proc = subprocess.Popen(
-        [*TRAIN, "--max-steps", str(STEPS), "--out", str(out)],
-        env=_env(),
+        [*TRAIN, "--max-steps", str(STEPS), "--out", str(out), *resume],
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     log, deadline = out / "log.jsonl", time.time() + 600
-    while not (log.exists() and log.read_text().count('"loss_d"') >= after_step):
-        assert proc.poll() is None, "the run ended before reaching the kill moment"
+    while not (log.exists() and any(f'"step": {k},' in line and '"loss_d"' in line for line in log.open())):
+        assert proc.poll() is None, f"the run ended before step {k}"
         assert time.time() < deadline, "the run made no progress"
         time.sleep(0.02)
-    time.sleep(random.Random(after_step).uniform(0.0, 0.3))
+    time.sleep(random.Random(k).uniform(0.0, delay))
     assert proc.poll() is None, "the run ended before the kill"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    got = _resume_until_done(out)
-    for k in reference_run:
-        assert torch.equal(got[k], reference_run[k])
+
+
+# The kill moments of one run, in order. ("step", k): a random moment once step k is logged (within 0.3 s; 0.05 s
+# after step 25, so that the kill lands in the last step or the final validation, after step 24's checkpoint
+# and before the run ends); otherwise an
+# EMUBENCH_FAILPOINT name:hit, counted in that process from its start: "checkpoint" before a checkpoint file is
+# written, "atomic-write" when a temporary file (checkpoint, manifest, log, sample grid) is complete but has not
+# replaced its target, "manifest" before the manifest is rewritten, "validation" inside the per-epoch
+# validation, "write-bytes" before the epoch's sample grid is written. An epoch is 13 steps, checkpoints every 3.
+KILLS = [
+    ("step", 2),
+    ("failpoint", "checkpoint:1"),
+    ("failpoint", "atomic-write:1"),
+    ("failpoint", "manifest:1"),
+    ("step", 8),
+    ("failpoint", "validation:1"),  # epoch 0's validation, at step 13
+    ("failpoint", "write-bytes:1"),  # epoch 0's sample grid
+    ("step", 16),
+    ("failpoint", "checkpoint:2"),
+    ("failpoint", "atomic-write:3"),
+    ("step", 25),
+    ("failpoint", "write-bytes:1"),  # the final sample grid, at step 26
+    ("failpoint", "checkpoint:1"),  # the final checkpoint
+    ("failpoint", "manifest:1"),  # the final checkpoint's manifest
+]
+
+
+def test_sigkill_at_many_moments_then_resume_is_identical(tmp_path, reference_run):
+    """Issue #15: one run killed by SIGKILL at each of the moments of KILLS in turn (steps, checkpoint files,
+    the manifest, validation, the sample grid, the last step), resumed after each; its final generator must
+    equal the uninterrupted run's, bit for bit, and after every kill the manifest on disk is complete and
+    names only complete checkpoint files."""
+    out = tmp_path / "run"
+    for kind, what in KILLS:
+        if kind == "step":
+            _kill_after_step(out, what, _env_threads(), delay=0.05 if what == STEPS - 1 else 0.3)
+        else:
+            resume = ["--resume"] if (out / "manifest.json").exists() else []
+            res = subprocess.run(
+                [*TRAIN, "--max-steps", str(STEPS), "--out", str(out), *resume],
+                env=_env_threads(EMUBENCH_FAILPOINT=what),
+                capture_output=True,
+                text=True,
+            )
+            assert res.returncode == -signal.SIGKILL, f"{what} was never reached: {res.stderr[-1000:]}"
+        if (out / "manifest.json").exists():
+            m = read_manifest(out)
+            recorded = sorted(m.get("checkpoints", {}), key=lambda n: m["checkpoints"][n]["step"])
+            assert verified_checkpoints(out, m) == recorded, f"after the kill at {what}"
+    res = subprocess.run(
+        [*TRAIN, "--max-steps", str(STEPS), "--out", str(out), "--resume"],
+        capture_output=True,
+        text=True,
+        env=_env_threads(),
+    )
+    assert res.returncode == 0, res.stderr
+    _same(_final(out), reference_run, "the run killed at every moment")
 
 
 def test_disk_full_while_writing_a_report_keeps_the_previous_one(tmp_path):
