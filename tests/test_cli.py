@@ -107,8 +107,10 @@ def test_data_export_sample_stats_score_maps_and_report(tmp_path):
         "pdf",
     }
     assert stats["map"].nunique() == 60
+    # two metrics suffice here: tests/test_report.py scores with every built-in metric
+    few = ["--metric", "pixel-ks", "--metric", "power-spectrum", "--floor-draws", "200"]
     for name, spec in (("ln", ["--maps", str(tmp_path / "ln.npy")]), ("grf", ["--model", "grf"])):
-        res = r.invoke(cli, ["-q", "score", *spec, *ds, "--floor-draws", "200", "--out", str(tmp_path / name)], obj={})
+        res = r.invoke(cli, ["-q", "score", *spec, *ds, *few, "--out", str(tmp_path / name)], obj={})
         assert res.exit_code == 0, res.output
         for f in ("scores.csv", "curves.csv", "summary.md", "report.html", "score.json"):
             assert (tmp_path / name / f).exists()
