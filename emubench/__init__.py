@@ -16,10 +16,9 @@ is internal and may change. Names load on first use, so ``import emubench`` stay
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 import pluggy
+
+from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -50,13 +49,4 @@ _WHERE = {
 __all__ = ["hookimpl", "__version__", *_WHERE]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'emubench' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())

@@ -13,8 +13,7 @@ here: each metric's declarations decide how it is shown.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 # Names load on first use: emubench.report.display is imported by cheap checks that must not load pandas or
 # matplotlib.
@@ -30,7 +29,4 @@ _WHERE = {
 __all__ = list(_WHERE)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())

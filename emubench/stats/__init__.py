@@ -37,6 +37,7 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
+# (emubench._lazy does the same for the other packages; this bottom layer imports nothing from emubench)
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module 'emubench.stats' has no attribute {name!r}")
