@@ -248,8 +248,7 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
         write_text(work / "leaderboard.md", "\n".join(md) + "\n")
         page = environment().get_template("leaderboard.html.j2").render(title="emubench leaderboard", sections=sections)
         write_text(work / "leaderboard.html", page)
-        with open(work / "leaderboard.csv", "w") as f:
-            pd.DataFrame(long_rows).to_csv(f, index=False)
+        write_text(work / "leaderboard.csv", pd.DataFrame(long_rows).to_csv(index=False))
         for file, data in pngs.items():
             write_bytes(work / file, data)
         write_json(

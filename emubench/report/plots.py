@@ -56,6 +56,26 @@ def _ratio_limits(values: list[np.ndarray]) -> tuple[str, float, float]:
     return "linear", lo - pad, hi + pad
 
 
+def _curve(records: pd.DataFrame, stat: str, label: str) -> pd.DataFrame:
+    """One set's curve of one statistic, in order of x."""
+    return records[(records["statistic"] == stat) & (records["set"] == label)].sort_values("x")
+
+
+def _line(ax, plot: Plot, c: pd.DataFrame, *style, **kw) -> None:
+    """A curve as the plot declares it (y transformed, points a log axis cannot show left out)."""
+    x = c["x"].to_numpy(float)
+    y = _y(plot, x, c["mean"].to_numpy(float))
+    ok = _drawable(plot.yscale, x, y, plot.xscale)
+    ax.plot(x[ok], y[ok], *style, **kw)
+
+
+def _ratio(c: pd.DataFrame, ref: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(x, c / ref) at the x both have, where the reference is positive."""
+    r = pd.merge(c[["x", "mean"]], ref[["x", "mean"]], on="x", suffixes=("", "_ref"))
+    r = r[r["mean_ref"] > 0]
+    return r["x"].to_numpy(float), (r["mean"] / r["mean_ref"]).to_numpy(float)
+
+
 def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
     """The figure ``plot`` declares, or None when no statistic of it has curves.
 
@@ -80,8 +100,9 @@ def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
     first = curves[curves["model"] == models[0]]
     for j, stat in enumerate(stats):
         ax = axes[0, j]
+        ref = _curve(first, stat, "reference")
+        ratio = plot.ratio and len(ref) > 0
         ratios: list[np.ndarray] = []
-        ref = first[(first["statistic"] == stat) & (first["set"] == "reference")].sort_values("x")
         rx, rm = ref["x"].to_numpy(float), ref["mean"].to_numpy(float)
         half = 2 * np.sqrt(2) * ref["std"].to_numpy(float) / np.sqrt(n) if n and len(ref) else np.full(len(ref), np.nan)
         if np.isfinite(half).any():
@@ -90,37 +111,28 @@ def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
                 lo = np.where(lo > 0, lo, _y(plot, rx, rm) * 1e-3)
             ax.fill_between(rx, lo, hi, color="0.85", lw=0, label="real vs real ±2σ")
         for label, (style, lw, name) in REAL.items():
-            c = first[(first["statistic"] == stat) & (first["set"] == label)].sort_values("x")
-            x, y = c["x"].to_numpy(float), _y(plot, c["x"].to_numpy(float), c["mean"].to_numpy(float))
-            ok = _drawable(plot.yscale, x, y, plot.xscale)
-            ax.plot(x[ok], y[ok], style, lw=lw, label=name)
+            _line(ax, plot, _curve(first, stat, label), style, lw=lw, label=name)
         for m in models:
-            own = curves[curves["model"] == m]
-            g = own[(own["statistic"] == stat) & (own["set"] == "generated")].sort_values("x")
-            x, y = g["x"].to_numpy(float), _y(plot, g["x"].to_numpy(float), g["mean"].to_numpy(float))
-            ok = _drawable(plot.yscale, x, y, plot.xscale)
-            ax.plot(x[ok], y[ok], "-", lw=1.4, label=m)
-            if plot.ratio and len(ref):
-                r = pd.merge(g[["x", "mean"]], ref[["x", "mean"]], on="x", suffixes=("", "_ref"))
-                r = r[r["mean_ref"] > 0]
-                ratios.append((r["mean"] / r["mean_ref"]).to_numpy(float))
-                axes[1, j].plot(r["x"], ratios[-1], "-", lw=1.4, label=m)
+            g = _curve(curves[curves["model"] == m], stat, "generated")
+            _line(ax, plot, g, "-", lw=1.4, label=m)
+            if ratio:
+                x, r = _ratio(g, ref)
+                ratios.append(r)
+                axes[1, j].plot(x, r, "-", lw=1.4, label=m)
         ax.set_xscale(plot.xscale)
         ax.set_yscale(plot.yscale, **({"linthresh": 1} if plot.yscale == "symlog" else {}))
         ax.set_title(stat if len(stats) > 1 else plot.title, fontsize=10)
         ax.set_ylabel(plot.ylabel if j == 0 else "")
-        if plot.ratio and len(ref):
+        if ratio:
             rax = axes[1, j]
             ok = rm > 0
             rel = np.where(ok, half / np.where(ok, rm, 1), np.nan)
             if np.isfinite(rel).any():
                 rax.fill_between(rx[ok], 1 - rel[ok], 1 + rel[ok], color="0.85", lw=0)
                 ratios += [1 - rel[ok], 1 + rel[ok]]
-            held = first[(first["statistic"] == stat) & (first["set"] == "heldout")]
-            h = pd.merge(held[["x", "mean"]], ref[["x", "mean"]], on="x", suffixes=("", "_ref"))
-            h = h[h["mean_ref"] > 0].sort_values("x")
-            rax.plot(h["x"], h["mean"] / h["mean_ref"], "k:", lw=1.2)
-            ratios.append((h["mean"] / h["mean_ref"]).to_numpy(float))
+            x, r = _ratio(_curve(first, stat, "heldout"), ref)
+            rax.plot(x, r, "k:", lw=1.2)
+            ratios.append(r)
             rax.axhline(1, color="k", lw=0.6)
             scale, lo, hi = _ratio_limits(ratios)
             rax.set_yscale(scale)
