@@ -116,6 +116,15 @@ def test_run_folder_scores_end_to_end(tmp_path):
     maps = model.sample(5, seed=0)
     assert maps.shape == (5, 64, 64) and maps.dtype == np.float32 and np.isfinite(maps).all()
     assert isinstance(model, CosmoGANDCGAN)
+    # the epoch's sample grid: a PNG that decodes to a square grid of 64² maps with 2-pixel gaps
+    from PIL import Image
+
+    grids = sorted((run / "samples").glob("epoch-*.png"))
+    assert grids, "no sample grid written"
+    with Image.open(grids[-1]) as im:
+        im.load()
+        assert im.mode == "L" and im.size[0] == im.size[1] and (im.size[0] + 2) % 66 == 0, (im.mode, im.size)
+        assert len(set(im.getdata())) > 50  # maps, not a blank canvas
 
 
 def test_short_smoke_training_improves_ks_and_power_spectrum(tmp_path):
