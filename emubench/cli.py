@@ -517,13 +517,17 @@ def data():
 @click.option("-n", "n", type=int, default=None, callback=positive, help="Number of maps (default: all of the split).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .npy file.")
 def data_export(dataset, data_files, side_deg, dataset_opts, which, split_seed, n, out):
-    """Write a dataset's split to .npy (N, H, W) float32 κ."""
-    from .io import save_npy
+    """Write a dataset's split to .npy (N, H, W) float32 κ; for maps at several cosmologies also each map's
+    parameters, to OUT with .params.csv for .npy (one row per map, a column per parameter)."""
+    from .io import save_npy, write_text
 
     mapset, splits = open_splits(dataset, data_files, side_deg, dataset_opts, split_seed)
     part = mapset if which == "all" else splits[which]
     maps = part.head(n or len(part))
     save_npy(out, maps)
+    if part.params is not None:
+        rows = [",".join(part.param_names)] + [",".join(f"{v:.10g}" for v in p) for p in part.params[: len(maps)]]
+        write_text(Path(out).with_suffix(".params.csv"), "\n".join(rows) + "\n")
     click.echo(f"wrote {len(maps)} maps of {part.name} ({maps.shape[1]}x{maps.shape[2]}, {part.side_deg}°) to {out}")
 
 

@@ -28,14 +28,29 @@ class MapSet:
     side_deg: side of each map in degrees; name: where they came from; meta: provenance for manifests;
     fresh: for datasets made by a generator, ``fresh(n_maps, seed) -> (n_maps, H, W) float32`` draws new,
     independent maps of the same distribution that are in no split (scoring calibrates its verdicts on them);
-    None for files of real maps.
+    None for files of real maps. A dataset over several cosmologies takes ``params=`` (one parameter vector)
+    as well: ``fresh(n_maps, seed, params=θ)``.
+    params: for maps made at several cosmologies, (N, P) float64, each map's parameters, named by
+    ``param_names`` (e.g. ("omega_m", "sigma8")); None for maps of one cosmology. ``meta["heldout_params"]``
+    (a list of parameter vectors) names cosmologies kept out of training (see ``split``).
     """
 
     maps: Any
     side_deg: float
     name: str
     meta: dict[str, Any] = field(default_factory=dict)
-    fresh: Callable[[int, int], np.ndarray] | None = None
+    fresh: Callable[..., np.ndarray] | None = None
+    params: np.ndarray | None = None
+    param_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.params is not None:
+            self.params = np.asarray(self.params, dtype=np.float64)
+            if self.params.shape != (len(self.maps), len(self.param_names)):
+                raise EmubenchError(
+                    f"{self.name}: params have shape {self.params.shape}, expected ({len(self.maps)}, "
+                    f"{len(self.param_names)}) for parameters {self.param_names}"
+                )
 
     def __len__(self) -> int:
         return len(self.maps)
@@ -57,13 +72,45 @@ class MapSet:
         return self.get(slice(0, n))
 
     def subset(self, index: np.ndarray, name: str | None = None) -> MapSet:
+        index = np.asarray(index)
+        params = None if self.params is None else self.params[index]
         return MapSet(
-            IndexedMaps(self.maps, np.asarray(index)), self.side_deg, name or self.name, dict(self.meta), self.fresh
+            IndexedMaps(self.maps, index),
+            self.side_deg,
+            name or self.name,
+            dict(self.meta),
+            self.fresh,
+            params,
+            self.param_names,
         )
 
+    def cosmologies(self) -> np.ndarray:
+        """The distinct parameter vectors of the maps, (K, P), sorted; empty (0, 0) for one cosmology."""
+        if self.params is None:
+            return np.zeros((0, 0))
+        return np.unique(self.params, axis=0)
+
+    def at(self, params: Sequence[float]) -> MapSet:
+        """The maps made at parameters ``params`` (one vector), with ``fresh`` drawing at those parameters."""
+        if self.params is None:
+            raise EmubenchError(f"{self.name}: maps of one cosmology have no parameters to select by")
+        theta = np.asarray(params, dtype=np.float64)
+        index = np.flatnonzero(np.all(np.isclose(self.params, theta, rtol=0, atol=1e-9), axis=1))
+        if not len(index):
+            have = ", ".join(_fmt_params(self.param_names, p) for p in self.cosmologies())
+            raise EmubenchError(f"{self.name}: no maps at {_fmt_params(self.param_names, theta)} (there are: {have})")
+        label = _fmt_params(self.param_names, theta)
+        out = self.subset(index, f"{self.name}@{label}")
+        base = self.fresh
+        out.fresh = None if base is None else (lambda n_maps, seed=0: base(n_maps, seed, params=theta))
+        return out
+
     def content_hash(self, max_maps: int = 64) -> str:
-        """A short hash of shape, side and the first and last maps: enough to tell datasets apart in a manifest."""
+        """A short hash of shape, side and the first and last maps (and every map's parameters, where given):
+        enough to tell datasets apart in a manifest."""
         h = hashlib.sha256(f"{self.maps.shape}|{self.side_deg}".encode())
+        if self.params is not None:
+            h.update(f"{self.param_names}".encode() + np.ascontiguousarray(self.params).tobytes())
         n = len(self)
         for i in sorted({*range(min(n, max_maps // 2)), *range(max(0, n - max_maps // 2), n)}):
             h.update(np.ascontiguousarray(self.get(i)).tobytes())
@@ -115,9 +162,33 @@ def split_indices(n: int, seed: int, fractions: Sequence[float] = SPLIT_FRACTION
     return {k: np.sort(v) for k, v in parts.items()}
 
 
+def _fmt_params(names: Sequence[str], values: Sequence[float]) -> str:
+    return ",".join(f"{k}={float(v):g}" for k, v in zip(names, values))
+
+
+def cosmology_split_indices(mapset: MapSet, seed: int) -> dict[str, np.ndarray]:
+    """For maps at several cosmologies: each training cosmology's maps split 70/15/15 like ``split_indices``,
+    each held-out cosmology's (``meta["heldout_params"]``) half to val and half to test, none to train."""
+    heldout = np.asarray(mapset.meta.get("heldout_params") or np.zeros((0, len(mapset.param_names))), float)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in SPLITS}
+    for i, theta in enumerate(mapset.cosmologies()):
+        index = np.flatnonzero(np.all(mapset.params == theta, axis=1))
+        if len(heldout) and np.isclose(heldout, theta, rtol=0, atol=1e-9).all(axis=1).any():
+            if len(index) < 2:
+                raise EmubenchError(f"{mapset.name}: a held-out cosmology needs at least 2 maps")
+            perm = np.random.default_rng([seed, i]).permutation(index)
+            parts["val"].append(perm[: len(perm) // 2])
+            parts["test"].append(perm[len(perm) // 2 : 2 * (len(perm) // 2)])
+        else:
+            for k, v in split_indices(len(index), seed + 7919 * i).items():
+                parts[k].append(index[v])
+    return {k: np.sort(np.concatenate(v)) if v else np.zeros(0, int) for k, v in parts.items()}
+
+
 def split(mapset: MapSet, seed: int = 0) -> dict[str, MapSet]:
-    """train/val/test ``MapSet`` views of ``mapset``."""
-    idx = split_indices(len(mapset), seed)
+    """train/val/test ``MapSet`` views of ``mapset`` (per cosmology for maps at several, see
+    ``cosmology_split_indices``)."""
+    idx = split_indices(len(mapset), seed) if mapset.params is None else cosmology_split_indices(mapset, seed)
     out = {}
     for k, v in idx.items():
         s = mapset.subset(v, f"{mapset.name}:{k}")

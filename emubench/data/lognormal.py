@@ -22,7 +22,6 @@ import json
 import math
 import os
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,43 +30,10 @@ import numpy as np
 from ..errors import EmubenchError
 from ..io import load_npy, save_npy
 from .base import MapSet
+from .spectra import cl_at, cl_table, kappa_shift, kappa_shift_at, load_cl_table
 
 if TYPE_CHECKING:  # torch is imported on use, so that listing and checking plugins stays fast
     import torch
-
-TABLE = "cl_kappa_lcdm_zs1.txt"
-
-
-def kappa_shift(z_source: float) -> float:
-    """λ: the lognormal shift (minimum κ) at source redshift z (Hilbert, Hartlap & Schneider 2011)."""
-    z = z_source
-    return 0.008 * z + 0.029 * z**2 - 0.0079 * z**3 + 0.00065 * z**4
-
-
-def load_cl_table(path: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(ℓ, C_ℓ [rad²]) of the shipped table, or of a two-column text file at ``path``."""
-    if path is None:
-        with resources.as_file(resources.files("emubench.data") / TABLE) as p:
-            data = np.loadtxt(p)
-    else:
-        data = np.loadtxt(path)
-    return data[:, 0], data[:, 1]
-
-
-def cl_at(ell: np.ndarray, table: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """C_ℓ interpolated log-log; 0 for ℓ = 0 and power-law extrapolation beyond the table's ends."""
-    tl, tc = table
-    ell = np.asarray(ell, dtype=np.float64)
-    out = np.zeros_like(ell)
-    pos = ell > 0
-    x = np.log(ell[pos])
-    lt, lc = np.log(tl), np.log(tc)
-    y = np.interp(x, lt, lc)
-    lo, hi = x < lt[0], x > lt[-1]
-    y[lo] = lc[0] + (x[lo] - lt[0]) * (lc[1] - lc[0]) / (lt[1] - lt[0])
-    y[hi] = lc[-1] + (x[hi] - lt[-1]) * (lc[-1] - lc[-2]) / (lt[-1] - lt[-2])
-    out[pos] = np.exp(y)
-    return out
 
 
 def grid_ell(n: int, side_deg: float) -> np.ndarray:
@@ -94,14 +60,20 @@ def gaussian_amplitude(c_kappa: np.ndarray, omega_pix: float, lam: float) -> tup
     return np.sqrt(c_g / omega_pix), float(var_g)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def gaussian_filter(
-    n: int, side_deg: float, z_source: float, table_path: str | None
+    n: int, side_deg: float, z_source: float, table_path: str | None, cosmology: tuple[float, float] | None = None
 ) -> tuple[np.ndarray, float, float]:
-    """The Gaussian field's amplitude filter on an n² parent grid of side ``side_deg``, σ_g² and λ."""
-    lam = kappa_shift(z_source)
+    """The Gaussian field's amplitude filter on an n² parent grid of side ``side_deg``, σ_g² and λ.
+
+    ``cosmology``: (Ωm, σ8) for C_ℓ interpolated between the shipped CAMB tables and λ scaled with Ωm
+    (``emubench.data.spectra``); None for the default cosmology's table (or the table at ``table_path``)."""
+    if cosmology is None:
+        lam, table = kappa_shift(z_source), load_cl_table(table_path)
+    else:
+        lam, table = kappa_shift_at(z_source, cosmology[0]), cl_table(*cosmology)
     omega_pix = math.radians(side_deg / n) ** 2
-    amp, var_g = gaussian_amplitude(cl_at(grid_ell(n, side_deg), load_cl_table(table_path)), omega_pix, lam)
+    amp, var_g = gaussian_amplitude(cl_at(grid_ell(n, side_deg), table), omega_pix, lam)
     return amp, var_g, lam
 
 
@@ -141,9 +113,11 @@ def generate(
     z_source: float = 1.0,
     seed: int = 0,
     table_path: str | None = None,
+    cosmology: tuple[float, float] | None = None,
     device: str | torch.device = "cpu",
 ) -> np.ndarray:
-    """``n_maps`` lognormal κ maps, (n_maps, npix, npix) float32, deterministic in ``seed``.
+    """``n_maps`` lognormal κ maps, (n_maps, npix, npix) float32, deterministic in ``seed``; at ``cosmology``
+    (Ωm, σ8) if given, else at the default cosmology (or the C_ℓ table at ``table_path``).
 
     Each complex FFT of a parent grid gives two independent real Gaussian fields (real and imaginary parts),
     so one transform makes 2·parent_factor² crops.
@@ -151,7 +125,7 @@ def generate(
     import torch
 
     n = npix * parent_factor
-    amp, var_g, lam = gaussian_filter(n, side_deg * parent_factor, z_source, table_path)
+    amp, var_g, lam = gaussian_filter(n, side_deg * parent_factor, z_source, table_path, cosmology)
     gen = torch.Generator(device=device).manual_seed(int(seed))
     out = np.empty((n_maps, npix, npix), dtype=np.float32)
     done = 0

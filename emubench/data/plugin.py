@@ -1,6 +1,7 @@
 """Built-in dataset plugins, registered like any third-party plugin."""
 
 from .. import hookimpl
+from .cosmology import LognormalCosmoDataset, LognormalCosmoDataset64
 from .files import FitsDataset, NpyDataset
 from .lognormal import LognormalDataset, LognormalDataset64
 
@@ -11,3 +12,5 @@ def register_datasets(register):
     register(LognormalDataset64)
     register(NpyDataset)
     register(FitsDataset)
+    register(LognormalCosmoDataset)
+    register(LognormalCosmoDataset64)
