@@ -114,15 +114,19 @@ def test_other_data_are_refused_with_both_hashes(tmp_path):
 
 def test_scoring_a_run_on_modified_data_is_refused(tmp_path):
     """A run trained on a file of maps, scored after the file changed: refused, naming both hashes; accepted
-    with --allow-other-data."""
+    with --allow-other-data. (The commands run in process, through click: the run is a folder either way.)"""
+    from click.testing import CliRunner
+
+    from emubench.cli import cli
+
     data = tmp_path / "maps.npy"
     maps = np.random.default_rng(0).gamma(2.0, 0.01, size=(300, 64, 64)).astype(np.float32)
     np.save(data, maps)
-    cli = [sys.executable, "-m", "emubench.cli", "-q"]
     run = tmp_path / "run"
-    res = subprocess.run(
-        cli
-        + [
+    res = CliRunner().invoke(
+        cli,
+        [
+            "-q",
             "train",
             "cosmogan-dcgan",
             "--preset",
@@ -140,13 +144,13 @@ def test_scoring_a_run_on_modified_data_is_refused(tmp_path):
             "--out",
             str(run),
         ],
-        capture_output=True,
-        text=True,
+        obj={},
     )
-    assert res.returncode == 0, res.stderr
+    assert res.exit_code == 0, res.output
     maps[0] += 0.01
     np.save(data, maps)
-    score = cli + [
+    score = [
+        "-q",
         "score",
         "--model",
         str(run),
@@ -161,12 +165,12 @@ def test_scoring_a_run_on_modified_data_is_refused(tmp_path):
         "--out",
         str(tmp_path / "rep"),
     ]
-    res = subprocess.run(score, capture_output=True, text=True)
-    assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    res = CliRunner().invoke(cli, score, obj={})
+    assert res.exit_code == 1 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     want = json.loads((run / "manifest.json").read_text())["dataset"]["hash"]
     assert want in res.stderr and "--allow-other-data" in res.stderr and not (tmp_path / "rep").exists()
-    res = subprocess.run(score + ["--allow-other-data"], capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
+    res = CliRunner().invoke(cli, score + ["--allow-other-data"], obj={})
+    assert res.exit_code == 0, res.stderr
 
 
 CHEAP = [
