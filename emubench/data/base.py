@@ -162,6 +162,15 @@ def split_indices(n: int, seed: int, fractions: Sequence[float] = SPLIT_FRACTION
     return {k: np.sort(v) for k, v in parts.items()}
 
 
+def refuse_unknown_options(dataset: str, options: dict, defaults: dict) -> None:
+    """A one-line error naming options a dataset does not know, and those it does."""
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise EmubenchError(
+            f"dataset {dataset!r}: unknown option(s) {', '.join(sorted(unknown))} (known: {', '.join(defaults)})"
+        )
+
+
 def _fmt_params(names: Sequence[str], values: Sequence[float]) -> str:
     return ",".join(f"{k}={float(v):g}" for k, v in zip(names, values))
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import EmubenchError
 from ..io import load_npy, save_npy
-from .base import MapSet
+from .base import MapSet, refuse_unknown_options
 from .lognormal import cache_dir, generate
 from .spectra import cl_table, grid_digest
 
@@ -42,6 +42,7 @@ class LognormalCosmoDataset:
     """Lognormal κ maps at the (Ωm, σ8) cosmologies of a design (or at one, with -D omega_m= -D sigma8=)."""
 
     name = "lognormal-cosmo"
+    param_names = PARAM_NAMES
     description = "lognormal κ maps over a design of 25 training and 4 held-out (Ωm, σ8) cosmologies, 256² over 0.866°"
     defaults = dict(
         n_per_cosmology=256,
@@ -55,12 +56,7 @@ class LognormalCosmoDataset:
     )
 
     def __init__(self, **options):
-        unknown = set(options) - set(self.defaults)
-        if unknown:
-            raise EmubenchError(
-                f"dataset {self.name!r}: unknown option(s) {', '.join(sorted(unknown))} "
-                f"(known: {', '.join(self.defaults)})"
-            )
+        refuse_unknown_options(self.name, options, self.defaults)
         p = {**self.defaults, **options}
         try:
             for key in ("n_per_cosmology", "npix", "parent_factor", "seed"):

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import EmubenchError
 from ..io import load_npy, save_npy
-from .base import MapSet
+from .base import MapSet, refuse_unknown_options
 from .spectra import cl_at, cl_table, kappa_shift, kappa_shift_at, load_cl_table
 
 if TYPE_CHECKING:  # torch is imported on use, so that listing and checking plugins stays fast
@@ -152,12 +152,7 @@ class LognormalDataset:
     defaults = dict(n_maps=4096, npix=256, side_deg=0.866, parent_factor=4, z_source=1.0, seed=0, table=None)
 
     def __init__(self, **options):
-        unknown = set(options) - set(self.defaults)
-        if unknown:
-            raise EmubenchError(
-                f"dataset {self.name!r}: unknown option(s) {', '.join(sorted(unknown))} "
-                f"(known: {', '.join(self.defaults)})"
-            )
+        refuse_unknown_options(self.name, options, self.defaults)
         self.params = {**self.defaults, **options}
         for key in ("n_maps", "npix", "parent_factor", "seed"):
             self.params[key] = int(self.params[key])
