@@ -108,8 +108,13 @@ class Model(Protocol):
         """An instance fitted on the training split ``train``, in seconds."""
         ...
 
-    def sample(self, n: int, *, seed: int, device: str = "cpu") -> np.ndarray:
-        """``n`` maps (n, H, W), float32, in κ (any training-time transform undone), deterministic in ``seed``."""
+    def sample(self, n: int, *, seed: int, device: str = "cpu", params: np.ndarray | None = None) -> np.ndarray:
+        """``n`` maps (n, H, W), float32, in κ (any training-time transform undone), deterministic in ``seed``.
+
+        A model conditioned on cosmology has an attribute ``parameters`` (the names, e.g. ("omega_m",
+        "sigma8"), set by ``fit`` when the training maps carry parameters) and takes ``params``: one parameter
+        vector (P,) for all n maps, or one per map (n, P). The harness passes ``params`` only to a model whose
+        ``parameters`` is non-empty, so an unconditional model may leave it out of its signature."""
         ...
 
 
@@ -178,7 +183,11 @@ class Metric(Protocol):
     How reports show it (all optional): ``headline``, the summary statistics of its leaderboard columns and
     verdict cards (default: the first summary row of each aspect); ``plots``, how its curves are drawn
     (default: one linear panel per curve statistic); ``explain``, one sentence per aspect saying what a flag
-    means, printed on the verdict card."""
+    means, printed on the verdict card.
+
+    A class attribute ``needs_parameters = True`` (not a member of the protocol: absent means False) says the
+    metric needs training maps at several cosmologies (``ctx.train.params``), like ``parameter-bias``; scores
+    of data at one cosmology leave it out."""
 
     name: ClassVar[str]
     description: ClassVar[str]

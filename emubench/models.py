@@ -93,15 +93,20 @@ def resolve_model(spec: str, train: MapSet | None, *, seed: int = 0, device: str
     return cls.fit(train, seed=seed), {"model": cls.name, "fitted_on": train.name, "seed": seed}
 
 
-def timed_sample(model: Any, n: int, *, seed: int, device: str = "cpu", warmup: int = 8) -> tuple[np.ndarray, float]:
-    """Sample ``n`` maps and the throughput in maps/s (a small warm-up call is excluded from the timing)."""
-    model.sample(min(warmup, n), seed=seed + 10_000, device=device)
+def timed_sample(
+    model: Any, n: int, *, seed: int, device: str = "cpu", warmup: int = 8, params: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
+    """Sample ``n`` maps and the throughput in maps/s (a small warm-up call is excluded from the timing).
+    ``params``: the parameters of a conditional model's maps (passed only when given)."""
+    kw = {} if params is None else {"params": params}
+    if warmup:
+        model.sample(min(warmup, n), seed=seed + 10_000, device=device, **kw)
     if device.startswith("cuda"):
         import torch
 
         torch.cuda.synchronize()
     t0 = time.perf_counter()
-    maps = model.sample(n, seed=seed, device=device)
+    maps = model.sample(n, seed=seed, device=device, **kw)
     dt = time.perf_counter() - t0
     name = getattr(model, "name", type(model).__name__)
     if not isinstance(maps, np.ndarray):

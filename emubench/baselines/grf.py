@@ -9,6 +9,7 @@ import numpy as np
 
 from ..data import MapSet
 from . import generator
+from .conditional import ConditionalFit
 
 
 def mean_power(train: MapSet, max_maps: int = 2048, chunk: int = 256) -> tuple[np.ndarray, float, np.ndarray]:
@@ -40,9 +41,20 @@ class GRF:
         self.mean = mean
 
     @classmethod
-    def fit(cls, train: MapSet, *, seed: int = 0) -> GRF:
+    def fit(cls, train: MapSet, *, seed: int = 0) -> GRF | ConditionalFit:
+        """Fitted on ``train``; on maps of several cosmologies, at each and interpolated between them."""
+        if len(train.cosmologies()) > 1:
+            return ConditionalFit(cls, train, seed=seed)
         p, mean, _ = mean_power(train)
         return cls(p, mean)
+
+    def state(self) -> dict:
+        """What a fit is (for interpolating fits across cosmologies)."""
+        return {"amp": self.amp, "mean": self.mean}
+
+    @classmethod
+    def from_state(cls, state: dict) -> GRF:
+        return cls(np.asarray(state["amp"]) ** 2, state["mean"])
 
     def sample(self, n: int, *, seed: int, device: str = "cpu") -> np.ndarray:
         import torch

@@ -1,6 +1,7 @@
 """Built-in training-free baseline emulators, registered like any third-party model plugin."""
 
 from .. import hookimpl
+from .flawed import NearestCosmology, Sigma8Biased
 from .grf import GRF
 from .lognormal import Lognormal, LognormalCrops
 from .memoriser import Collapsed, Memoriser, MemoriserD4, MemoriserShifted
@@ -15,3 +16,5 @@ def register_models(register):
     register(MemoriserD4)
     register(MemoriserShifted)
     register(Collapsed)
+    register(NearestCosmology)
+    register(Sigma8Biased)
