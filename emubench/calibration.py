@@ -5,6 +5,8 @@
   reference: how often each verdict, and the whole score, flags them. It should be at most the stated rates.
 - ``sensitivity``: the same perfect emulators with a planted flaw of growing size (κ amplitude, Gaussian
   smoothing, white noise): the smallest flaw each verdict flags on every basis (``emubench power``).
+- ``cosmology_false_positive_rates``: for a dataset of several cosmologies, perfect conditional emulators
+  (the dataset's generator with other seeds, at each cosmology) scored at every cosmology.
 
 Both score many emulators against one reference, so what does not depend on the emulator (the fresh pool
 and its statistics, the held-out neighbour distances) is computed once and shared (``score(cache=...)``).
@@ -223,3 +225,91 @@ def sensitivity(
             }
         )
     return table, pd.DataFrame(smallest)
+
+
+class PerfectConditional:
+    """A perfect emulator of a dataset of several cosmologies: new maps from the dataset's own generator at the
+    asked parameters, from a dataset seed of its own (never the dataset's maps, nor its null pools)."""
+
+    def __init__(self, dataset: str, options: dict, seed: int):
+        from .registry import get
+
+        self.dataset = get("datasets", dataset)(**{**options, "seed": seed})
+        if not hasattr(self.dataset, "fresh") or not getattr(self.dataset, "param_names", ()):
+            raise EmubenchError(f"dataset {dataset!r}: no generator of maps at given parameters")
+        self.parameters = tuple(getattr(self.dataset, "param_names", ()))
+
+    def sample(self, n: int, *, seed: int, device: str = "cpu", params=None) -> np.ndarray:
+        return self.dataset.fresh(n, seed, params=params)
+
+
+def cosmology_false_positive_rates(
+    dataset: str,
+    seeds: list[int],
+    *,
+    options: dict | None = None,
+    n: int | None = None,
+    metrics: list[str] | None = None,
+    floor_draws: int = NULL_DRAWS,
+    alpha: float = ALPHA,
+    split_seed: int = 0,
+    cosmologies: np.ndarray | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Perfect conditional emulators (``PerfectConditional`` with each of ``seeds``) scored at every cosmology.
+
+    Returns (verdicts at each cosmology: emulator, parameters, cosmology group, metric, aspect, verdict,
+    p_value; the summary verdicts across cosmologies of each emulator). The first should flag each verdict at
+    one cosmology at most at its rate (alpha / verdicts), the second any verdict at most at ``alpha``."""
+    from .scoring import across_cosmologies, cosmology_verdicts, score_cosmologies
+
+    options = dict(options or {})
+    splits = _reference(dataset, options, split_seed)
+    names = list(splits["val"].param_names)
+    shared: dict = {}
+    per, summaries = [], []
+    for s in seeds:
+        model = PerfectConditional(dataset, options, s)
+        sample = lambda k, seed, theta, model=model: model.sample(k, seed=seed, params=theta)  # noqa: E731
+        scores, _, _ = score_cosmologies(
+            sample,
+            splits,
+            n=n,
+            metrics=metrics,
+            floor_draws=floor_draws,
+            bootstrap_draws=0,
+            alpha=alpha,
+            model=f"perfect-{s}",
+            cosmologies=cosmologies,
+            shared=shared,
+        )
+        v = cosmology_verdicts(scores, names).assign(emulator=s)
+        per.append(v)
+        summaries.append(across_cosmologies(scores, names, alpha).assign(emulator=s))
+        if log:
+            log(f"perfect emulator {s}: {int((v['verdict'] == 'flag').sum())} of {len(v)} verdicts flagged")
+    return pd.concat(per, ignore_index=True), pd.concat(summaries, ignore_index=True)
+
+
+def cosmology_rate_table(per: pd.DataFrame, summaries: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+    """Measured false-positive rates of ``cosmology_false_positive_rates``: each verdict at one cosmology (over
+    emulators × cosmologies, stated alpha / verdicts), each summary verdict across the cosmologies of a group
+    (over emulators, stated alpha / (verdicts · groups)), and any summary flag (stated alpha)."""
+    n_verdicts = per.groupby(["metric", "aspect"]).ngroups
+    groups = per["cosmology"].nunique()
+    n_em = per["emulator"].nunique()
+    rows = [
+        {"verdict": f"{m}/{a} at one cosmology", "flagged": int((g.verdict == "flag").sum()), "scores": len(g),
+         "stated": alpha / n_verdicts}
+        for (m, a), g in per.groupby(["metric", "aspect"], sort=False)
+    ]  # fmt: skip
+    rows += [
+        {"verdict": f"{m}/{a} across {c} cosmologies", "flagged": int((g.verdict == "flag").sum()), "scores": len(g),
+         "stated": alpha / (n_verdicts * groups)}
+        for (c, m, a), g in summaries.groupby(["cosmology", "metric", "aspect"], sort=False)
+    ]  # fmt: skip
+    anyflag = summaries.groupby("emulator").verdict.apply(lambda x: (x == "flag").any())
+    rows.append({"verdict": "any summary", "flagged": int(anyflag.sum()), "scores": n_em, "stated": alpha})
+    t = pd.DataFrame(rows)
+    t["measured"] = t.flagged / t.scores
+    return t[["verdict", "flagged", "scores", "measured", "stated"]]

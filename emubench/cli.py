@@ -422,24 +422,27 @@ def _calibration_options(f):
 )
 @click.pass_context
 def calibrate(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, emulators):
-    """Measure the false-positive rates: perfect emulators (the dataset with other seeds) scored against it."""
-    from .calibration import false_positive_rates, rate_table
+    """Measure the false-positive rates: perfect emulators (the dataset with other seeds) scored against it; on a
+    dataset of several cosmologies, at every cosmology and across them."""
+    from .calibration import cosmology_false_positive_rates, cosmology_rate_table, false_positive_rates, rate_table
     from .io import write_text
+    from .registry import get
     from .report import markdown_table
 
     log = None if ctx.obj["quiet"] else (lambda m: click.echo(f"[emubench] {m}"))
-    v = false_positive_rates(
-        dataset,
-        list(range(first_seed, first_seed + emulators)),
-        options=parse_options(dataset_opts),
-        n=n,
-        floor_draws=floor_draws,
-        alpha=alpha,
-        log=log,
-    )
-    table = rate_table(v, alpha)
+    options = parse_options(dataset_opts)
+    seeds = list(range(first_seed, first_seed + emulators))
+    kw = dict(options=options, n=n, floor_draws=floor_draws, alpha=alpha, log=log)
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    if getattr(get("datasets", dataset), "param_names", ()) and "omega_m" not in options:
+        v, summaries = cosmology_false_positive_rates(dataset, seeds, **kw)
+        table = cosmology_rate_table(v, summaries, alpha)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text(folder / "summaries.csv", summaries.to_csv(index=False))
+    else:
+        v = false_positive_rates(dataset, seeds, **kw)
+        table = rate_table(v, alpha)
+        folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / "verdicts.csv", v.to_csv(index=False))
     write_text(folder / "false_positive_rates.csv", table.to_csv(index=False))
     md = markdown_table(table)

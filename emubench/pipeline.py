@@ -113,6 +113,17 @@ def score_and_report(
         f"dataset {mapset.name}: {len(mapset)} maps {mapset.npix}² over {mapset.side_deg}° "
         f"(train/val/test {len(splits['train'])}/{len(splits['val'])}/{len(splits['test'])})",
     )
+    if len(mapset.cosmologies()) > 1:
+        if maps_file:
+            raise EmubenchError(
+                f"dataset {mapset.name} holds several cosmologies: score a model (--model), which samples at each; "
+                "a file of maps has no parameters"
+            )
+        return _score_cosmologies(
+            model_spec, splits, mapset, run, n=n, metrics=metrics, seed=seed, floor_draws=floor_draws, alpha=alpha,
+            null=null, bootstrap_draws=bootstrap_draws, device=device, label=label, out=out, quiet=quiet,
+            display=display, split_seed=split_seed, t0=t0,
+        )  # fmt: skip
     n_req = n or min(len(splits["val"]), len(splits["test"]))
     if maps_file:
         generated = check_generated(file_maps, mapset.npix, str(maps_file), check_finite=False)  # scanned above
@@ -166,6 +177,70 @@ def score_and_report(
     folder = Path(out or Path("reports") / label.replace(":", "-").replace("/", "-"))
     reference = splits["val"].head(min(8, n_req))
     write_report(folder, scores, curves, info, generated=generated, reference=reference, extras=ctx.extras)
+    return folder
+
+
+def _score_cosmologies(
+    model_spec, splits, mapset, run, *, n, metrics, seed, floor_draws, alpha, null, bootstrap_draws, device, label,
+    out, quiet, display, split_seed, t0,
+) -> Path:  # fmt: skip
+    """``score_and_report`` on a dataset of several cosmologies: every cosmology scored on its own
+    (``scoring.score_cosmologies``), one verdict per (metric, aspect) across the training and across the held-out
+    cosmologies (``scoring.across_cosmologies``), and the report with verdict maps over the parameter plane."""
+    import pandas as pd
+
+    from .models import resolve_model, timed_sample
+    from .report.cosmologies import write_cosmology_report
+    from .scoring import across_cosmologies, score_cosmologies
+
+    model, provenance = resolve_model(model_spec, splits["train"], seed=seed, device=device)
+    conditional = bool(getattr(model, "parameters", ()))
+    name = provenance["model"] if run is None else f"{provenance['model']}:{run.path.name}"
+    label = label or name
+    first = splits["val"].cosmologies()[0]
+    _, rate = timed_sample(model, min(64, n or 64), seed=seed, device=device, params=first if conditional else None)
+    _log(quiet, f"{name} is {'conditioned on ' + ', '.join(model.parameters) if conditional else 'unconditional'}; "
+         f"sampling at {rate:.1f} maps/s on {device}")  # fmt: skip
+
+    def sample(k: int, s: int, theta: np.ndarray) -> np.ndarray:
+        maps, _ = timed_sample(model, k, seed=s, device=device, params=theta if conditional else None, warmup=0)
+        return maps
+
+    scores, curves, calibration = score_cosmologies(
+        sample, splits, n=n, metrics=metrics, seed=seed, floor_draws=floor_draws, bootstrap_draws=bootstrap_draws,
+        device=device, model=label, dataset=mapset.name, alpha=alpha, null=null,
+        log=None if quiet else lambda msg: _log(False, msg),
+    )  # fmt: skip
+    names = list(mapset.param_names)
+    summary = across_cosmologies(scores, names, alpha)
+    _log(quiet, f"scored {scores.groupby(names).ngroups} cosmologies in {time.perf_counter() - t0:.1f}s")
+    info = {
+        "model": label,
+        "label": label,
+        "provenance": provenance,
+        "conditional": conditional,
+        "parameters": names,
+        "dataset": mapset.name,
+        "dataset_options": dict(mapset.meta.get("options", {})),
+        "dataset_hash": mapset.content_hash(),
+        "heldout_params": mapset.meta.get("heldout_params"),
+        "split_seed": split_seed,
+        "side_deg": mapset.side_deg,
+        "npix": mapset.npix,
+        "n": n,
+        "seed": seed,
+        "floor_draws": floor_draws,
+        "calibration": calibration,
+        "display": {k: d for k, d in display.items() if (scores["metric"] == k).any()},
+        "bootstrap_draws": bootstrap_draws,
+        "throughput_maps_per_s": rate,
+        "device": device,
+        "emubench_version": __version__,
+        "environment": environment(),
+    }
+    curves_df = pd.DataFrame(curves, columns=["metric", *CURVE_FIELDS, *names, "cosmology"])
+    folder = Path(out or Path("reports") / label.replace(":", "-").replace("/", "-"))
+    write_cosmology_report(folder, scores, summary, curves_df, info)
     return folder
 
 

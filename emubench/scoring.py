@@ -8,6 +8,8 @@ gets any flag with probability at most ``alpha`` → one tidy pandas table.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -105,7 +107,8 @@ def score(
         raise EmubenchError(
             f"dataset {val.name.split(':')[0]} has no generator: a fresh null is not possible, use the permutation null"
         )
-    names = metrics or [e.name for e in get_registry("metrics")]
+    names = metrics or default_metrics(splits)
+    check_metrics_apply(names, splits)
     instances = {name: get("metrics", name)() for name in names}
     n_verdicts = sum(len(declared_aspects(m)) for m in instances.values())
     alpha_verdict = alpha / max(1, n_verdicts)
@@ -166,6 +169,145 @@ def score(
         "null_pool": 0 if pool is None else len(pool),
     }
     return df[COLUMNS], ctx
+
+
+def several_cosmologies(splits: dict[str, MapSet]) -> bool:
+    """Whether the training maps carry parameters of more than one cosmology."""
+    train = splits.get("train")
+    return train is not None and len(train.cosmologies()) > 1
+
+
+def default_metrics(splits: dict[str, MapSet]) -> list[str]:
+    """Every registered metric, less those that need maps at several cosmologies (``needs_parameters``) when the
+    training maps have one."""
+    several = several_cosmologies(splits)
+    return [e.name for e in get_registry("metrics") if several or not getattr(e.obj, "needs_parameters", False)]
+
+
+def check_metrics_apply(names: list[str], splits: dict[str, MapSet]) -> None:
+    """A one-line error for a metric that needs maps at several cosmologies, asked for on data of one."""
+    if several_cosmologies(splits):
+        return
+    for name in names:
+        if getattr(get("metrics", name), "needs_parameters", False):
+            raise EmubenchError(
+                f"metric {name!r} needs a dataset of several cosmologies (e.g. --dataset lognormal-cosmo-64)"
+            )
+
+
+def score_cosmologies(
+    sample: Callable[[int, int, np.ndarray], np.ndarray],
+    splits: dict[str, MapSet],
+    *,
+    n: int | None = None,
+    metrics: list[str] | None = None,
+    seed: int = 0,
+    floor_draws: int = NULL_DRAWS,
+    bootstrap_draws: int = 200,
+    device: str = "cpu",
+    model: str = "model",
+    dataset: str | None = None,
+    alpha: float = ALPHA,
+    null: str = "auto",
+    log: Callable[[str], None] | None = None,
+    cosmologies: np.ndarray | None = None,
+    shared: dict | None = None,
+) -> tuple[pd.DataFrame, list[dict], dict]:
+    """Score an emulator at every cosmology of ``splits`` (maps with ``params``): at each, n generated maps
+    against n validation maps of that cosmology, every verdict calibrated on that cosmology's own real-vs-real
+    null (``score``, with its fresh pool drawn at that cosmology). The training split, all cosmologies, is the
+    context (the memorisation check's training maps, the parameter-bias likelihood).
+
+    sample(n, seed, theta) -> (n, H, W) maps at parameters theta. Returns (scores: ``score``'s table for every
+    cosmology, with a column per parameter and ``cosmology`` = "train" or "heldout"; curve records with the
+    same keys; the calibration of one cosmology's score). Each cosmology's score is a family-wise test at
+    ``alpha``; ``across_cosmologies`` turns them into one verdict per (metric, aspect) and group.
+    ``cosmologies``: score only these (K, P) (default: all of the validation split's). ``shared``: a dict of
+    what depends on the training maps only (the parameter-bias likelihood), to keep across calls."""
+    val = splits["val"]
+    heldout = np.asarray(val.meta.get("heldout_params") or np.zeros((0, len(val.param_names))), dtype=np.float64)
+    shared = {} if shared is None else shared  # what every cosmology shares (e.g. the parameter-bias likelihood)
+    frames, curves, calibration = [], [], {}
+    thetas = val.cosmologies() if cosmologies is None else np.atleast_2d(np.asarray(cosmologies, dtype=np.float64))
+    for k, theta in enumerate(thetas):
+        sub = {"train": splits["train"], "val": val.at(theta), "test": splits["test"].at(theta)}
+        n_k = int(n or min(len(sub["val"]), len(sub["test"])))
+        generated = sample(n_k, seed + 7919 * k, theta)  # another stream at each cosmology: independent sets
+        df, ctx = score(
+            generated,
+            sub,
+            metrics=metrics,
+            n=n_k,
+            seed=seed,
+            floor_draws=floor_draws,
+            bootstrap_draws=bootstrap_draws,
+            device=device,
+            model=model,
+            dataset=dataset,
+            alpha=alpha,
+            null=null,
+            cache={"shared": shared},
+        )
+        group = "heldout" if len(heldout) and np.isclose(heldout, theta, rtol=0, atol=1e-9).all(1).any() else "train"
+        where = dict(zip(val.param_names, map(float, theta)))
+        for name, value in where.items():
+            df[name] = value
+        df["cosmology"] = group
+        frames.append(df)
+        curves += [{**c, **where, "cosmology": group} for c in ctx.curves]
+        calibration = ctx.extras["calibration"]
+        if log:
+            flagged = verdicts(df).query("verdict == 'flag'")
+            marks = ", ".join(f"{r.metric}/{r.aspect}" for r in flagged.itertuples()) or "no flag"
+            log(f"{group} cosmology {', '.join(f'{a}={b:g}' for a, b in where.items())}: {n_k} maps, {marks}")
+    return pd.concat(frames, ignore_index=True), curves, calibration
+
+
+def cosmology_verdicts(scores: pd.DataFrame, param_names: list[str]) -> pd.DataFrame:
+    """``verdicts`` at each cosmology of a ``score_cosmologies`` table, with its parameters and group."""
+    per = []
+    for key, g in scores.groupby([*param_names, "cosmology"], sort=False):
+        v = verdicts(g)
+        for name, value in zip([*param_names, "cosmology"], key):
+            v[name] = value
+        per.append(v)
+    return pd.concat(per, ignore_index=True)
+
+
+def across_cosmologies(scores: pd.DataFrame, param_names: list[str], alpha: float = ALPHA) -> pd.DataFrame:
+    """One verdict per (group, metric, aspect) over the cosmologies of a group ("train", "heldout").
+
+    At each cosmology a verdict's p-value is valid (a perfect emulator gets p ≤ a with probability at most a)
+    and independent across cosmologies (independent real maps, generated maps and null pools). Fisher's method
+    combines the K p-values of a group: −2 Σ ln p_k is at most χ² with 2K degrees of freedom for a perfect
+    emulator, and large when many cosmologies lean the same way, even when none is flagged on its own (a σ8
+    bias of 2% is 1–2 posterior σ at one cosmology, many σ over 25). The summary verdict flags when the
+    combined p-value is at most alpha / (V · groups) (V verdicts per score): a perfect emulator gets any summary
+    flag with probability at most ``alpha``. Columns: cosmology, metric, aspect, cosmologies, flagged (at their
+    own rate), p_value (combined), verdict, where (the cosmologies flagged on their own)."""
+    from scipy.stats import chi2
+
+    per = cosmology_verdicts(scores, param_names)
+    n_verdicts = per.groupby(["metric", "aspect"]).ngroups
+    groups = per["cosmology"].nunique()
+    out = []
+    for (group, metric, aspect), g in per.groupby(["cosmology", "metric", "aspect"], sort=False):
+        flags = g[g["verdict"] == "flag"]
+        p_k = np.clip(g["p_value"].to_numpy(dtype=np.float64), 1e-300, 1.0)
+        p = float(chi2.sf(-2 * np.log(p_k).sum(), 2 * len(p_k))) if np.isfinite(p_k).all() else float("nan")
+        out.append(
+            {
+                "cosmology": group,
+                "metric": metric,
+                "aspect": aspect,
+                "cosmologies": len(g),
+                "flagged": len(flags),
+                "p_value": p,
+                "verdict": "flag" if p <= alpha / (n_verdicts * groups) else "pass",
+                "where": "; ".join(", ".join(f"{k}={r[k]:g}" for k in param_names) for _, r in flags.iterrows()),
+            }
+        )
+    return pd.DataFrame(out)
 
 
 def _checked(result: MetricResult, name: str) -> MetricResult:

@@ -3,6 +3,7 @@
 from .. import hookimpl
 from .curves import MinkowskiMetric, PeaksMetric, PowerSpectrumMetric
 from .memorisation import Memorisation
+from .parameter_bias import ParameterBias
 from .pixel_ks import PixelKS
 
 
@@ -13,3 +14,4 @@ def register_metrics(register):
     register(MinkowskiMetric)
     register(PeaksMetric)
     register(Memorisation)
+    register(ParameterBias)

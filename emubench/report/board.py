@@ -55,6 +55,11 @@ def read_scored(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame, di
         info = json.loads((p / INFO).read_text()) if (p / INFO).exists() else {}
     except (pd.errors.ParserError, pd.errors.EmptyDataError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise EmubenchError(f"{path}: corrupt score report ({exc})") from None
+    if "across_cosmologies" in info:  # the leaderboard compares scores at one cosmology, row for row
+        raise EmubenchError(
+            f"{path}: a score across cosmologies; the leaderboard ranks scores at one cosmology (its report.html "
+            "and summary.csv are the comparison across cosmologies)"
+        )
     missing = {"metric", "aspect", "statistic", "value", "ideal", "floor", "p_value", "flagged", "summary"} - set(
         scores.columns
     )
