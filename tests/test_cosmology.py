@@ -211,6 +211,33 @@ SOME = np.concatenate(
 )
 
 
+def test_a_perfect_emulator_passes_every_metric_at_every_cosmology_it_is_scored_at(cosmo, likelihood):
+    """Every metric, at the held-out cosmologies and six training ones (``SOME``), n = 32 and 100 null draws (kept
+    small for the suite; README gives the default size over all 29), at α = 0.2 for the score (0.022 per verdict):
+    of 90 verdicts at most 8 flagged (Binomial(90, 0.022) exceeds 8 with probability 0.02%), and no verdict
+    across cosmologies flags at α = 0.05 (Fisher's combination)."""
+    from emubench.calibration import PerfectConditional
+    from emubench.scoring import across_cosmologies, cosmology_verdicts, score_cosmologies
+
+    _, splits = cosmo
+    perfect = PerfectConditional("lognormal-cosmo-64", {}, seed=2000)
+    scores, _, _ = score_cosmologies(
+        lambda k, seed, theta: perfect.sample(k, seed=seed, params=theta),
+        splits,
+        n=32,
+        floor_draws=100,
+        bootstrap_draws=0,
+        alpha=0.2,
+        cosmologies=SOME,
+        shared={"parameter-bias": likelihood},
+    )
+    v = cosmology_verdicts(scores, ["omega_m", "sigma8"])
+    assert len(v) == 10 * 9 and set(v["metric"]) >= {"parameter-bias", "power-spectrum", "memorisation"}
+    assert (v["verdict"] == "flag").sum() <= 8, v[v["verdict"] == "flag"]
+    summary = across_cosmologies(scores, ["omega_m", "sigma8"], alpha=0.05)
+    assert (summary["verdict"] == "pass").all(), summary[summary["verdict"] == "flag"]
+
+
 @pytest.mark.parametrize(
     "model,train_flag,heldout_flag",
     [("lognormal-crops", False, False), ("nearest-cosmology", False, True), ("sigma8-biased", True, None)],

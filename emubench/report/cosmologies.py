@@ -75,7 +75,7 @@ def summary_markdown(summary: pd.DataFrame, per: pd.DataFrame, info: dict) -> st
     lines += [f"- {k}: {v}" for k, v in facts(info)]
     lines += [
         "",
-        "| cosmologies | metric | aspect | verdict | flagged | p-value | where |",
+        "| cosmologies | metric | aspect | verdict | flagged on their own | combined p-value | where |",
         "|---|---|---|---|---|---|---|",
     ]
     lines += [
@@ -90,10 +90,12 @@ def summary_markdown(summary: pd.DataFrame, per: pd.DataFrame, info: dict) -> st
 METHOD = (
     "At each cosmology the emulator's n maps are scored against n real maps of that cosmology, every verdict "
     "calibrated on that cosmology's own real-vs-real null; a perfect emulator gets a flag in a given verdict "
-    "at one cosmology with probability at most {alpha_verdict}. Across the K cosmologies of a group (training, "
-    "held-out) the number flagged is then at most Binomial(K, {alpha_verdict}); the summary verdict flags when "
-    "that count's tail probability is at most {alpha_summary}, so a perfect emulator gets any summary flag "
-    "with probability at most {alpha}."
+    "at one cosmology with probability at most {alpha_verdict} (the 'flagged' column counts those). Across the "
+    "K cosmologies of a group (training, held-out) Fisher's method combines the verdict's K p-values, "
+    "independent across cosmologies: −2 Σ ln p is at most χ² with 2K degrees of freedom for a perfect emulator. "
+    "The summary verdict flags when the combined p-value is at most {alpha_summary}, so a perfect emulator gets "
+    "any summary flag with probability at most {alpha}; a flaw that leans the same way at many cosmologies is "
+    "flagged even when no cosmology flags it on its own."
 )
 
 
