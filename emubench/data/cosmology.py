@@ -84,7 +84,7 @@ class LognormalCosmoDataset:
         return TRAIN_COSMOLOGIES, HELDOUT_COSMOLOGIES
 
     def cache_path(self) -> Path:
-        key = dict(self.params, version=1, tables=grid_digest())
+        key = dict(self.params, version=2, tables=grid_digest())  # 2: the tensor-product spline of spectra.cl_table
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
         return cache_dir() / f"{self.name}-{digest}.npy"
 

@@ -84,7 +84,7 @@ def load_cl_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def cl_table(omega_m: float, sigma8: float) -> tuple[np.ndarray, np.ndarray]:
     """(ℓ, C_ℓ [rad²]) at (Ωm, σ8), interpolated between the shipped CAMB tables (cubic in Ωm and ln σ8, on
     ln C_ℓ). Outside the tables' grid: an error naming the range."""
-    from scipy.interpolate import RegularGridInterpolator
+    from scipy.interpolate import make_interp_spline
 
     ell, om, s8, lncl = load_cl_grid()
     if not (om[0] <= omega_m <= om[-1] and s8[0] <= sigma8 <= s8[-1]):
@@ -93,8 +93,10 @@ def cl_table(omega_m: float, sigma8: float) -> tuple[np.ndarray, np.ndarray]:
             f"(omega_m {om[0]:g}..{om[-1]:g}, sigma8 {s8[0]:g}..{s8[-1]:g}); "
             "compute tables that cover it with scripts/make_cl_table.py --grid"
         )
-    interp = RegularGridInterpolator((om, np.log(s8)), lncl, method="cubic")
-    return ell, np.exp(interp([[omega_m, math.log(sigma8)]])[0])
+    # a tensor-product cubic spline: along Ωm for every (σ8, ℓ) at once, then along ln σ8 (what
+    # RegularGridInterpolator(method="cubic") computes, without its per-call cost of 0.4 s on this grid)
+    along_om = make_interp_spline(om, lncl, k=3, axis=0)(omega_m)  # (B, L)
+    return ell, np.exp(make_interp_spline(np.log(s8), along_om, k=3, axis=0)(math.log(sigma8)))
 
 
 def empty_beam_kappa(omega_m: float, z_source: float, nz: int = 4096) -> float:
