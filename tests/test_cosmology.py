@@ -199,6 +199,18 @@ def test_a_perfect_emulator_is_flagged_by_parameter_bias_at_the_stated_rate(cosm
     # and no verdict across the cosmologies of either group (Fisher's combination, at most 5% of the time)
     summary = across_cosmologies(scores, ["omega_m", "sigma8"], alpha=0.05)
     assert (summary["verdict"] == "pass").all(), summary
+    # the table `emubench calibrate` writes for such a dataset, from these verdicts
+    from emubench.calibration import cosmology_rate_table
+
+    table = cosmology_rate_table(v.assign(emulator=1000), summary.assign(emulator=1000), alpha=0.2)
+    assert list(table["verdict"]) == [
+        "parameter-bias/bias at one cosmology",
+        "parameter-bias/bias across train cosmologies",
+        "parameter-bias/bias across heldout cosmologies",
+        "any summary",
+    ]
+    assert table["scores"].tolist() == [29, 1, 1, 1] and table["stated"].tolist() == pytest.approx([0.2, 0.1, 0.1, 0.2])
+    assert table["flagged"].iloc[0] == (v["verdict"] == "flag").sum()
 
 
 # the held-out cosmologies and six training ones (corners, centre, one more): enough to see an emulator pass, or
