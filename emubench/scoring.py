@@ -225,7 +225,6 @@ def score_cosmologies(
     ``cosmologies``: score only these (K, P) (default: all of the validation split's). ``shared``: a dict of
     what depends on the training maps only (the parameter-bias likelihood), to keep across calls."""
     val = splits["val"]
-    heldout = np.asarray(val.meta.get("heldout_params") or np.zeros((0, len(val.param_names))), dtype=np.float64)
     shared = {} if shared is None else shared  # what every cosmology shares (e.g. the parameter-bias likelihood)
     frames, curves, calibration = [], [], {}
     thetas = val.cosmologies() if cosmologies is None else np.atleast_2d(np.asarray(cosmologies, dtype=np.float64))
@@ -248,7 +247,7 @@ def score_cosmologies(
             null=null,
             cache={"shared": shared},
         )
-        group = "heldout" if len(heldout) and np.isclose(heldout, theta, rtol=0, atol=1e-9).all(1).any() else "train"
+        group = "heldout" if val.is_heldout(theta) else "train"
         where = dict(zip(val.param_names, map(float, theta)))
         for name, value in where.items():
             df[name] = value

@@ -90,6 +90,12 @@ class MapSet:
             return np.zeros((0, 0))
         return np.unique(self.params, axis=0)
 
+    def is_heldout(self, params: Sequence[float]) -> bool:
+        """Whether parameters ``params`` (one vector) are one of the cosmologies ``meta["heldout_params"]`` keeps
+        out of training."""
+        heldout = np.asarray(self.meta.get("heldout_params") or [], dtype=np.float64).reshape(-1, len(params))
+        return bool(np.isclose(heldout, np.asarray(params, dtype=np.float64), rtol=0, atol=1e-9).all(axis=1).any())
+
     def at(self, params: Sequence[float]) -> MapSet:
         """The maps made at parameters ``params`` (one vector), with ``fresh`` drawing at those parameters."""
         if self.params is None:
@@ -178,11 +184,10 @@ def _fmt_params(names: Sequence[str], values: Sequence[float]) -> str:
 def cosmology_split_indices(mapset: MapSet, seed: int) -> dict[str, np.ndarray]:
     """For maps at several cosmologies: each training cosmology's maps split 70/15/15 like ``split_indices``,
     each held-out cosmology's (``meta["heldout_params"]``) half to val and half to test, none to train."""
-    heldout = np.asarray(mapset.meta.get("heldout_params") or np.zeros((0, len(mapset.param_names))), float)
     parts: dict[str, list[np.ndarray]] = {k: [] for k in SPLITS}
     for i, theta in enumerate(mapset.cosmologies()):
         index = np.flatnonzero(np.all(mapset.params == theta, axis=1))
-        if len(heldout) and np.isclose(heldout, theta, rtol=0, atol=1e-9).all(axis=1).any():
+        if mapset.is_heldout(theta):
             if len(index) < 2:
                 raise EmubenchError(f"{mapset.name}: a held-out cosmology needs at least 2 maps")
             perm = np.random.default_rng([seed, i]).permutation(index)

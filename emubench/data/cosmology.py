@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import EmubenchError
 from ..io import load_npy, save_npy
 from .base import MapSet, refuse_unknown_options
-from .lognormal import cache_dir, generate
+from .lognormal import cache_dir, fresh_seed, generate
 from .spectra import cl_table, grid_digest
 
 PARAM_NAMES = ("omega_m", "sigma8")
@@ -114,12 +114,12 @@ class LognormalCosmoDataset:
         )
 
     def fresh(self, n_maps: int, seed: int = 0, *, params=None) -> np.ndarray:
-        """``n_maps`` new maps at ``params`` (Ωm, σ8), never among the dataset's own (generator seeds ≥ 2³²)."""
+        """``n_maps`` new maps at ``params`` (Ωm, σ8), never among the dataset's own: their seed sequence starts
+        from ``lognormal.fresh_seed`` (≥ 2³², never a dataset seed) and the parameters."""
         if params is None:
             raise EmubenchError(f"dataset {self.name!r}: fresh maps need the cosmology (params=(omega_m, sigma8))")
         theta = (float(params[0]), float(params[1]))
-        derived = int(np.random.SeedSequence([self.params["seed"], 0x66726573, int(seed)]).generate_state(1)[0])
-        return self._generate(theta, derived + 2**32, int(n_maps))
+        return self._generate(theta, fresh_seed(self.params["seed"], seed), int(n_maps))
 
 
 class LognormalCosmoDataset64(LognormalCosmoDataset):

@@ -140,6 +140,12 @@ def generate(
     return out
 
 
+def fresh_seed(dataset_seed: int, seed: int) -> int:
+    """The generator seed of a dataset's fresh maps number ``seed``: ≥ 2³², derived from (dataset seed, ``seed``),
+    so never a dataset seed (the user's small integers) and never the same stream as the dataset's own maps."""
+    return int(np.random.SeedSequence([int(dataset_seed), 0x66726573, int(seed)]).generate_state(1)[0]) + 2**32
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("EMUBENCH_CACHE", Path.home() / ".cache" / "emubench"))
 
@@ -194,14 +200,13 @@ class LognormalDataset:
         """``n_maps`` new maps of this dataset's distribution, never among its own: generator seeds ≥ 2³²,
         derived from (dataset seed, ``seed``), while dataset seeds are the user's small integers."""
         p = self.params
-        derived = int(np.random.SeedSequence([p["seed"], 0x66726573, int(seed)]).generate_state(1)[0]) + 2**32
         return generate(
             int(n_maps),
             npix=p["npix"],
             side_deg=p["side_deg"],
             parent_factor=p["parent_factor"],
             z_source=p["z_source"],
-            seed=derived,
+            seed=fresh_seed(p["seed"], seed),
             table_path=p["table"],
         )
 
