@@ -48,6 +48,7 @@ class ConditionalFit:
         self.base, self.mode = base, mode
         self.parameters = tuple(train.param_names)
         self.thetas = thetas
+        self.centre = thetas.mean(0)
         self.scale = np.where(thetas.std(0) > 0, thetas.std(0), 1.0)  # parameters in units of their spread
         self.factor = np.array([(shift or {}).get(p, 1.0) for p in self.parameters])
         key = (base, train.content_hash(), seed)
@@ -61,8 +62,8 @@ class ConditionalFit:
                 _FITS.pop(next(iter(_FITS)))
         self.fits = _FITS[key]
         states = [f.state() for f in self.fits]
-        self.keys = list(states[0])
-        self.values = {k: np.stack([_forward(k, s[k]) for s in states]) for k in self.keys}
+        self.values = {k: np.stack([_forward(k, s[k]) for s in states]) for k in states[0]}
+        self._interpolators: dict[str, Any] | None = None  # one thin-plate spline per state entry, built on use
         self._cache: dict[tuple[float, ...], Any] = {}
 
     def at(self, theta: np.ndarray) -> Any:
@@ -70,18 +71,22 @@ class ConditionalFit:
         theta = np.asarray(theta, dtype=np.float64) * self.factor
         key = tuple(np.round(theta, 12))
         if key not in self._cache:
-            x = (self.thetas - self.thetas.mean(0)) / self.scale
-            q = (theta - self.thetas.mean(0)) / self.scale
+            x = (self.thetas - self.centre) / self.scale
+            q = (theta - self.centre) / self.scale
             if self.mode == "nearest":
                 self._cache[key] = self.fits[int(np.argmin(((x - q) ** 2).sum(1)))]
             else:
-                from scipy.interpolate import RBFInterpolator
+                if self._interpolators is None:
+                    from scipy.interpolate import RBFInterpolator
 
-                state = {}
-                for k, v in self.values.items():
-                    flat = v.reshape(len(v), -1)
-                    got = RBFInterpolator(x, flat, kernel="thin_plate_spline", degree=1)(q[None])[0]
-                    state[k] = _inverse(k, got.reshape(v.shape[1:]))
+                    self._interpolators = {
+                        k: RBFInterpolator(x, v.reshape(len(v), -1), kernel="thin_plate_spline", degree=1)
+                        for k, v in self.values.items()
+                    }
+                state = {
+                    k: _inverse(k, f(q[None])[0].reshape(self.values[k].shape[1:]))
+                    for k, f in self._interpolators.items()
+                }
                 self._cache[key] = self.base.from_state(state)
         return self._cache[key]
 
@@ -93,10 +98,12 @@ class ConditionalFit:
             return self.at(params).sample(n, seed=seed, device=device)
         if params.shape != (n, len(self.parameters)):
             raise EmubenchError(f"model {self.name!r}: params must be ({len(self.parameters)},) or ({n}, ...)")
-        out = np.empty((n, *self.fits[0].sample(1, seed=0).shape[1:]), np.float32)
+        out = None
         for i, theta in enumerate(np.unique(params, axis=0)):
             rows = np.flatnonzero((params == theta).all(1))
-            out[rows] = self.at(theta).sample(len(rows), seed=seed * 1009 + i, device=device)
+            maps = self.at(theta).sample(len(rows), seed=seed * 1009 + i, device=device)
+            out = np.empty((n, *maps.shape[1:]), np.float32) if out is None else out
+            out[rows] = maps
         return out
 
 
