@@ -285,7 +285,7 @@ def cosmology_false_positive_rates(
         )
         v = cosmology_verdicts(scores, names).assign(emulator=s)
         per.append(v)
-        summaries.append(across_cosmologies(scores, names, alpha).assign(emulator=s))
+        summaries.append(across_cosmologies(v, names, alpha).assign(emulator=s))
         if log:
             log(f"perfect emulator {s}: {int((v['verdict'] == 'flag').sum())} of {len(v)} verdicts flagged")
     return pd.concat(per, ignore_index=True), pd.concat(summaries, ignore_index=True)

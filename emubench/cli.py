@@ -433,16 +433,17 @@ def calibrate(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out
     options = parse_options(dataset_opts)
     seeds = list(range(first_seed, first_seed + emulators))
     kw = dict(options=options, n=n, floor_draws=floor_draws, alpha=alpha, log=log)
-    folder = Path(out)
+    summaries = None
     if getattr(get("datasets", dataset), "param_names", ()) and "omega_m" not in options:
         v, summaries = cosmology_false_positive_rates(dataset, seeds, **kw)
         table = cosmology_rate_table(v, summaries, alpha)
-        folder.mkdir(parents=True, exist_ok=True)
-        write_text(folder / "summaries.csv", summaries.to_csv(index=False))
     else:
         v = false_positive_rates(dataset, seeds, **kw)
         table = rate_table(v, alpha)
-        folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)  # after the work: a failed run leaves no folder
+    if summaries is not None:
+        write_text(folder / "summaries.csv", summaries.to_csv(index=False))
     write_text(folder / "verdicts.csv", v.to_csv(index=False))
     write_text(folder / "false_positive_rates.csv", table.to_csv(index=False))
     md = markdown_table(table)

@@ -191,7 +191,7 @@ def _score_cosmologies(
 
     from .models import resolve_model, timed_sample
     from .report.cosmologies import write_cosmology_report
-    from .scoring import across_cosmologies, score_cosmologies
+    from .scoring import across_cosmologies, cosmology_verdicts, score_cosmologies
 
     model, provenance = resolve_model(model_spec, splits["train"], seed=seed, device=device)
     conditional = bool(getattr(model, "parameters", ()))
@@ -212,7 +212,8 @@ def _score_cosmologies(
         log=None if quiet else lambda msg: _log(False, msg),
     )  # fmt: skip
     names = list(mapset.param_names)
-    summary = across_cosmologies(scores, names, alpha)
+    per = cosmology_verdicts(scores, names)
+    summary = across_cosmologies(per, names, alpha)
     _log(quiet, f"scored {scores.groupby(names).ngroups} cosmologies in {time.perf_counter() - t0:.1f}s")
     info = {
         "model": label,
@@ -240,7 +241,7 @@ def _score_cosmologies(
     }
     curves_df = pd.DataFrame(curves, columns=["metric", *CURVE_FIELDS, *names, "cosmology"])
     folder = Path(out or Path("reports") / label.replace(":", "-").replace("/", "-"))
-    write_cosmology_report(folder, scores, summary, curves_df, info)
+    write_cosmology_report(folder, scores, per, summary, curves_df, info)
     return folder
 
 

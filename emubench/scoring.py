@@ -221,7 +221,8 @@ def score_cosmologies(
     sample(n, seed, theta) -> (n, H, W) maps at parameters theta. Returns (scores: ``score``'s table for every
     cosmology, with a column per parameter and ``cosmology`` = "train" or "heldout"; curve records with the
     same keys; the calibration of one cosmology's score). Each cosmology's score is a family-wise test at
-    ``alpha``; ``across_cosmologies`` turns them into one verdict per (metric, aspect) and group.
+    ``alpha``; ``across_cosmologies`` of their ``cosmology_verdicts`` gives one verdict per (metric, aspect) and
+    group.
     ``cosmologies``: score only these (K, P) (default: all of the validation split's). ``shared``: a dict of
     what depends on the training maps only (the parameter-bias likelihood), to keep across calls."""
     val = splits["val"]
@@ -273,8 +274,9 @@ def cosmology_verdicts(scores: pd.DataFrame, param_names: list[str]) -> pd.DataF
     return pd.concat(per, ignore_index=True)
 
 
-def across_cosmologies(scores: pd.DataFrame, param_names: list[str], alpha: float = ALPHA) -> pd.DataFrame:
-    """One verdict per (group, metric, aspect) over the cosmologies of a group ("train", "heldout").
+def across_cosmologies(per: pd.DataFrame, param_names: list[str], alpha: float = ALPHA) -> pd.DataFrame:
+    """One verdict per (group, metric, aspect) over the cosmologies of a group ("train", "heldout"), from the
+    verdicts at each cosmology (``per``: ``cosmology_verdicts`` of a ``score_cosmologies`` table).
 
     At each cosmology a verdict's p-value is valid (a perfect emulator gets p ≤ a with probability at most a)
     and independent across cosmologies (independent real maps, generated maps and null pools). Fisher's method
@@ -286,7 +288,6 @@ def across_cosmologies(scores: pd.DataFrame, param_names: list[str], alpha: floa
     own rate), p_value (combined), verdict, where (the cosmologies flagged on their own)."""
     from scipy.stats import chi2
 
-    per = cosmology_verdicts(scores, param_names)
     n_verdicts = per.groupby(["metric", "aspect"]).ngroups
     groups = per["cosmology"].nunique()
     out = []

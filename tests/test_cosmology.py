@@ -173,31 +173,36 @@ def test_parameters_inferred_from_real_maps_are_unbiased(cosmo, likelihood):
     assert np.abs(held).max() < 4, held
 
 
+def verdicts_of(emulator, splits: dict, likelihood, **score_options):
+    """(verdicts at each cosmology, verdicts across cosmologies at α = 0.05) of ``emulator`` (a model with
+    ``sample(n, seed=, params=)``) scored by ``score_cosmologies`` with ``score_options``, no bootstrap, and the
+    module's parameter-bias likelihood."""
+    from emubench.scoring import across_cosmologies, cosmology_verdicts, score_cosmologies
+
+    scores, _, _ = score_cosmologies(
+        lambda k, seed, theta: emulator.sample(k, seed=seed, params=theta),
+        splits,
+        bootstrap_draws=0,
+        shared={"parameter-bias": likelihood},
+        **score_options,
+    )
+    per = cosmology_verdicts(scores, ["omega_m", "sigma8"])
+    return per, across_cosmologies(per, ["omega_m", "sigma8"], alpha=0.05)
+
+
 def test_a_perfect_emulator_is_flagged_by_parameter_bias_at_the_stated_rate(cosmo, likelihood):
     """Maps from the dataset's own generator at each cosmology, other seeds (a perfect conditional emulator),
     scored at all 29 cosmologies with the default fresh null (n = 48 maps per set, to keep the suite fast) at
     α = 0.2 per cosmology (a rate this few scores can resolve): the number flagged is Binomial(29, ≤ 0.2)
     (mean ≤ 5.8), so more than 12 would happen with probability 0.3%."""
     from emubench.calibration import PerfectConditional
-    from emubench.scoring import across_cosmologies, cosmology_verdicts, score_cosmologies
 
-    _, splits = cosmo
     perfect = PerfectConditional("lognormal-cosmo-64", {}, seed=1000)
-    scores, _, _ = score_cosmologies(
-        lambda k, seed, theta: perfect.sample(k, seed=seed, params=theta),
-        splits,
-        n=48,
-        metrics=["parameter-bias"],
-        floor_draws=200,
-        bootstrap_draws=0,
-        alpha=0.2,
-        shared={"parameter-bias": likelihood},
-    )
-    v = cosmology_verdicts(scores, ["omega_m", "sigma8"])
+    options = dict(n=48, metrics=["parameter-bias"], floor_draws=200, alpha=0.2)
+    v, summary = verdicts_of(perfect, cosmo[1], likelihood, **options)
     assert len(v) == 29
     assert (v["verdict"] == "flag").sum() <= 12, v[v["verdict"] == "flag"]
     # and no verdict across the cosmologies of either group (Fisher's combination, at most 5% of the time)
-    summary = across_cosmologies(scores, ["omega_m", "sigma8"], alpha=0.05)
     assert (summary["verdict"] == "pass").all(), summary
     # the table `emubench calibrate` writes for such a dataset, from these verdicts
     from emubench.calibration import cosmology_rate_table
@@ -229,24 +234,11 @@ def test_a_perfect_emulator_passes_every_metric_at_every_cosmology_it_is_scored_
     verdicts at most 6 flagged (Binomial(54, 0.022) exceeds 6 with probability 0.02%), and no verdict across
     cosmologies flags at α = 0.05 (Fisher's combination)."""
     from emubench.calibration import PerfectConditional
-    from emubench.scoring import across_cosmologies, cosmology_verdicts, score_cosmologies
 
-    _, splits = cosmo
     perfect = PerfectConditional("lognormal-cosmo-64", {}, seed=2000)
-    scores, _, _ = score_cosmologies(
-        lambda k, seed, theta: perfect.sample(k, seed=seed, params=theta),
-        splits,
-        n=32,
-        floor_draws=100,
-        bootstrap_draws=0,
-        alpha=0.2,
-        cosmologies=SOME[:6],
-        shared={"parameter-bias": likelihood},
-    )
-    v = cosmology_verdicts(scores, ["omega_m", "sigma8"])
+    v, summary = verdicts_of(perfect, cosmo[1], likelihood, n=32, floor_draws=100, alpha=0.2, cosmologies=SOME[:6])
     assert len(v) == 6 * 9 and set(v["metric"]) >= {"parameter-bias", "power-spectrum", "memorisation"}
     assert (v["verdict"] == "flag").sum() <= 6, v[v["verdict"] == "flag"]
-    summary = across_cosmologies(scores, ["omega_m", "sigma8"], alpha=0.05)
     assert (summary["verdict"] == "pass").all(), summary[summary["verdict"] == "flag"]
 
 
@@ -263,22 +255,15 @@ def test_parameter_bias_flags_the_planted_flaws(cosmo, likelihood, model, train_
     each cosmology (77 at training ones, 256 at held-out ones), the permutation null (the fresh one is
     exercised above; this keeps the three emulators' scores to seconds)."""
     from emubench.registry import get
-    from emubench.scoring import across_cosmologies, score_cosmologies
 
     _, splits = cosmo
     emulator = get("models", model).fit(splits["train"], seed=0)
     assert emulator.parameters == ("omega_m", "sigma8")
-    scores, _, _ = score_cosmologies(
-        lambda k, seed, theta: emulator.sample(k, seed=seed, params=theta),
-        splits,
-        metrics=["parameter-bias"],
-        floor_draws=200,
-        bootstrap_draws=0,
-        null="permutation",
-        cosmologies=None if model == "sigma8-biased" else SOME,
-        shared={"parameter-bias": likelihood},
+    some = None if model == "sigma8-biased" else SOME
+    _, summary = verdicts_of(
+        emulator, splits, likelihood, metrics=["parameter-bias"], floor_draws=200, null="permutation", cosmologies=some
     )
-    summary = across_cosmologies(scores, ["omega_m", "sigma8"]).set_index("cosmology")
+    summary = summary.set_index("cosmology")
     for group, want in (("train", train_flag), ("heldout", heldout_flag)):
         if want is not None:
             assert (summary.loc[group, "verdict"] == "flag") == want, summary

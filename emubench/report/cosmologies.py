@@ -15,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 
 from ..io import atomic_folder, write_json, write_text
-from ..scoring import cosmology_verdicts
 from .pages import _write_df, environment
 from .plots import plt, png
 from .tables import flatten, fmt
@@ -129,11 +128,16 @@ def facts(info: dict) -> list[tuple[str, str]]:
 
 
 def write_cosmology_report(
-    out: str | os.PathLike, scores: pd.DataFrame, summary: pd.DataFrame, curves: pd.DataFrame, info: dict
+    out: str | os.PathLike,
+    scores: pd.DataFrame,
+    per: pd.DataFrame,
+    summary: pd.DataFrame,
+    curves: pd.DataFrame,
+    info: dict,
 ) -> Path:
-    """Write the folder described in the module docstring under ``out``, swapped in whole at the end."""
+    """Write the folder described in the module docstring under ``out``, swapped in whole at the end. ``per``:
+    the verdicts at each cosmology (``scoring.cosmology_verdicts``), ``summary``: across them."""
     names = list(info["parameters"])
-    per = cosmology_verdicts(scores, names)
     plane = plane_figure(per, names)
     bias = bias_figure(scores, names)
     with atomic_folder(out) as work:
