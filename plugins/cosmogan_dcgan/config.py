@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+import numpy as np
+
 from emubench import EmubenchError
 
 
@@ -19,16 +21,42 @@ class DCGANConfig:
     width: int = 64  # channels of D's first / G's last hidden layer; doubles per layer
     layers: int = 4  # stride-2 (transposed) convolutions
     kernel: int = 5
+    # Conditioning on cosmology, set from the data when the training maps span several cosmologies (empty: an
+    # unconditional model, exactly CosmoGAN's): the parameter names, and each one's training range, which maps
+    # it to [-1, 1] before it enters the networks.
+    params: tuple[str, ...] = ()
+    param_lo: tuple[float, ...] = ()
+    param_hi: tuple[float, ...] = ()
 
     def __post_init__(self):
         if min(self.npix, self.latent, self.width, self.layers, self.kernel) < 1:
             raise EmubenchError(f"invalid DCGAN config {asdict(self)}")
         if self.npix % (2**self.layers):
             raise EmubenchError(f"npix={self.npix} is not divisible by 2**layers={2**self.layers}")
+        for key in ("params", "param_lo", "param_hi"):  # a manifest's JSON lists become tuples
+            object.__setattr__(self, key, tuple(getattr(self, key)))
+        if not len(self.params) == len(self.param_lo) == len(self.param_hi):
+            raise EmubenchError(f"invalid DCGAN config: params, param_lo, param_hi differ in length {asdict(self)}")
+        if any(not hi > lo for lo, hi in zip(self.param_lo, self.param_hi)):
+            raise EmubenchError(f"invalid DCGAN config: each parameter needs param_hi > param_lo {asdict(self)}")
 
     @property
     def base(self) -> int:
         return self.npix // 2**self.layers
+
+    def scale_params(self, theta: np.ndarray, n: int) -> np.ndarray:
+        """Parameters (P,) for all n maps or (n, P) per map, in physical units, as the networks take them:
+        (n, P) float32, each parameter's training range mapped to [-1, 1]. Raises on a wrong shape or NaN."""
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.shape == (len(self.params),):
+            theta = np.broadcast_to(theta, (n, len(self.params)))
+        if theta.shape != (n, len(self.params)) or not np.isfinite(theta).all():
+            raise EmubenchError(
+                f"cosmogan-dcgan is conditioned on {', '.join(self.params)}: params must be finite, of shape "
+                f"({len(self.params)},) or ({n}, {len(self.params)}), got {theta.shape}"
+            )
+        lo, hi = np.asarray(self.param_lo), np.asarray(self.param_hi)
+        return (2 * (theta - lo) / (hi - lo) - 1).astype(np.float32)
 
 
 THESIS_SCHEDULE = ((30, 2e-5), (5, 5e-6), (5, 2e-6), (5, 1e-6), (5, 5e-7))  # (epochs, lr), thesis section 5.1
@@ -53,6 +81,9 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     flip: float = 0.03  # per-sample label flip probability (thesis 3%, CosmoGAN 1%)
+    # conditional models: real maps shown with another map's parameters count as fakes, with this weight (and
+    # the generated ones with 1 - mismatch): D must check that a map fits its parameters (Reed et al. 2016)
+    mismatch: float = 0.5
     seed: int = 0  # weights, latents, label flips, augmentation and data order
     # checkpoints, validation, logging
     ckpt_every: int = 1000  # steps between checkpoints (plus one at every epoch end)
@@ -77,6 +108,8 @@ class TrainConfig:
             raise EmubenchError(f"config amp must be auto, true or false, got {self.amp!r}")
         if not 0 <= float(self.flip) < 0.5:
             raise EmubenchError(f"config flip must be in [0, 0.5), got {self.flip}")
+        if not 0 <= float(self.mismatch) < 1:
+            raise EmubenchError(f"config mismatch must be in [0, 1), got {self.mismatch}")
         if self.schedule is not None:
             object.__setattr__(self, "schedule", tuple((int(e), float(lr)) for e, lr in self.schedule))
 
@@ -106,7 +139,7 @@ class TrainConfig:
         for key in MODEL_KEYS:
             if key in overrides:
                 net[key] = overrides.pop(key)
-        unknown = set(overrides) - set(TRAIN_KEYS) | set(net) - set(MODEL_KEYS) - {"npix"}
+        unknown = set(overrides) - set(TRAIN_KEYS) | set(net) - set(MODEL_KEYS) - set(DATA_KEYS)
         if unknown:
             raise EmubenchError(
                 f"unknown config key(s) {', '.join(sorted(unknown))} (known: {', '.join([*TRAIN_KEYS, *MODEL_KEYS])})"
@@ -115,7 +148,8 @@ class TrainConfig:
 
 
 TRAIN_KEYS = [f.name for f in fields(TrainConfig) if f.name != "model"]
-MODEL_KEYS = [f.name for f in fields(DCGANConfig) if f.name != "npix"]
+DATA_KEYS = ("npix", "params", "param_lo", "param_hi")  # set from the training data, not by -c
+MODEL_KEYS = [f.name for f in fields(DCGANConfig) if f.name not in DATA_KEYS]
 DEFAULT = TrainConfig()
 
 PRESETS: dict[str, TrainConfig] = {
@@ -138,4 +172,13 @@ PRESETS: dict[str, TrainConfig] = {
         log_every=25,
         preset="smoke",
     ),
+}
+# Conditioned on (Ωm, σ8): the same networks and recipes on maps of the 25 training cosmologies of the
+# multi-cosmology datasets (the held-out ones stay out of training). The model is conditional because its
+# training maps span several cosmologies; the presets only choose the data and the budget.
+PRESETS |= {
+    # CPU-sized, the smoke recipe on lognormal-cosmo-64 (8,950 training maps, 139 steps per epoch).
+    "cosmo-smoke": replace(PRESETS["smoke"], dataset="lognormal-cosmo-64", epochs=4, preset="cosmo-smoke"),
+    # GPU-sized, CosmoGAN's recipe at 256² on lognormal-cosmo (4,475 training maps, 69 steps per epoch).
+    "cosmo": replace(PRESETS["cosmogan"], dataset="lognormal-cosmo", epochs=100, preset="cosmo"),
 }

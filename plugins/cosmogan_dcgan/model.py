@@ -25,6 +25,8 @@ class CosmoGANDCGAN:
         self.generator = generator.to(device).eval()
         self.transform = transform
         self.device = device
+        # non-empty for a model trained on maps of several cosmologies: the harness then passes params to sample
+        self.parameters: tuple[str, ...] = generator.cfg.params
 
     @classmethod
     def from_run(cls, run_dir: str | Path, manifest: dict, *, checkpoint: str | None = None, device: str = "cpu"):
@@ -43,18 +45,27 @@ class CosmoGANDCGAN:
         t = manifest["transform"]
         return cls(gen, get_transform(t["name"], **t.get("params", {})), device)
 
-    def sample(self, n: int, *, seed: int, device: str | None = None, batch: int = 256) -> np.ndarray:
-        """n maps (n, npix, npix) float32 in κ (the transform is inverted here)."""
+    def sample(
+        self, n: int, *, seed: int, device: str | None = None, params: np.ndarray | None = None, batch: int = 256
+    ) -> np.ndarray:
+        """n maps (n, npix, npix) float32 in κ (the transform is inverted here). A conditional model needs
+        ``params`` in physical units: one vector (P,) for all maps or one per map (n, P), in the order of
+        ``parameters``; the latents are the same for a given seed whatever the parameters."""
         import torch
 
         from .networks import generate
 
+        cfg = self.generator.cfg
+        if cfg.params and params is None:
+            raise EmubenchError(f"model {self.name!r} is conditioned on {', '.join(cfg.params)}: give params")
+        theta = torch.from_numpy(cfg.scale_params(params, n)) if cfg.params else None
         device = device or self.device
         self.generator.to(device)
         gen = torch.Generator(device=device).manual_seed(seed)
         out = []
         with torch.no_grad():
             for s in range(0, n, batch):
-                z = torch.randn(min(batch, n - s), self.generator.cfg.latent, generator=gen, device=device)
-                out.append(generate(self.generator, z, self.transform).cpu().numpy())
+                z = torch.randn(min(batch, n - s), cfg.latent, generator=gen, device=device)
+                t = None if theta is None else theta[s : s + len(z)].to(device)
+                out.append(generate(self.generator, z, self.transform, t).cpu().numpy())
         return np.concatenate(out).astype(np.float32)

@@ -77,11 +77,17 @@ def plugin_version() -> str:
         return "unknown"
 
 
-def fit_transform(cfg: TrainConfig, train_maps: MapSet) -> dict:
-    """Transform parameters: CosmoGAN's s(x) with a shift that makes κ positive and a so the median maps to 0."""
+def fit_transform(cfg: TrainConfig, train_maps: MapSet, conditional: bool = False) -> dict:
+    """Transform parameters: CosmoGAN's s(x) with a shift that makes κ positive and a so the median maps to 0.
+
+    Fitted on the first 512 training maps; for maps of several cosmologies (stored one cosmology after
+    another) on 2,048 maps spread evenly over the split, so that every cosmology's tails are in the fit."""
     if cfg.transform == "identity":
         return {"name": "identity", "params": {}}
-    sample = train_maps.get(slice(0, min(len(train_maps), 512)))
+    if conditional:
+        sample = train_maps.get(np.unique(np.linspace(0, len(train_maps) - 1, 2048).astype(int)))
+    else:
+        sample = train_maps.get(slice(0, min(len(train_maps), 512)))
     shift = cfg.transform_shift if cfg.transform_shift is not None else max(0.0, -float(sample.min())) * 1.5
     a = cfg.transform_a if cfg.transform_a is not None else float(np.median(sample + shift))
     return {"name": cfg.transform, "params": {"a": float(a), "shift": float(shift)}}
@@ -120,19 +126,60 @@ def grid_png(maps: np.ndarray, gap: int = 2) -> bytes:
 
 def validate(
     generator: Generator, transform: Any, splits: dict[str, MapSet], cfg: TrainConfig, device: str, seed: int
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Pixel KS and power-spectrum deviation of ``val_maps`` generated maps against the validation split.
 
     ``ps_dev`` is the RMS over ℓ bins of log(mean generated C_ℓ / mean real C_ℓ); ``ps_chi2`` the χ²/dof;
-    ``score`` ranks checkpoints: how many floors away the worse of KS D and ps_dev is (lower is better)."""
-    n = min(cfg.val_maps, len(splits["val"]), len(splits["test"]))
+    ``score`` ranks checkpoints: how many floors away the worse of KS D and ps_dev is (lower is better).
+
+    A conditional generator is validated at a few training cosmologies (``validation_cosmologies``: the
+    centre and the corners of the design), each against the validation maps of that cosmology; the figures are
+    those of the worst one, and two more keys show whether the parameters are learnt: ``cosmologies`` (each
+    one's figures and its κ rms, real and generated) and ``response`` ({parameter: {"real", "generated"}}: the
+    change of ln κ rms from the middle to the top of that parameter's training range, fitted over them)."""
+    mcfg = generator.cfg
+    if not mcfg.params:
+        n = min(cfg.val_maps, len(splits["val"]), len(splits["test"]))
+        return _validate_at(generator, transform, splits, n, device, seed)[0]
+    per = []
+    for theta in validation_cosmologies(splits["val"]):
+        at = {"val": splits["val"].at(theta), "test": splits["test"].at(theta)}
+        n = min(cfg.val_maps, len(at["val"]), len(at["test"]))
+        v, maps = _validate_at(
+            generator, transform, at, n, device, seed, torch.from_numpy(mcfg.scale_params(theta, n)).to(device)
+        )
+        rms = {"rms_real": float(at["val"].get(slice(0, n)).std()), "rms_generated": float(np.std(maps))}
+        per.append({**dict(zip(mcfg.params, map(float, theta))), **v, **rms})
+    worst = max(per, key=lambda v: v["score"])
+    x = np.column_stack([np.ones(len(per)), mcfg.scale_params([[c[p] for p in mcfg.params] for c in per], len(per))])
+    response = {}
+    for key, label in (("rms_real", "real"), ("rms_generated", "generated")):
+        y = np.log(np.maximum([c[key] for c in per], 1e-30))
+        slope = np.linalg.lstsq(x, y, rcond=None)[0][1:] if np.isfinite(y).all() else [math.nan] * len(mcfg.params)
+        for p, b in zip(mcfg.params, slope):
+            response.setdefault(p, {})[label] = float(b)
+    figures = ("ks_D", "ks_floor", "ps_dev", "ps_dev_floor", "ps_chi2", "score")
+    return {**{k: worst[k] for k in figures}, "cosmologies": per, "response": response}
+
+
+def _validate_at(
+    generator: Generator,
+    transform: Any,
+    splits: dict[str, MapSet],
+    n: int,
+    device: str,
+    seed: int,
+    theta: torch.Tensor | None = None,
+) -> tuple[dict[str, float], np.ndarray]:
+    """``validate`` against ``splits`` (at one cosmology, ``theta`` (n, P) scaled, for a conditional generator):
+    (figures, the n generated maps)."""
     was_training = generator.training
     generator.eval()
     with torch.no_grad():
         z = torch.randn(
             n, generator.cfg.latent, generator=torch.Generator(device=device).manual_seed(seed), device=device
         )
-        maps = generate(generator, z, transform).cpu().numpy()
+        maps = generate(generator, z, transform, theta).cpu().numpy()
     generator.train(was_training)
     if not np.isfinite(maps).all():
         return {
@@ -142,7 +189,7 @@ def validate(
             "ps_dev_floor": math.nan,
             "ps_chi2": math.inf,
             "score": math.inf,
-        }
+        }, maps
     v = validate_maps(maps, splits, ["pixel-ks", "power-spectrum"], n=n, seed=seed)
     ks, ps, chi2 = v["pixel-ks"]["D"], v["power-spectrum"]["rms-log-ratio"], v["power-spectrum"]["chi2-dof"]
     s = max(ks["value"] / max(ks["floor"], 1e-12), ps["value"] / max(ps["floor"], 1e-12))
@@ -153,7 +200,31 @@ def validate(
         "ps_dev_floor": ps["floor"],
         "ps_chi2": chi2["value"],
         "score": float(s),
-    }
+    }, maps
+
+
+def validation_cosmologies(val: MapSet) -> np.ndarray:
+    """The training cosmologies (K, P) a conditional generator is validated at: the one nearest the centre of
+    the design and the one nearest each corner (2**P of them), in units of each parameter's range. Held-out
+    cosmologies are never used: they are the interpolation test of ``emubench score``."""
+    thetas = np.array([t for t in val.cosmologies() if not val.is_heldout(t)])
+    lo, hi = thetas.min(0), thetas.max(0)
+    x = (thetas - lo) / np.where(hi > lo, hi - lo, 1.0)
+    corners = np.array(np.meshgrid(*[[0.0, 1.0]] * thetas.shape[1], indexing="ij")).reshape(thetas.shape[1], -1).T
+    picks = [int(np.argmin(((x - t) ** 2).sum(1))) for t in [np.full(thetas.shape[1], 0.5), *corners]]
+    return thetas[sorted(set(picks), key=picks.index)]
+
+
+def grid_params(n_params: int) -> np.ndarray:
+    """16 scaled parameter vectors (16, P) for a conditional model's sample grid: 4 × 4 over the first two
+    parameters' training ranges (rows: the first, columns: the second; others at the middle), or 16 steps
+    of a single one."""
+    if n_params == 1:
+        return np.linspace(-1, 1, 16, dtype=np.float32)[:, None]
+    g = np.zeros((16, n_params), dtype=np.float32)
+    steps = np.linspace(-1, 1, 4, dtype=np.float32)
+    g[:, 0], g[:, 1] = np.repeat(steps, 4), np.tile(steps, 4)
+    return g
 
 
 class Stop:
@@ -244,11 +315,21 @@ def _train(
         budget = {k: v for k, v in (("epochs", cfg.epochs), ("max_steps", cfg.max_steps)) if v is not None}
         cfg = TrainConfig.from_dict(run.manifest["train_config"]).with_overrides(budget)
         run.check_data(mapset)
+    # Maps of several cosmologies make the model conditional on their parameters (scaled over the training range)
+    conditional = train_set.params is not None and len(train_set.cosmologies()) > 1
     model_cfg = replace(cfg.model, npix=train_set.npix)
+    if conditional:
+        lo, hi = train_set.params.min(0), train_set.params.max(0)
+        model_cfg = replace(
+            model_cfg,
+            params=tuple(train_set.param_names),
+            param_lo=tuple(map(float, lo)),
+            param_hi=tuple(map(float, hi)),
+        )
     torch.manual_seed(cfg.seed)
 
     # 2. data ---------------------------------------------------------------------------------------------------
-    tinfo = run.manifest["transform"] if resume else fit_transform(cfg, train_set)
+    tinfo = run.manifest["transform"] if resume else fit_transform(cfg, train_set, conditional)
     transform = get_transform(tinfo["name"], **tinfo["params"])
     n_train, bs = len(train_set), cfg.batch_size
     local_bs = max(1, bs // d.world)
@@ -263,16 +344,22 @@ def _train(
                 chunk = torch.from_numpy(train_set.get(slice(s, min(n_train, s + 4096))))
                 resident[s : s + len(chunk), 0] = transform.forward(chunk.to(device))
             log(f"training split resident on {device}: {n_train} maps, {need / 2**30:.2f} GiB")
+    # each training map's parameters, scaled as the networks take them (a conditional model only)
+    theta_all = torch.from_numpy(model_cfg.scale_params(train_set.params, n_train)).to(device) if conditional else None
 
-    def batch_at(step: int) -> torch.Tensor:
+    def batch_at(step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The real maps of ``step`` (b, 1, npix, npix) in training units, and their scaled parameters (b, P)."""
         # The data order is a pure function of (seed, epoch): nothing to save, identical after a resume.
         epoch, b = divmod(step, steps_per_epoch)
         perm = torch.randperm(n_train, generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
         idx = perm[b * bs : (b + 1) * bs][d.rank * local_bs : (d.rank + 1) * local_bs]
         if resident is not None:
-            return resident[idx.to(device)]
-        maps = torch.from_numpy(train_set.get(np.sort(idx.numpy())))
-        return transform.forward(maps).unsqueeze(1).to(device, non_blocking=True)
+            idx = idx.to(device)
+            return resident[idx], (theta_all[idx] if conditional else None)
+        idx = torch.sort(idx).values  # ascending reads from the memory-mapped file
+        maps = torch.from_numpy(train_set.get(idx.numpy()))
+        theta = theta_all[idx.to(device)] if conditional else None
+        return transform.forward(maps).unsqueeze(1).to(device, non_blocking=True), theta
 
     # 3. model and optimisers -----------------------------------------------------------------------------------
     G, D = Generator(model_cfg).to(device), Discriminator(model_cfg).to(device)
@@ -337,6 +424,12 @@ def _train(
     if cfg.max_steps:
         total_steps = min(total_steps, int(cfg.max_steps))
     fixed_z = torch.randn(16, model_cfg.latent, generator=torch.Generator().manual_seed(12345)).to(device)
+    fixed_theta = None
+    if conditional:  # one latent across the grid's parameters, so the grid shows what the parameters change
+        fixed_z, fixed_theta = (
+            fixed_z[:1].expand(16, -1),
+            torch.from_numpy(grid_params(len(model_cfg.params))).to(device),
+        )
 
     def rng_states():
         """Every rank's RNG state (a collective under DDP: all ranks call it at the same step)."""
@@ -377,7 +470,7 @@ def _train(
             for opt in (opt_g, opt_d):
                 for group in opt.param_groups:
                     group["lr"] = lr
-            real = batch_at(step)
+            real, theta = batch_at(step)
             if cfg.augment:
                 real = random_symmetries(real, rng)
             if cfg.channels_last:
@@ -387,19 +480,23 @@ def _train(
             flip_r = (torch.rand(b, 1, generator=rng, device=device) < cfg.flip).float()
             flip_f = (torch.rand(b, 1, generator=rng, device=device) < cfg.flip).float()
             # 4a. discriminator: real → 1, fake → 0, each label flipped with probability `flip`
-            with amp:
-                fake = G(z)
-                d_real = D(real).float()
-                d_fake = D(fake.detach()).float()
-                loss_d = F.binary_cross_entropy_with_logits(d_real, 1 - flip_r) + F.binary_cross_entropy_with_logits(
-                    d_fake, flip_f
-                )
+            with amp:  # a conditional D sees every map with its parameters, fakes with those of the real batch
+                fake = G(z, theta)
+                d_real = D(real, theta).float()
+                d_fake = D(fake.detach(), theta).float()
+                loss_real = F.binary_cross_entropy_with_logits(d_real, 1 - flip_r)
+                loss_fake = F.binary_cross_entropy_with_logits(d_fake, flip_f)
+                if conditional and cfg.mismatch:  # real maps shown with the next map's parameters are fakes too
+                    d_wrong = D(real, theta.roll(1, dims=0)).float()
+                    loss_wrong = F.binary_cross_entropy_with_logits(d_wrong, flip_f)
+                    loss_fake = (1 - cfg.mismatch) * loss_fake + cfg.mismatch * loss_wrong
+                loss_d = loss_real + loss_fake
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
             # 4b. generator: non-saturating loss on the same fake batch (one G forward per step)
             with amp:
-                loss_g = F.binary_cross_entropy_with_logits(D(fake).float(), torch.ones_like(d_fake))
+                loss_g = F.binary_cross_entropy_with_logits(D(fake, theta).float(), torch.ones_like(d_fake))
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
@@ -459,14 +556,23 @@ def _train(
                 was = Gm.training
                 Gm.eval()
                 with torch.no_grad():
-                    grid = generate(Gm, fixed_z, transform).cpu().numpy()
+                    grid = generate(Gm, fixed_z, transform, fixed_theta).cpu().numpy()
                 Gm.train(was)
                 run.write_bytes(f"samples/epoch-{epoch:03d}.png", grid_png(grid))
                 run.append_log({"step": step, "epoch": epoch, "validation": v})
                 log(
                     f"epoch {epoch} validation: KS D {v['ks_D']:.4f} (floor {v['ks_floor']:.4f}), "
                     f"P(ℓ) rms log ratio {v['ps_dev']:.3f} (floor {v['ps_dev_floor']:.3f}), χ²/dof {v['ps_chi2']:.1f}"
+                    + (f" (worst of {len(v['cosmologies'])} cosmologies)" if conditional else "")
                 )
+                if conditional:
+                    log(
+                        f"epoch {epoch} response of ln κ rms to each parameter (middle → top of its range): "
+                        + ", ".join(
+                            f"{p} real {r['real']:+.3f} generated {r['generated']:+.3f}"
+                            for p, r in v["response"].items()
+                        )
+                    )
                 name = checkpoint({"epoch": epoch, "validation": v}, rngs)
                 if best is None or v["score"] < best:
                     best, stale = v["score"], 0
