@@ -104,6 +104,25 @@ def test_leaderboard_one_table_per_dataset_ranked_on_shared_metrics(scored, boar
     assert "grf (B)" not in (out / "leaderboard.md").read_text() and "| grf |" in (out / "leaderboard.md").read_text()
 
 
+def test_leaderboard_ranks_scores_across_cosmologies_in_a_table_of_their_own(tmp_path):
+    """The shipped scores across cosmologies (reports/cosmologies/) get a table whose cells are the verdicts
+    across the training and the held-out cosmologies, ranked by flags; a score at one cosmology keeps its own."""
+    shipped = Path(__file__).parent.parent / "reports"
+    folders = [shipped / "cosmologies" / m for m in ("sigma8-biased", "lognormal-crops", "nearest-cosmology")]
+    table = leaderboard([*folders, shipped / "smoke"], tmp_path / "lb")
+    across = table[table.dataset == "lognormal-cosmo-64"]
+    assert across["model"].iloc[0] == "lognormal-crops" and across["flags"].is_monotonic_increasing
+    text = (tmp_path / "lb" / "leaderboard.md").read_text()
+    section = text.split("## Dataset `lognormal-cosmo-64`")[1].split("\n## Dataset")[0]
+    assert "scored across cosmologies" in section and "cosmologies per verdict" in section
+    row = next(line for line in section.splitlines() if line.startswith("| sigma8-biased |"))
+    assert "training: 5 of 9; held-out: 4 of 9" in row and row.count("flag (") == 9
+    long = pd.read_csv(tmp_path / "lb" / "leaderboard.csv")
+    bias = long[(long.model == "sigma8-biased") & (long.metric == "parameter-bias")].set_index("cosmologies")
+    assert bias.loc["held-out", "flagged"] and bias.loc["held-out", "value"] < 0.05
+    assert set(long[long.dataset == "lognormal-lcdm-64"]["cosmologies"].fillna("")) == {""}
+
+
 def test_leaderboard_refuses_an_out_folder_it_would_destroy(scored, tmp_path):
     other = tmp_path / "mine"
     other.mkdir()

@@ -3,6 +3,10 @@
 Models are ranked only on the metrics every model of their table was scored with: a model scored with one
 metric cannot outrank one scored with eight by having had fewer chances to be flagged. Columns are the
 headline statistics each metric declares (``emubench.contracts.Metric.headline``).
+
+Scores across cosmologies (a dataset of several, ``emubench score`` on ``lognormal-cosmo-64``) get a table of
+their own kind: one column per (metric, aspect) and group of cosmologies (training, held-out), each cell that
+group's verdict across its cosmologies and how many cosmologies were flagged on their own; ranked the same way.
 """
 
 from __future__ import annotations
@@ -43,6 +47,13 @@ class Scored:
     def dataset(self) -> tuple[str, str]:
         return str(self.info.get("dataset") or self.scores["dataset"].iloc[0]), str(self.info.get("dataset_hash"))
 
+    @property
+    def across(self) -> pd.DataFrame | None:
+        """The verdicts across cosmologies (cosmology = train/heldout, metric, aspect, cosmologies, flagged,
+        p_value, verdict) of a score across cosmologies; None for a score at one cosmology."""
+        rows = self.info.get("across_cosmologies")
+        return None if rows is None else pd.DataFrame(rows)
+
 
 def read_scored(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """scores.csv, curves.csv and score.json of a score folder (a one-line error if it is not one)."""
@@ -55,11 +66,6 @@ def read_scored(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame, di
         info = json.loads((p / INFO).read_text()) if (p / INFO).exists() else {}
     except (pd.errors.ParserError, pd.errors.EmptyDataError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise EmubenchError(f"{path}: corrupt score report ({exc})") from None
-    if "across_cosmologies" in info:  # the leaderboard compares scores at one cosmology, row for row
-        raise EmubenchError(
-            f"{path}: a score across cosmologies; the leaderboard ranks scores at one cosmology (its report.html "
-            "and summary.csv are the comparison across cosmologies)"
-        )
     missing = {"metric", "aspect", "statistic", "value", "ideal", "floor", "p_value", "flagged", "summary"} - set(
         scores.columns
     )
@@ -136,8 +142,65 @@ def _table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, str]], 
     return table, columns, common
 
 
+GROUPS = {"train": "training", "heldout": "held-out"}  # groups of cosmologies of a score across cosmologies
+
+
+def _across_table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, str]], list[str]]:
+    """One table of scores across cosmologies: columns ("metric/aspect", group), ranked on the metrics every
+    model was scored with; a cell is that group's verdict across its cosmologies."""
+    tables = {id(e): e.across for e in entries}
+    metrics = list(dict.fromkeys(m for t in tables.values() for m in t["metric"]))
+    common = [m for m in metrics if all((t["metric"] == m).any() for t in tables.values())]
+    columns = list(
+        dict.fromkeys(
+            (f"{r.metric}/{r.aspect}", GROUPS.get(r.cosmology, r.cosmology))
+            for m in metrics
+            for t in tables.values()
+            for r in t[t["metric"] == m].itertuples()
+        )
+    )
+    columns.sort(key=lambda c: list(GROUPS.values()).index(c[1]) if c[1] in GROUPS.values() else len(GROUPS))
+    rows = []
+    for e in entries:
+        t = tables[id(e)]
+        ranked, other = t[t["metric"].isin(common)], t[~t["metric"].isin(common)]
+        label = lambda x: f"{x.metric}/{x.aspect} ({GROUPS.get(x.cosmology, x.cosmology)})"  # noqa: E731
+        r: dict[str, Any] = {
+            "model": e.label,
+            "folder": str(e.folder),
+            "flags": int((ranked["verdict"] == "flag").sum()),
+            # per group, how many of its ranked verdicts flag (the cells say which: a list would repeat them)
+            "flagged": "; ".join(
+                f"{GROUPS.get(g, g)}: {int((v['verdict'] == 'flag').sum())} of {len(v)}"
+                for g, v in ranked.groupby("cosmology", sort=False)
+            ),
+            "other flags": "; ".join(label(x) for x in other[other["verdict"] == "flag"].itertuples()),
+            "maps/s": float(e.info.get("throughput_maps_per_s", np.nan) or np.nan),
+            "device": e.info.get("device", ""),
+        }
+        for key, group in columns:
+            hit = [x for x in t.itertuples() if f"{x.metric}/{x.aspect}" == key and GROUPS.get(x.cosmology) == group]
+            if not hit:
+                r[f"{key}:{group}"] = "not scored"
+                continue
+            x = hit[0]
+            r[f"{key}:{group}"] = {
+                "value": x.verdict,
+                "times": f"{x.flagged}/{x.cosmologies} alone, p {float(x.p_value):.2g}",
+                "sort": int(x.flagged) + (1000 if x.verdict == "flag" else 0),
+                "flag": x.verdict == "flag",
+                "p_value": float(x.p_value),
+                "cosmologies": int(x.cosmologies),
+            }
+        rows.append(r)
+    table = pd.DataFrame(rows).sort_values(["flags", "model"], kind="stable").reset_index(drop=True)
+    return table, columns, common
+
+
 def _cell(x: Any) -> dict[str, Any]:
     """A metric cell: its text, the value it sorts by, and whether it is flagged."""
+    if isinstance(x, dict):  # a verdict across cosmologies
+        return x
     if isinstance(x, tuple):
         value, floor, flag, mult = x
         times = f"{mult:.2g}× floor" if np.isfinite(mult) else ""
@@ -170,7 +233,36 @@ def _header(entries: list[Scored], columns: list[tuple[str, str]], common: list[
         ),
         "ranked_on": common,
         "floors": floors,
+        "floor_label": "real-vs-real floor (median)",
+        "across": None,
     }
+
+
+def _across_header(entries: list[Scored], columns: list[tuple[str, str]], common: list[str]) -> dict[str, Any]:
+    """``_header`` of a table across cosmologies: its second header row counts the cosmologies of each group."""
+    header = _header(entries, columns, common)
+    counts = {}
+    for key, group in columns:
+        n = sorted({k for k in (_cosmologies(e.across, key, group) for e in entries) if k is not None})
+        counts[f"{key}:{group}"] = ", ".join(f"{k} cosmologies" for k in n) or "—"
+    params = ", ".join(dict.fromkeys(", ".join(e.info.get("parameters") or []) for e in entries))
+    return {
+        **header,
+        "n": ", ".join(dict.fromkeys(str(e.info.get("n") or "all validation") for e in entries)),
+        "floors": counts,
+        "floor_label": "cosmologies per verdict",
+        "across": f"scored at every cosmology of the dataset (parameters {params}); a cell is the verdict across "
+        "the training or the held-out cosmologies (Fisher's combination of the per-cosmology p-values), with how many "
+        "cosmologies were flagged alone and the combined p-value",
+    }
+
+
+def _cosmologies(table: pd.DataFrame, key: str, group: str) -> int | None:
+    """How many cosmologies the (metric/aspect, group) verdict of a table across cosmologies covers, or None."""
+    for x in table.itertuples():
+        if f"{x.metric}/{x.aspect}" == key and GROUPS.get(x.cosmology) == group:
+            return int(x.cosmologies)
+    return None
 
 
 def _slug(text: str) -> str:
@@ -191,9 +283,9 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
         scores, curves, info = read_scored(p)
         label = str(info.get("label") or info.get("model") or p.name)
         entries.append(Scored(p, label, scores, curves, info, resolve(info, scores, curves)))
-    groups: dict[tuple[str, str], list[Scored]] = {}
+    groups: dict[tuple[str, str, bool], list[Scored]] = {}
     for e in entries:
-        groups.setdefault(e.dataset, []).append(e)
+        groups.setdefault((*e.dataset, e.across is not None), []).append(e)
 
     sections, tables, long_rows, md = [], [], [], ["# emubench leaderboard", ""]
     md.append(
@@ -203,16 +295,17 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
         "scored with, and the table is sorted by it; flags on other metrics are listed but not ranked."
     )
     pngs: dict[str, bytes] = {}
-    for (name, digest), group in groups.items():
+    for (name, digest, across), group in groups.items():
         _labels(group)
-        table, columns, common = _table(group)
-        header = _header(group, columns, common)
+        table, columns, common = (_across_table if across else _table)(group)
+        header = (_across_header if across else _header)(group, columns, common)
         cols = [f"{m}:{s}" for m, s in columns]
         display: dict[str, Display] = {}
         for e in group:
             for k, d in e.display.items():
                 display.setdefault(k, d)
-        curves = [e.curves.assign(model=e.label) for e in group if len(e.curves)]
+        # overlay plots at one cosmology only (a score across cosmologies has its per-cosmology curves in its report)
+        curves = [] if across else [e.curves.assign(model=e.label) for e in group if len(e.curves)]
         n = int(group[0].info["n"]) if group[0].info.get("n") else None
         figures = [f for figs in metric_figures(display, pd.concat(curves), n).values() for f in figs] if curves else []
         slug = _slug(f"{name}-{digest}")
@@ -226,21 +319,25 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
             cells = [_cell(r[c]) for c in cols]
             rows.append({**r, "maps": fmt(r["maps/s"]) if np.isfinite(r["maps/s"]) else "—", "cells": cells})
             for (metric, stat), c in zip(columns, (r[c] for c in cols)):
-                long_rows.append(
-                    {
-                        "dataset": name,
-                        "dataset_hash": digest,
-                        "model": r["model"],
-                        "folder": r["folder"],
-                        "flags": r["flags"],
-                        "metric": metric,
-                        "statistic": stat,
-                        "value": c[0] if isinstance(c, tuple) else np.nan,
-                        "floor": c[1] if isinstance(c, tuple) else np.nan,
-                        "flagged": c[2] if isinstance(c, tuple) else False,
-                        "scored": c != "not scored",
-                    }
-                )
+                row = {
+                    "dataset": name,
+                    "dataset_hash": digest,
+                    "model": r["model"],
+                    "folder": r["folder"],
+                    "flags": r["flags"],
+                    "metric": metric,
+                    "statistic": stat,
+                    "cosmologies": "",
+                    "value": c[0] if isinstance(c, tuple) else np.nan,
+                    "floor": c[1] if isinstance(c, tuple) else np.nan,
+                    "flagged": c[2] if isinstance(c, tuple) else False,
+                    "scored": c != "not scored",
+                }
+                if isinstance(c, dict):  # across cosmologies: metric/aspect, group, the group's combined p-value
+                    m, aspect = metric.split("/", 1)
+                    row |= {"metric": m, "statistic": aspect, "cosmologies": stat, "value": c["p_value"]}
+                    row |= {"flagged": c["flag"]}
+                long_rows.append(row)
         other_flags = any(r["other flags"] for r in rows)
         shown = [(title, b64, wide(b64)) for title, b64 in figures]
         sections.append(
@@ -272,17 +369,19 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
 def _markdown_section(header: dict, cols: list[str], rows: list[dict], files: list[tuple[str, str]]) -> list[str]:
     md = [
         "",
-        f"## Dataset `{header['dataset']}` (hash `{header['hash']}`)",
+        f"## Dataset `{header['dataset']}` (hash `{header['hash']}`)"
+        + (", scored across cosmologies" if header["across"] else ""),
         "",
         f"{header['geometry']}; {header['n']} maps per set; split seed {header['split_seed']}; sample seed "
         f"{header['seed']}; false-positive rate of a whole score {header['alpha']}. Ranked on: "
-        f"{', '.join(header['ranked_on']) or 'no metric every model was scored with'}.",
+        f"{', '.join(header['ranked_on']) or 'no metric every model was scored with'}."
+        + (f" {header['across'][0].upper()}{header['across'][1:]}." if header["across"] else ""),
         "",
         "| model | flags | flagged (metric/aspect) | other flags (not ranked) | maps/s | device | "
         + " | ".join(cols)
         + " |",
         "|---" * (6 + len(cols)) + "|",
-        "| *real-vs-real floor (median)* | | | | | | " + " | ".join(header["floors"][c] for c in cols) + " |",
+        f"| *{header['floor_label']}* | | | | | | " + " | ".join(header["floors"][c] for c in cols) + " |",
     ]
     for r in rows:
         texts = [c["value"] + (f" ({c['times']})" if c["times"] else "") for c in r["cells"]]
