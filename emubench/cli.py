@@ -248,20 +248,39 @@ def train(
 @with_options(dataset_options)
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-def sample(model_spec, n, out, dataset, data, side_deg, dataset_opts, split_seed, seed, device):
-    """Draw N maps from a model and save them as .npy (κ units)."""
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter of a conditional model's maps, e.g. -p omega_m=0.30 -p sigma8=0.75 (all it is conditioned on).",
+)
+def sample(model_spec, n, out, dataset, data, side_deg, dataset_opts, split_seed, seed, device, params):
+    """Draw N maps from a model and save them as .npy (κ units); a conditional model's at the parameters -p."""
+    import numpy as np
+
     from .io import save_npy
     from .models import resolve_model, timed_sample
 
+    given = parse_options(params)
+    if any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in given.values()):
+        raise EmubenchError(f"-p values must be numbers, got {given}")
     device = resolve_device(device)
     train = None
     if not Path(model_spec).exists():
         _, splits = open_splits(dataset, data, side_deg, dataset_opts, split_seed)
         train = splits["train"]
     model, _ = resolve_model(model_spec, train, seed=seed, device=device)
-    maps, rate = timed_sample(model, n, seed=seed, device=device)
+    names = tuple(getattr(model, "parameters", ()) or ())
+    if set(given) != set(names):
+        wanted = f"conditioned on {', '.join(names)}: give each with -p NAME=VALUE" if names else "not conditional"
+        raise EmubenchError(f"model {model_spec!r} is {wanted} (got {', '.join(given) or 'none'})")
+    theta = np.array([given[k] for k in names], dtype=np.float64) if names else None
+    maps, rate = timed_sample(model, n, seed=seed, device=device, params=theta)
     save_npy(out, maps)
-    click.echo(f"wrote {n} maps {maps.shape[1]}x{maps.shape[2]} to {out} ({rate:.1f} maps/s)")
+    at = f" at {', '.join(f'{k}={v:g}' for k, v in zip(names, theta))}" if names else ""
+    click.echo(f"wrote {n} maps {maps.shape[1]}x{maps.shape[2]}{at} to {out} ({rate:.1f} maps/s)")
 
 
 @cli.command()

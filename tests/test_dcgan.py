@@ -201,6 +201,15 @@ def test_conditional_dcgan_trains_across_cosmologies_and_samples_at_any(tmp_path
     for bad, match in ((None, "conditioned on omega_m, sigma8"), ([0.3], "shape"), ([np.nan, 0.8], "finite")):
         with pytest.raises(EmubenchError, match=match):
             model.sample(4, seed=0, params=bad)
+    # emubench sample takes the parameters with -p, all of them and no others
+    npy = tmp_path / "at.npy"
+    res = CliRunner().invoke(cli, ["sample", "--model", str(run), "-n", "4", "-p", "omega_m=0.27", "-p", "sigma8=0.8",
+                                   "--out", str(npy)], obj={})  # fmt: skip
+    assert res.exit_code == 0 and "at omega_m=0.27, sigma8=0.8" in res.output, res.output
+    np.testing.assert_array_equal(np.load(npy), a)
+    for bad in (["-p", "omega_m=0.27"], ["-p", "omega_m=0.27", "-p", "sigma8=0.8", "-p", "h=0.7"], []):
+        res = CliRunner().invoke(cli, ["sample", "--model", str(run), "-n", "4", *bad, "--out", str(npy)], obj={})
+        assert res.exit_code != 0 and "conditioned on omega_m, sigma8" in res.output, res.output
     # the unconditional networks are CosmoGAN's, layer for layer (checkpoints of unconditional runs still load)
     assert not any("embed" in k for k in Discriminator(DCGANConfig(npix=64, width=8)).state_dict())
 
