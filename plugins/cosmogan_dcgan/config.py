@@ -179,6 +179,7 @@ PRESETS: dict[str, TrainConfig] = {
 PRESETS |= {
     # CPU-sized, the smoke recipe on lognormal-cosmo-64 (8,950 training maps, 139 steps per epoch).
     "cosmo-smoke": replace(PRESETS["smoke"], dataset="lognormal-cosmo-64", epochs=4, preset="cosmo-smoke"),
-    # GPU-sized, CosmoGAN's recipe at 256² on lognormal-cosmo (4,475 training maps, 69 steps per epoch).
+    # GPU-sized, CosmoGAN's recipe at 256² on lognormal-cosmo (4,500 training maps, 70 steps per epoch); run on CPU
+    # for 3 steps only (mechanics), never yet on a GPU.
     "cosmo": replace(PRESETS["cosmogan"], dataset="lognormal-cosmo", epochs=100, preset="cosmo"),
 }

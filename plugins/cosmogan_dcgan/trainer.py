@@ -15,7 +15,8 @@ class DCGANTrainer:
 
     name = "cosmogan-dcgan-trainer"
     description = (
-        "GAN trainer for cosmogan-dcgan (presets: smoke, thesis, cosmogan); GPU-resident data, bf16, DDP via torchrun"
+        "GAN trainer for cosmogan-dcgan (presets: smoke, thesis, cosmogan; on several cosmologies, conditioned "
+        "on their parameters: cosmo-smoke, cosmo); GPU-resident data, bf16, DDP via torchrun"
     )
     models = ("cosmogan-dcgan",)
     presets: dict[str, TrainConfig] = PRESETS
