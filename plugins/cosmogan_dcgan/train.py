@@ -7,6 +7,11 @@ generator, on random batches under the 8 symmetries of the square; 5. every epoc
 code (``emubench.validate``: pixel KS and power spectrum against the validation split), sample grid, checkpoint,
 best checkpoint; 6. logging every ``log_every`` steps.
 
+Maps of several cosmologies (``MapSet.params``) make the model conditional on their parameters (how they enter
+the networks: ``networks.py``): every batch carries its maps' parameters, the fakes are made at those, real
+maps shown with another map's parameters count as fakes too (``mismatch``), and validation runs at a few
+training cosmologies (``validation_cosmologies``) and logs how κ rms responds to each parameter.
+
 Label flipping is per sample: each real and each fake label in a batch flips independently with
 probability ``flip`` (0.03 in the thesis, 0.01 in CosmoGAN).
 Data order is a function of (seed, epoch), and the latent/flip/augmentation RNG state is checkpointed, so a
@@ -320,6 +325,8 @@ def _train(
     model_cfg = replace(cfg.model, npix=train_set.npix)
     if conditional:
         lo, hi = train_set.params.min(0), train_set.params.max(0)
+        # a parameter that does not vary over the training maps gets a unit range around its value (scaled to 0)
+        lo, hi = np.where(hi > lo, lo, lo - 1), np.where(hi > lo, hi, hi + 1)
         model_cfg = replace(
             model_cfg,
             params=tuple(train_set.param_names),
