@@ -7,6 +7,14 @@ import pytest
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
+# Under pytest-xdist (-n 2) each worker, and each process it starts, computes on one thread: two workers of two
+# OpenMP threads each on two cores spin-wait against each other and run several times slower.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
 
 # Only the reference plugin among installed ones: a third-party emubench plugin on the machine must not change
 # what the tests see (subprocesses inherit this too). Tests of plugin loading set it themselves.
