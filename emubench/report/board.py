@@ -178,12 +178,12 @@ def _across_table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, 
             "maps/s": float(e.info.get("throughput_maps_per_s", np.nan) or np.nan),
             "device": e.info.get("device", ""),
         }
+        verdicts = _by_column(t)
         for key, group in columns:
-            hit = [x for x in t.itertuples() if f"{x.metric}/{x.aspect}" == key and GROUPS.get(x.cosmology) == group]
-            if not hit:
+            x = verdicts.get((key, group))
+            if x is None:
                 r[f"{key}:{group}"] = "not scored"
                 continue
-            x = hit[0]
             r[f"{key}:{group}"] = {
                 "value": x.verdict,
                 "times": f"{x.flagged}/{x.cosmologies} alone, p {float(x.p_value):.2g}",
@@ -242,8 +242,9 @@ def _across_header(entries: list[Scored], columns: list[tuple[str, str]], common
     """``_header`` of a table across cosmologies: its second header row counts the cosmologies of each group."""
     header = _header(entries, columns, common)
     counts = {}
+    verdicts = [_by_column(e.across) for e in entries]
     for key, group in columns:
-        n = sorted({k for k in (_cosmologies(e.across, key, group) for e in entries) if k is not None})
+        n = sorted({int(v[(key, group)].cosmologies) for v in verdicts if (key, group) in v})
         counts[f"{key}:{group}"] = ", ".join(f"{k} cosmologies" for k in n) or "—"
     params = ", ".join(dict.fromkeys(", ".join(e.info.get("parameters") or []) for e in entries))
     return {
@@ -257,12 +258,9 @@ def _across_header(entries: list[Scored], columns: list[tuple[str, str]], common
     }
 
 
-def _cosmologies(table: pd.DataFrame, key: str, group: str) -> int | None:
-    """How many cosmologies the (metric/aspect, group) verdict of a table across cosmologies covers, or None."""
-    for x in table.itertuples():
-        if f"{x.metric}/{x.aspect}" == key and GROUPS.get(x.cosmology) == group:
-            return int(x.cosmologies)
-    return None
+def _by_column(table: pd.DataFrame) -> dict[tuple[str, str], Any]:
+    """The rows of a table of verdicts across cosmologies by column: ("metric/aspect", group) → row."""
+    return {(f"{x.metric}/{x.aspect}", GROUPS.get(x.cosmology, x.cosmology)): x for x in table.itertuples()}
 
 
 def _slug(text: str) -> str:
