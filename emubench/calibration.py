@@ -38,7 +38,12 @@ def perfect_maps(dataset: str, options: dict, seed: int, n: int, split_seed: int
     return np.asarray(maps[test[:n]], dtype=np.float32)
 
 
-def _reference(dataset: str, options: dict, split_seed: int):
+def _reference(dataset: str, options: dict, split_seed: int, seeds: list[int]):
+    """The splits of ``dataset`` that emulators of dataset seeds ``seeds`` are scored against. A seed equal to
+    the reference's own would give its maps (and null pools) back, not new ones: refused."""
+    own = int(options.get("seed", 0))
+    if own in seeds:
+        raise EmubenchError(f"emulator seed {own} is the reference's own dataset seed")
     mapset = open_dataset(dataset, **options)
     if mapset.fresh is None:
         raise EmubenchError(f"dataset {dataset!r} has no generator: perfect emulators cannot be made for it")
@@ -62,10 +67,7 @@ def false_positive_rates(
 
     The reference is ``dataset`` with its own options (seed included); emulator seeds must differ from it."""
     options = dict(options or {})
-    splits = _reference(dataset, options, split_seed)
-    own = int(options.get("seed", 0))
-    if own in seeds:
-        raise EmubenchError(f"emulator seed {own} is the reference's own dataset seed")
+    splits = _reference(dataset, options, split_seed, seeds)
     n = int(n or len(splits["val"]))
     cache: dict = {}
     out = []
@@ -166,7 +168,7 @@ def sensitivity(
     flaws) but still counted in the split of alpha, so the levels are those of a default score."""
     options = dict(options or {})
     flaws = flaws or FLAWS
-    splits = _reference(dataset, options, split_seed)
+    splits = _reference(dataset, options, split_seed, seeds)
     n = int(n or len(splits["val"]))
     metrics = metrics or DISTRIBUTIONAL
     # a default score splits alpha over every registered metric's verdicts, memorisation included
@@ -264,7 +266,7 @@ def cosmology_false_positive_rates(
     from .scoring import across_cosmologies, cosmology_verdicts, score_cosmologies
 
     options = dict(options or {})
-    splits = _reference(dataset, options, split_seed)
+    splits = _reference(dataset, options, split_seed, seeds)
     names = list(splits["val"].param_names)
     shared: dict = {}
     per, summaries = [], []

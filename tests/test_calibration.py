@@ -144,3 +144,14 @@ def test_translated_copies_are_caught_by_memorisation(splits, cache, shift, nois
     df, _ = score(maps, splits, metrics=["memorisation"], seed=0, floor_draws=1000, bootstrap_draws=0, cache=cache)
     mem = df[(df.metric == "memorisation") & (df.statistic == "fraction-closer-to-training")].iloc[0]
     assert mem.flagged and mem.value > 0.5, mem
+
+
+@pytest.mark.parametrize("which", ["false_positive_rates", "sensitivity", "cosmology_false_positive_rates"])
+def test_an_emulator_seed_equal_to_the_reference_seed_is_refused(which):
+    """An emulator made from the reference's own dataset seed would score its own maps (and null pools): every
+    calibration refuses it before any dataset is made."""
+    from emubench import calibration
+    from emubench.errors import EmubenchError
+
+    with pytest.raises(EmubenchError, match="emulator seed 7 is the reference's own dataset seed"):
+        getattr(calibration, which)("lognormal-cosmo-64", [6, 7], options={"seed": 7})
