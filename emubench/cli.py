@@ -314,11 +314,11 @@ def sample(model_spec, n, out, dataset, data, side_deg, dataset_opts, split_seed
 @click.option(
     "--null",
     "null",
-    type=click.Choice(["auto", "fresh", "permutation"]),
+    type=click.Choice(["auto", "fresh", "train"]),
     default="auto",
     show_default=True,
-    help="fresh: new maps from the dataset's generator against the reference (auto where there is one); "
-    "permutation: re-splits of generated ∪ reference.",
+    help="Where the real maps of the null come from: fresh: new maps of the dataset's generator (auto where there "
+    "is one); train: the training split (auto for files). Never the generated maps.",
 )
 @click.option(
     "--bootstrap-draws",

@@ -2,7 +2,7 @@
 
 The flow: dataset → train/val/test split → the model samples n maps → each metric compares them with n
 validation maps (the reference); the same comparison for ``floor_draws`` real-vs-real draws (the null: sets
-of fresh maps from the dataset's generator, or re-splits) calibrates each verdict, so that a perfect emulator
+of real maps outside the reference, ``metrics.null``) calibrates each verdict, so that a perfect emulator
 gets any flag with probability at most ``alpha`` → one tidy pandas table.
 """
 
@@ -17,7 +17,8 @@ from .contracts import CURVE_FIELDS, MetricResult
 from .data import MapSet
 from .errors import EmubenchError
 from .io import failpoint
-from .metrics.base import Context, NullDraws, min_draws
+from .metrics.base import Context, min_draws
+from .metrics.null import choose_source, make_null
 from .registry import get, get_registry
 
 COLUMNS = [
@@ -40,7 +41,6 @@ COLUMNS = [
 ]
 ALPHA = 0.05  # family-wise false-positive rate of a whole score (every verdict together)
 NULL_DRAWS = 1000  # real-vs-real draws each verdict is calibrated on
-POOL_FACTOR = 8  # fresh null pool: this many times n new maps (draws are n-subsets of generated ∪ pool)
 
 
 def check_generated(
@@ -83,13 +83,14 @@ def score(
     have as many. Every (metric, aspect) verdict is a test at rate alpha / (number of verdicts), so a perfect
     emulator gets any flag at all with probability at most ``alpha`` (Bonferroni over verdicts, family-wise
     max-T within each; see ``metrics.base.calibrate``). The null is ``floor_draws`` real-vs-real comparisons:
-    ``null="fresh"`` compares n maps drawn from generated ∪ POOL_FACTOR·n new maps of the dataset's generator
-    with the fixed reference (the default wherever the dataset has a generator), ``"permutation"`` re-splits
-    generated ∪ reference (see ``metrics.base.NullDraws``). ``p_value`` is the family-wise adjusted p-value of each
-    summary row; ``ci_low``/``ci_high`` are 95% intervals where one is sound (per-bin rows, amplitudes,
-    fractions). ``cache``: a dict kept across calls that score several emulators against the same splits, n,
-    seed, floor_draws and null (it holds the fresh pool, its per-map statistics and the held-out neighbour
-    distances, which do not depend on the generated maps).
+    n real maps outside the reference against the same fixed reference, drawn from fresh maps of the dataset's
+    generator (``null="fresh"``, the default wherever there is one) or from the training split (``"train"``); the
+    generated maps are never part of it, so floors do not depend on the model (``metrics.null``). ``p_value`` is
+    the family-wise adjusted p-value of each summary row; ``ci_low``/``ci_high`` are 95% intervals where one is
+    sound (per-bin rows, amplitudes, fractions). ``cache``: a dict kept across calls that score several emulators
+    against the same splits, n, seed, floor_draws and null (it holds the null's pool, its per-map statistics and
+    the held-out neighbour distances, which do not depend on the generated maps); a call with other settings or
+    another reference is refused.
     """
     val, test = splits["val"], splits["test"]
     generated = check_generated(generated, val.npix)
@@ -101,12 +102,6 @@ def score(
             raise EmubenchError(f"asked to score n={n} maps but the {label} set has only {have}")
     if not 0 < alpha < 1:
         raise EmubenchError(f"alpha must be between 0 and 1, got {alpha}")
-    if null not in ("auto", "fresh", "permutation"):
-        raise EmubenchError(f"unknown null {null!r} (auto, fresh or permutation)")
-    if null == "fresh" and val.fresh is None:
-        raise EmubenchError(
-            f"dataset {val.name.split(':')[0]} has no generator: a fresh null is not possible, use the permutation null"
-        )
     names = metrics or default_metrics(splits)
     check_metrics_apply(names, splits)
     instances = {name: get("metrics", name)() for name in names}
@@ -119,10 +114,14 @@ def score(
         )
     reference, heldout = val.head(n), test.head(n)
     cache = {} if cache is None else cache
+    key = (n, floor_draws, seed, choose_source(null, val), _fingerprint(reference))
     if "null" not in cache:
-        pool = val.fresh(POOL_FACTOR * n, seed) if null != "permutation" and val.fresh is not None else None
-        cache["null"] = NullDraws.make(n, floor_draws, seed, pool)
-    pool = cache["null"].pool
+        cache["null"], cache["key"] = make_null(splits, n, floor_draws, seed, null), key
+    elif cache.get("key") != key:
+        raise EmubenchError(
+            "this score cache holds the null of another reference or other settings (n, draws, seed, null): "
+            "give each its own cache"
+        )
     ctx = Context.from_reference(
         reference,
         val.side_deg,
@@ -164,11 +163,19 @@ def score(
         "alpha": alpha,
         "verdicts": n_verdicts,
         "alpha_verdict": alpha_verdict,
-        "null": ctx.null.kind,
+        "null": ctx.null.source,
         "null_draws": floor_draws,
-        "null_pool": 0 if pool is None else len(pool),
+        "null_pool": len(ctx.null.pool),
+        "null_description": ctx.null.describe(),
     }
     return df[COLUMNS], ctx
+
+
+def _fingerprint(maps: np.ndarray) -> str:
+    """A hash of the reference maps, so that a score cache is never reused against another reference."""
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(maps, dtype=np.float32).tobytes()).hexdigest()[:16]
 
 
 def several_cosmologies(splits: dict[str, MapSet]) -> bool:
@@ -336,8 +343,9 @@ def validate(
     floor_draws: int = 200,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Training-time validation: ``metrics`` on ``maps`` (n, H, W) κ against the validation split, with the
-    scoring code and a permutation null of ``floor_draws`` re-splits (enough to rank checkpoints; ``score``
-    uses more and a fresh null).
+    scoring code and a null of ``floor_draws`` sets of training maps (enough to rank checkpoints; ``score`` uses
+    more). ``splits`` needs "train" (at the validation maps' cosmology, or all of them), "val" and "test". The
+    floors do not depend on the maps validated, so ``value / floor`` ranks checkpoints on one scale.
 
     Returns {metric: {summary statistic: {"value", "floor", "p_value", "flagged"}}}, e.g.
     ``validate(maps, splits, ["power-spectrum"])["power-spectrum"]["rms-log-ratio"]["value"]``."""
@@ -351,7 +359,7 @@ def validate(
         floor_draws=floor_draws,
         bootstrap_draws=0,
         device="cpu",
-        null="permutation",
+        null="train",
     )
     out: dict[str, dict[str, dict[str, float]]] = {}
     for r in df[df["summary"]].itertuples():

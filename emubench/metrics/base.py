@@ -9,13 +9,15 @@ average), ``summary``, ``aspect``, ``floor``, ``flagged``, a p-value ``p_value``
 (e.g. ``("mean", "covariance")``) so that the score can split its false-positive rate among them.
 
 How a verdict is decided (``calibrate``): the same summary statistics are computed for ``ctx.null``'s
-real-vs-real comparisons (the *null*: what a perfect emulator would score against this reference, see
-``NullDraws``). The verdict of a (metric, aspect) is a family-wise test over its summary rows, a single-step
-max-T: each row's distance from its ideal is studentised by its spread in the null, and the largest over the
-rows is compared with the largest in each null draw. A row is flagged when its family-wise adjusted p-value
-is at most ``ctx.alpha`` (the rate given to one verdict);
-``floor`` is the |value − ideal| the row would have to exceed to be flagged: the value a perfect emulator stays
-below at the stated rate. Per-bin rows are informational: no floor, never flagged, never in a verdict.
+real-vs-real comparisons (the *null*: sets of real maps outside the reference, each compared with it, i.e. what
+a perfect emulator would score against this reference; see ``metrics.null``). The verdict of a (metric, aspect)
+is a family-wise test over its summary rows, a single-step max-T: each row's distance from its ideal is
+studentised by its spread in the null, and the largest over the rows is compared with the largest in each null
+draw. A row is flagged when its family-wise adjusted p-value is at most ``ctx.alpha`` (the rate given to one
+verdict); ``floor`` is the |value − ideal| the row would have to exceed to be flagged: the value a perfect
+emulator stays below at the stated rate. The null never contains the generated maps, so floors depend on the
+reference and the settings only, never on the model. Per-bin rows are informational: no floor, never flagged,
+never in a verdict.
 
 ``FeatureMetric`` does all of this for metrics defined by per-map feature vectors (power spectra, Minkowski
 functionals, peak counts, pixel CDFs): per-map features are computed once and the null draws only re-select
@@ -31,52 +33,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..contracts import MetricResult
+from .null import NullDraws
 
 if TYPE_CHECKING:  # torch is imported on use, so that listing and checking plugins stays fast
     import torch
 
 CI_LEVEL = 0.95  # confidence intervals (``ci_low``, ``ci_high``) where one is sound
-
-
-@dataclass
-class NullDraws:
-    """Which maps make up each real-vs-real comparison of the null, shared by every metric of a score.
-
-    Two kinds, both exact when a perfect emulator's maps are exchangeable with real ones:
-    - ``fresh`` (datasets with a generator): ``pool`` holds P new real maps, in no split. Draw d takes n maps
-      ``index[d]`` of generated ∪ pool (generated first) and compares them with the *fixed* reference, exactly as
-      the generated maps are compared. So the null is that of a perfect emulator scored against this very
-      reference, its own sampling error included, and the observed comparison is one of the draws' population
-      (a permutation test: its p-value is exact, with no bias from the pool being finite).
-    - ``permutation`` (files of real maps, no generator): draw d splits generated ∪ reference (2n maps,
-      generated first) at random into ``index[d]`` and the rest, the rest playing the reference. It cannot tell
-      whether the reference itself is an unusual sample.
-    """
-
-    kind: str
-    index: np.ndarray  # (draws, n) rows of generated ∪ pool (fresh) or generated ∪ reference
-    pool: np.ndarray | None = None  # (P, H, W) κ for ``fresh``
-
-    @classmethod
-    def make(cls, n: int, draws: int, seed: int, pool: np.ndarray | None = None) -> NullDraws:
-        rng = np.random.default_rng([seed, 0x6E756C6C])  # its own stream: nothing else shifts the null draws
-        size = n + len(pool) if pool is not None else 2 * n
-        index = np.stack([np.sort(rng.choice(size, n, replace=False)) for _ in range(draws)])
-        return cls("fresh" if pool is not None else "permutation", index, pool)
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def population(self, g: np.ndarray, r: np.ndarray, pool: np.ndarray | None) -> np.ndarray:
-        """The per-map features the draws index: generated ∪ pool (fresh) or generated ∪ reference."""
-        return np.concatenate([g, pool if self.kind == "fresh" else r])
-
-    def selections(self, size: int, chunk: int = 250):
-        """(D_chunk, size) 0/1 float32 membership matrices of the draws, a chunk of draws at a time."""
-        for s in range(0, len(self), chunk):
-            sel = np.zeros((len(self.index[s : s + chunk]), size), dtype=np.float32)
-            np.put_along_axis(sel, self.index[s : s + chunk], 1.0, axis=1)
-            yield sel
 
 
 @dataclass
@@ -94,7 +56,7 @@ class Context:
     bootstrap_draws: int = 200  # resamples for the per-bin confidence intervals; 0 turns them off
     curves: list = field(default_factory=list)  # tidy rows for plots: metric, statistic, x, set, mean, std
     extras: dict = field(default_factory=dict)  # metric-specific material for the report (closest pairs)
-    # What does not depend on the generated maps (a fresh null's summaries, held-out distances), kept across
+    # What does not depend on the generated maps (the null pool's features, held-out distances), kept across
     # scores of many emulators against the same splits, n and seed (``score(cache=...)``); empty otherwise.
     cache: dict = field(default_factory=dict)
 
@@ -437,55 +399,37 @@ class FeatureMetric:
         return MetricResult(rows, curves)
 
     def null_summaries(self, fg: dict, fr: dict, ctx: Context) -> dict[str, np.ndarray]:
-        """Every summary statistic in every null draw: {name: (D,)}. The fresh pool's features are computed once
-        per reference and kept in ``ctx.cache``."""
-        null = ctx.null
-        fp = None
-        if null.kind == "fresh":
-            key = (self.name, "pool")
-            if key not in ctx.cache:
-                from ..stats import to_tensor
+        """Every summary statistic in every null draw: {name: (D,)}. The pool's features are computed once per
+        null and kept in ``ctx.cache``; the generated maps' features ``fg`` only name the keys."""
+        from ..stats import to_tensor
 
-                parts = [
-                    self.features(to_tensor(np.asarray(null.pool[s : s + 1024])).to(ctx.device), ctx)[1]
-                    for s in range(0, len(null.pool), 1024)
-                ]
-                ctx.cache[key] = {k: np.concatenate([p[k] for p in parts]) for k in fg}
-            fp = ctx.cache[key]
+        per_map = lambda maps: self.features(to_tensor(np.asarray(maps)).to(ctx.device), ctx)[1]  # noqa: E731
+        fp = ctx.null.features(per_map, ctx.cache, (self.name, "pool"))
         out: dict[str, np.ndarray] = {}
         for key in fg:
             prefix = f"{key}-" if len(fg) > 1 else ""
             keep = usable_bins(fr[key])
-            if self.range_check and not keep.all():  # the same fraction in every draw (against the same reference)
-                pop = null.population(fg[key], fr[key], None if fp is None else fp[key])
-                off = outside_reference(pop, fr[key], ~keep)
-                out[prefix + "outside-reference-range"] = off[null.index].mean(1)  # each draw's n maps
-            pool = None if fp is None else fp[key][:, keep]
-            for name, v in self.null_draw_summaries(fg[key][:, keep], fr[key][:, keep], pool, null).items():
+            if self.range_check and not keep.all():  # each draw's fraction of maps outside the reference's range
+                off = outside_reference(fp[key], fr[key], ~keep)
+                out[prefix + "outside-reference-range"] = off[ctx.null.index].mean(1)
+            for name, v in self.null_draw_summaries(fp[key][:, keep], fr[key][:, keep], ctx.null).items():
                 out[prefix + name] = v
         return out
 
-    def null_draw_summaries(
-        self, g: np.ndarray, r: np.ndarray, pool: np.ndarray | None, null: NullDraws
-    ) -> dict[str, np.ndarray]:
-        """``summaries_from_moments`` of one feature key (g, r: (n, B); pool: (P, B) or None) in every draw."""
-        x = np.asarray(null.population(g, r, pool), dtype=np.float64)
+    def null_draw_summaries(self, pool: np.ndarray, r: np.ndarray, null: NullDraws) -> dict[str, np.ndarray]:
+        """``summaries_from_moments`` of one feature key in every draw: the draw's maps (rows of ``pool``, (P, B))
+        against the reference r (n, B)."""
+        x = np.asarray(pool, dtype=np.float64)
         # centred and in float32 for the products (half the time of float64; no cancellation once centred)
         shift = x.mean(0)
         xc = (x - shift).astype(np.float32)
         xx = (xc[:, :, None] * xc[:, None, :]).reshape(len(x), -1)
         mr, cr, n_r = moments(r)
         parts: dict[str, list] = {}
-        for sel in null.selections(len(x)):
+        for sel in null.selections():
             ma, ca = subset_moments(sel, xc, xx)
             ma += shift
-            if null.kind == "fresh":
-                res = summaries_from_moments(ma, ca, mr, cr, n_r, self.amplitude)
-            else:  # the rest of generated ∪ reference plays the reference
-                mb, cb = subset_moments(1.0 - sel, xc, xx)
-                mb += shift
-                res = summaries_from_moments(ma, ca, mb, cb, int(len(x) - sel[0].sum()), self.amplitude)
-            for k, v in res.items():
+            for k, v in summaries_from_moments(ma, ca, mr, cr, n_r, self.amplitude).items():
                 parts.setdefault(k, []).append(v)
         return {k: np.concatenate(v) for k, v in parts.items()}
 

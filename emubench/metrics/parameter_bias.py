@@ -147,27 +147,15 @@ class ParameterBias:
             for label, m, s in (("generated", mg, sg), ("reference", mr, sr), ("heldout", mh, sh)):
                 rows.append(row(f"{p}-{label}", np.nan, m[j], np.nan, False, "bias"))
                 rows[-1]["ci_low"], rows[-1]["ci_high"] = m[j] - 2 * s[j], m[j] + 2 * s[j]
-        calibrate_rows(rows, self.null_shifts(fg, fr, lik, n, mr, sr, ctx), ctx.alpha)
+        calibrate_rows(rows, self.null_shifts(lik, n, mr, sr, ctx), ctx.alpha)
         return MetricResult(rows)
 
-    def null_shifts(self, fg, fr, lik: Likelihood, n: int, mr, sr, ctx: Context) -> dict[str, np.ndarray]:
-        """The shift statistics in every null draw, {f"{p}-shift": (D,)}."""
-        null = ctx.null
-        if null.kind == "fresh":
-            key = ("parameter-bias", "pool")
-            if key not in ctx.cache:
-                ctx.cache[key] = lik.features(null.pool)
-            population = np.concatenate([fg, ctx.cache[key]])
-        else:
-            population = np.concatenate([fg, fr])
+    def null_shifts(self, lik: Likelihood, n: int, mr, sr, ctx: Context) -> dict[str, np.ndarray]:
+        """The shift statistics in every null draw (its n real maps against the reference), {f"{p}-shift": (D,)}."""
+        pool = ctx.null.features(lik.features, ctx.cache, ("parameter-bias", "pool"))
         shifts = []
-        for sel in null.selections(len(population)):
-            ma = sel.astype(np.float64) @ population / n
-            m_a, _ = lik.posterior(ma, n)
-            if null.kind == "fresh":
-                shifts.append((m_a - mr) / sr)
-            else:  # the rest of generated ∪ reference plays the reference
-                m_b, s_b = lik.posterior((1.0 - sel).astype(np.float64) @ population / n, n)
-                shifts.append((m_a - m_b) / s_b)
+        for sel in ctx.null.selections():
+            m_a, _ = lik.posterior(sel.astype(np.float64) @ pool / n, n)
+            shifts.append((m_a - mr) / sr)
         s = np.concatenate(shifts)
         return {f"{p}-shift": s[:, j] for j, p in enumerate(lik.names)}

@@ -50,10 +50,11 @@ def environment():
 def facts(info: dict) -> list[tuple[str, str]]:
     """The header facts of a score: dataset, sizes, the null, the false-positive rates, seeds, throughput."""
     cal = info.get("calibration") or {}
-    null_text = {
-        "fresh": f"{cal.get('null_draws')} draws of n of {cal.get('null_pool')} fresh maps from the dataset's "
-        "generator, each against this reference",
-        "permutation": f"{cal.get('null_draws')} random re-splits of generated ∪ reference maps",
+    # scores written before the null became real maps only have no description: say what they were
+    null_text = cal.get("null_description") or {
+        "fresh": f"{cal.get('null_draws')} draws of n of generated ∪ {cal.get('null_pool')} fresh maps (an older "
+        "null, which included the generated maps)",
+        "permutation": f"{cal.get('null_draws')} random re-splits of generated ∪ reference maps (an older null)",
     }.get(cal.get("null"), f"{info.get('floor_draws')} draws")
     rate = info.get("throughput_maps_per_s", float("nan"))
     return [

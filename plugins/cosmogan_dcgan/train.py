@@ -148,7 +148,7 @@ def validate(
         return _validate_at(generator, transform, splits, n, device, seed)[0]
     per = []
     for theta in validation_cosmologies(splits["val"]):
-        at = {"val": splits["val"].at(theta), "test": splits["test"].at(theta)}
+        at = {"train": splits["train"].at(theta), "val": splits["val"].at(theta), "test": splits["test"].at(theta)}
         n = min(cfg.val_maps, len(at["val"]), len(at["test"]))
         v, maps = _validate_at(
             generator, transform, at, n, device, seed, torch.from_numpy(mcfg.scale_params(theta, n)).to(device)
