@@ -1,8 +1,8 @@
 """GPU figures of scoring and loading; see bench/gpu.sh.
 
 1. ``emubench score``'s work on the GPU at the issue's size: 6,400 generated vs 6,400 reference maps (and 6,400
-   held-out, 6,400 training maps for memorisation), every registered metric, default floors and intervals;
-   the wall time of each metric.
+   held-out, 6,400 training maps for memorisation, 51,200 fresh maps for the null), every registered metric,
+   default floors and intervals; the wall time of each metric.
 2. Power spectrum + Minkowski functionals on the GPU vs the same functions on this machine's CPU (a subset,
    scaled per map), a ratio measured in one run.
 3. Random batches of 64 maps from a GPU-resident training split (what the trainer does on CUDA) vs the
@@ -62,6 +62,8 @@ def main() -> None:
     }
     gen_t = time.perf_counter() - gen_t
     splits = {k: MapSet(sets[k], SIDE, f"lognormal:{k}") for k in ("train", "val", "test")}
+    # the null's pool: fresh maps of the same generator, as on the embedded datasets (8n of them)
+    splits["val"].fresh = lambda k, seed=0: generate(k, npix=npix, seed=1000 + seed, device=device)
 
     # 1. every metric at the issue's size: one score call (the figure), then each metric alone (where it goes)
     total = timed(lambda: score(sets["generated"], splits, device=device), device)

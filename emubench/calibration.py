@@ -4,7 +4,8 @@
   ``emubench data export DATASET -D seed=S --split test`` writes it) scored against the dataset's own
   reference: how often each verdict, and the whole score, flags them. It should be at most the stated rates.
 - ``sensitivity``: the same perfect emulators with a planted flaw of growing size (κ amplitude, Gaussian
-  smoothing, white noise): the smallest flaw each verdict flags on every basis (``emubench power``).
+  smoothing, white noise, variance about each map's mean): the smallest flaw each verdict flags on every basis,
+  and any larger flaw it passes after flagging a smaller one (``emubench power``; there should be none).
 - ``cosmology_false_positive_rates``: for a dataset of several cosmologies, perfect conditional emulators
   (the dataset's generator with other seeds, at each cosmology) scored at every cosmology.
 
@@ -132,19 +133,52 @@ def white_noise(maps: np.ndarray, level: float, rng: np.random.Generator) -> np.
     return (maps + rng.standard_normal(maps.shape) * (level * maps.std())).astype(np.float32)
 
 
+def variance(maps: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
+    """Each map's fluctuations about its own mean scaled by (1 + level): its pixel variance by (1 + level)², its
+    mean (the mode larger than the map) kept."""
+    mean = maps.mean(axis=(-2, -1), keepdims=True)
+    return (mean + (maps - mean) * np.float32(1 + level)).astype(np.float32)
+
+
 FLAWS = {
     "amplitude": (amplitude, "κ amplitude error (fraction)", [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1]),
-    "smoothing": (smoothing, "Gaussian smoothing σ (pixels)", [0.05, 0.1, 0.2, 0.3, 0.5, 1.0]),
-    "white-noise": (white_noise, "white noise σ (units of σ_κ)", [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]),
+    "smoothing": (smoothing, "Gaussian smoothing σ (pixels)", [0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0]),
+    "white-noise": (white_noise, "white noise σ (units of σ_κ)", [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]),
+    "variance": (
+        variance,
+        "fluctuations about each map's mean scaled by 1 + ε",
+        [0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2],
+    ),
 }
 DISTRIBUTIONAL = ["pixel-ks", "power-spectrum", "minkowski", "peaks"]  # memorisation does not look at these flaws
 
 
 def smallest_text(r) -> str:
-    """A ``sensitivity`` row's smallest flagged level as read: '≤ x' at the smallest level tried, '> x' if none."""
+    """A ``sensitivity`` row's smallest flagged level as read: '≤ x' at the smallest level tried, '> x' if none,
+    and the larger levels it passed on some basis after flagging a smaller one, if any ('0.03, passes 1')."""
     if not math.isfinite(r.smallest_flagged):
-        return f"> {r.largest_tested:g}"
-    return f"≤ {r.smallest_flagged:g}" if r.smallest_flagged <= r.smallest_tested else f"{r.smallest_flagged:g}"
+        text = f"> {r.largest_tested:g}"
+    else:
+        text = f"≤ {r.smallest_flagged:g}" if r.smallest_flagged <= r.smallest_tested else f"{r.smallest_flagged:g}"
+    passed = getattr(r, "passed_above", "")
+    return f"{text}, passes {passed}" if isinstance(passed, str) and passed else text
+
+
+def passes_after_flag(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a ``sensitivity`` table where a verdict passed a flaw on a basis at a level above one it flagged
+    on the same basis (power that falls as the flaw grows): flaw, metric, aspect, basis, level, flagged_at."""
+    out = []
+    for (flaw, metric, aspect, basis), g in table.groupby(["flaw", "metric", "aspect", "basis"], sort=False):
+        g = g.sort_values("level")
+        flagged = g.loc[g.verdict == "flag", "level"]
+        if not len(flagged):
+            continue
+        for r in g[(g.verdict == "pass") & (g.level > flagged.min())].itertuples():
+            out.append(
+                {"flaw": flaw, "metric": metric, "aspect": aspect, "basis": basis, "level": r.level,
+                 "flagged_at": float(flagged[flagged < r.level].max())}
+            )  # fmt: skip
+    return pd.DataFrame(out, columns=["flaw", "metric", "aspect", "basis", "level", "flagged_at"])
 
 
 def sensitivity(
@@ -212,10 +246,12 @@ def sensitivity(
             if log:
                 log(f"{flaw} {level}: done")
     table = pd.DataFrame(rows)
+    falls = passes_after_flag(table)
     smallest = []
     for (flaw, metric, aspect), g in table.groupby(["flaw", "metric", "aspect"], sort=False):
         every = g.groupby("level").verdict.apply(lambda x: (x == "flag").all())
         caught = every[every].index
+        fell = falls[(falls.flaw == flaw) & (falls.metric == metric) & (falls.aspect == aspect)]
         smallest.append(
             {
                 "flaw": flaw,
@@ -224,6 +260,7 @@ def sensitivity(
                 "smallest_flagged": float(caught.min()) if len(caught) else math.inf,
                 "smallest_tested": float(every.index.min()),
                 "largest_tested": float(every.index.max()),
+                "passed_above": ", ".join(f"{x:g}" for x in sorted(set(fell.level))),
             }
         )
     return table, pd.DataFrame(smallest)

@@ -483,8 +483,9 @@ def calibrate(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out
 )
 @click.pass_context
 def power(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, bases):
-    """What each metric can see: the smallest amplitude error, smoothing and white noise each verdict flags."""
-    from .calibration import sensitivity, smallest_text
+    """What each metric can see: the smallest amplitude error, smoothing, white noise and variance error each verdict
+    flags, and any larger one it passes after flagging a smaller (written to passes_after_flag.csv)."""
+    from .calibration import FLAWS, passes_after_flag, sensitivity, smallest_text
     from .io import write_text
     from .report import markdown_table, plot_sensitivity
 
@@ -506,13 +507,21 @@ def power(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, ba
     )
     wide = smallest.pivot(index="verdict", columns="flaw", values="smallest_flagged")
     shown = smallest.pivot(index="verdict", columns="flaw", values="text")
-    wide = wide.reindex(columns=[c for c in ("amplitude", "smoothing", "white-noise") if c in wide.columns])
+    wide = wide.reindex(columns=[c for c in FLAWS if c in wide.columns])
     write_text(folder / "smallest_flagged.csv", wide.to_csv())
     shown = shown.reindex(columns=wide.columns)
     md = markdown_table(shown.reset_index())
     write_text(folder / "smallest_flagged.md", md + "\n")
     plot_sensitivity(table, folder / "sensitivity.png")
+    falls = passes_after_flag(table)
+    write_text(folder / "passes_after_flag.csv", falls.to_csv(index=False))
     click.echo(md)
+    for r in falls.itertuples():  # power should never fall as a flaw grows: say so loudly where it does
+        click.echo(
+            f"warning: {r.metric}/{r.aspect} passes {r.flaw} {r.level:g} on basis {r.basis} after flagging "
+            f"{r.flaw} {r.flagged_at:g}",
+            err=True,
+        )
     click.echo(f"written to {folder}")
 
 

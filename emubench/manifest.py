@@ -5,7 +5,8 @@ Manifest schema, ``manifest_version`` 1 (``MANIFEST_SCHEMA``; every key required
 - ``manifest_version`` (int): 1.
 - ``model`` (str): the registered model whose ``from_run`` rebuilds the model from this folder.
 - ``dataset`` (dict): ``name`` (str or null: a registered dataset) or ``files`` (list of paths or null: files
-  of maps), ``options`` (dict: the dataset options), ``hash`` (str: ``MapSet.content_hash()``), ``side_deg``
+  of maps), ``options`` (dict: the dataset options), ``hash`` (str: ``MapSet.content_hash()``), ``hash_version``
+  (int, optional: 2, over every map; absent in older manifests, version 1: the first and last 32 maps), ``side_deg``
   (float, degrees), ``npix`` (int), ``n_maps`` (int), ``split_seed`` (int). One of ``name`` and ``files`` is set.
 - ``seed`` (int): the training seed.
 - ``environment`` (dict): versions (emubench, torch, numpy, python, git revision).
@@ -44,7 +45,7 @@ DATASET_SCHEMA: dict[str, tuple[tuple[type, ...], str]] = {
     "name": ((str, _NONE), "registered dataset name"),
     "files": ((list, _NONE), "files of maps"),
     "options": ((dict,), "dataset options"),
-    "hash": ((str,), "MapSet.content_hash()"),
+    "hash": ((str,), "MapSet.content_hash() (of version hash_version: an optional int, 1 when absent)"),
     "side_deg": (_NUMBER, "map side in degrees"),
     "npix": ((int,), "map side in pixels"),
     "n_maps": ((int,), "maps in the dataset"),
@@ -91,6 +92,9 @@ def validate_manifest(manifest: Any, path: str | os.PathLike) -> dict[str, Any]:
     ds = manifest.get("dataset")
     if isinstance(ds, dict):
         _check_keys(ds, DATASET_SCHEMA, "dataset.", path, strict)
+        version = ds.get("hash_version", 1)  # optional: manifests before it hashed with version 1
+        if isinstance(version, bool) or version not in (1, 2):
+            raise EmubenchError(f"{path}: manifest key 'dataset.hash_version' must be 1 or 2, got {version!r}")
         if not ds.get("name") and not ds.get("files"):
             raise EmubenchError(
                 f"{path}: manifest key 'dataset' needs a 'name' or 'files' (which data the run was trained on)"

@@ -32,7 +32,7 @@ from .checkpoint import (
     verified_checkpoints,
     write_checkpoint_file,
 )
-from .data.base import MapSet
+from .data.base import HASH_VERSION, MapSet
 from .errors import EmubenchError
 from .io import atomic_path, failpoint, write_json, write_text
 from .manifest import MANIFEST_VERSION, validate_manifest
@@ -45,6 +45,7 @@ def dataset_block(mapset: MapSet, split_seed: int) -> dict[str, Any]:
         "files": mapset.meta.get("files"),
         "options": dict(mapset.meta.get("options", {})),
         "hash": mapset.content_hash(),
+        "hash_version": HASH_VERSION,
         "side_deg": float(mapset.side_deg),
         "npix": mapset.npix,
         "n_maps": len(mapset),
@@ -223,9 +224,13 @@ class RunFolder:
 
     def check_data(self, mapset: MapSet, *, allow_other_data: bool = False) -> None:
         """Refuse ``mapset`` if its content hash differs from the one the run was trained on."""
-        want = (self.manifest.get("dataset") or {}).get("hash")
-        have = mapset.content_hash()
-        if want is not None and want != have and not allow_other_data:
+        ds = self.manifest.get("dataset") or {}
+        want = ds.get("hash")
+        # A manifest without a version was written before version 2 (version 1), or by a trainer of its own that
+        # calls content_hash() but does not write the version (the current one): either matches.
+        versions = [ds["hash_version"]] if "hash_version" in ds else [HASH_VERSION, 1]
+        have = mapset.content_hash(versions[0])
+        if want is not None and all(want != mapset.content_hash(v) for v in versions) and not allow_other_data:
             raise EmubenchError(
                 f"{self.path}: the data differ from those the run was trained on (hash {have}, manifest "
                 f"{want}); pass --allow-other-data to score it on them on purpose"

@@ -38,6 +38,7 @@ COLUMNS = [
     "p_value",
     "flagged",
     "summary",
+    "one_sided",
 ]
 ALPHA = 0.05  # family-wise false-positive rate of a whole score (every verdict together)
 NULL_DRAWS = 1000  # real-vs-real draws each verdict is calibrated on
@@ -152,9 +153,11 @@ def score(
     if not rows:
         raise EmubenchError(f"no metric returned a row (metrics: {', '.join(instances)})")
     df = pd.DataFrame(rows)
-    for col in ("aspect", "bin", "ideal", "summary", "flagged"):  # checked by _checked; defaults for older metrics
+    defaults = {"aspect": "default", "bin": np.nan, "ideal": np.nan, "summary": False, "flagged": False}
+    for col in (*defaults, "one_sided"):  # checked by _checked; defaults for older metrics
         if col not in df:
-            df[col] = {"aspect": "default", "bin": np.nan, "ideal": np.nan, "summary": False, "flagged": False}[col]
+            df[col] = defaults.get(col, False)
+    df["one_sided"] = df["one_sided"].fillna(False).astype(bool)
     for col in ("ci_low", "ci_high", "p_value", "floor"):  # optional in a metric's rows: NaN
         if col not in df:
             df[col] = np.nan

@@ -112,9 +112,31 @@ def test_other_data_are_refused_with_both_hashes(tmp_path):
     run.check_data(mapset())
 
 
+def test_the_content_hash_covers_every_map_and_old_manifests_keep_theirs(tmp_path):
+    """One value changed in any map (the middle one of 301 included, which the first and last 32 maps of the
+    version-1 hash never saw) changes the hash; a manifest without ``hash_version`` is checked with version 1."""
+    maps = np.random.default_rng(0).standard_normal((301, 8, 8)).astype(np.float32)
+    base = MapSet(maps, 1.0, "toy").content_hash()
+    for i in (0, 150, 300):
+        changed = maps.copy()
+        changed[i, 3, 4] += 1e-6
+        assert MapSet(changed, 1.0, "toy").content_hash() != base, i
+    changed = maps.copy()
+    changed[150, 3, 4] += 1e-6
+    assert MapSet(changed, 1.0, "toy").content_hash(1) == MapSet(maps, 1.0, "toy").content_hash(1)  # why v2
+    run = new_run(tmp_path)
+    assert run.manifest["dataset"]["hash_version"] == 2
+    ds = {k: v for k, v in run.manifest["dataset"].items() if k != "hash_version"}
+    run.update(dataset={**ds, "hash": mapset().content_hash(1)})  # as written before version 2
+    run.check_data(mapset())
+    with pytest.raises(EmubenchError, match="hash_version' must be 1 or 2"):
+        run.update(dataset={**ds, "hash_version": 3})
+
+
 def test_scoring_a_run_on_modified_data_is_refused(tmp_path):
-    """A run trained on a file of maps, scored after the file changed: refused, naming both hashes; accepted
-    with --allow-other-data. (The commands run in process, through click: the run is a folder either way.)"""
+    """A run trained on a file of maps, scored after one value of the middle map of the file changed: refused,
+    naming both hashes; accepted with --allow-other-data. (The commands run in process, through click: the run
+    is a folder either way.)"""
     from click.testing import CliRunner
 
     from emubench.cli import cli
@@ -147,7 +169,7 @@ def test_scoring_a_run_on_modified_data_is_refused(tmp_path):
         obj={},
     )
     assert res.exit_code == 0, res.output
-    maps[0] += 0.01
+    maps[150, 10, 10] += 0.01
     np.save(data, maps)
     score = [
         "-q",
@@ -168,7 +190,13 @@ def test_scoring_a_run_on_modified_data_is_refused(tmp_path):
     res = CliRunner().invoke(cli, score, obj={})
     assert res.exit_code == 1 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     want = json.loads((run / "manifest.json").read_text())["dataset"]["hash"]
-    assert want in res.stderr and "--allow-other-data" in res.stderr and not (tmp_path / "rep").exists()
+    have = MapSet(maps, 0.866, "maps").content_hash()
+    assert (
+        want in res.stderr
+        and have in res.stderr
+        and "--allow-other-data" in res.stderr
+        and not (tmp_path / "rep").exists()
+    )
     res = CliRunner().invoke(cli, score + ["--allow-other-data"], obj={})
     assert res.exit_code == 0, res.stderr
 

@@ -18,6 +18,8 @@ from ..errors import EmubenchError
 
 SPLITS = ("train", "val", "test")
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
+HASH_VERSION = 2  # MapSet.content_hash: 2 = every map; 1 = the first and last 32 maps (manifests before it)
+HASH_CHUNK = 256  # maps read at a time by the content hash
 
 
 @dataclass
@@ -42,6 +44,7 @@ class MapSet:
     fresh: Callable[..., np.ndarray] | None = None
     params: np.ndarray | None = None
     param_names: tuple[str, ...] = ()
+    _hashes: dict[int, str] = field(default_factory=dict, repr=False, compare=False)  # content_hash, per version
 
     def __post_init__(self) -> None:
         if self.params is not None:
@@ -111,16 +114,27 @@ class MapSet:
         out.fresh = None if base is None else (lambda n_maps, seed=0: base(n_maps, seed, params=theta))
         return out
 
-    def content_hash(self, max_maps: int = 64) -> str:
-        """A short hash of shape, side and the first and last maps (and every map's parameters, where given):
-        enough to tell datasets apart in a manifest."""
-        h = hashlib.sha256(f"{self.maps.shape}|{self.side_deg}".encode())
-        if self.params is not None:
-            h.update(f"{self.param_names}".encode() + np.ascontiguousarray(self.params).tobytes())
-        n = len(self)
-        for i in sorted({*range(min(n, max_maps // 2)), *range(max(0, n - max_maps // 2), n)}):
-            h.update(np.ascontiguousarray(self.get(i)).tobytes())
-        return h.hexdigest()[:16]
+    def content_hash(self, version: int | None = None) -> str:
+        """A short hash of shape, side, every map's parameters (where given) and every map's float32 κ, read
+        ``HASH_CHUNK`` maps at a time (memory-mapped files are streamed, never loaded whole): a change to any one
+        map changes it. ``version`` 1 is the hash of manifests written before version 2 (the first and last 32
+        maps only), kept so that those runs still check against their data. Computed once per map set."""
+        version = HASH_VERSION if version is None else int(version)
+        if version not in (1, 2):
+            raise EmubenchError(f"{self.name}: unknown content hash version {version} (this emubench knows 1 and 2)")
+        if version not in self._hashes:
+            h = hashlib.sha256(f"{self.maps.shape}|{self.side_deg}".encode())
+            if self.params is not None:
+                h.update(f"{self.param_names}".encode() + np.ascontiguousarray(self.params).tobytes())
+            n = len(self)
+            if version == 1:
+                for i in sorted({*range(min(n, 32)), *range(max(0, n - 32), n)}):
+                    h.update(np.ascontiguousarray(self.get(i)).tobytes())
+            else:
+                for s in range(0, n, HASH_CHUNK):
+                    h.update(np.ascontiguousarray(self.get(slice(s, min(n, s + HASH_CHUNK)))).tobytes())
+            self._hashes[version] = h.hexdigest()[:16]
+        return self._hashes[version]
 
 
 class IndexedMaps:

@@ -328,6 +328,7 @@ def calibrate(rows: list[dict], null: np.ndarray, alpha: float, one_sided: bool 
         r_["p_value"] = float(min(adjusted[j], 1.0))
         r_["flagged"] = bool(adjusted[j] <= alpha)
         r_["floor"] = float(med[j] + crit * spread[j]) if np.isfinite(crit) else float(crit)
+        r_["one_sided"] = one_sided
     return rows
 
 

@@ -11,6 +11,16 @@ from .base import CI_LEVEL, Context, clopper_pearson, row
 PERCENTILE = 1.0  # threshold: this percentile of held-out maps' ratios
 
 
+def betabinom_log_sf(n: int, a: float, b: float) -> np.ndarray:
+    """log P(K ≥ k) for k = 0 … n + 1 of K ~ BetaBinomial(n, a, b), (n + 2,), summed in log space from the top
+    so that tail probabilities far below 1e-300 keep their digits (scipy's ``sf`` is 1 − cdf in floating point
+    and loses them below ~1e-12)."""
+    from scipy import stats as sps
+
+    log_pmf = sps.betabinom.logpmf(np.arange(n + 1), n, a, b)
+    return np.append(np.logaddexp.accumulate(log_pmf[::-1])[::-1], -np.inf)
+
+
 def inverse_symmetry(k: int) -> int:
     """The D4 element undoing symmetry k (quarter turns invert to the opposite turn; reflections are involutions)."""
     return (4 - k) % 4 if k < 4 else k
@@ -61,8 +71,6 @@ class Memorisation:
     }
 
     def evaluate(self, generated, reference, heldout, ctx: Context) -> MetricResult:
-        from scipy import stats as sps
-
         if ctx.train is None:
             return MetricResult([])
         g, r, h = (np.asarray(x, np.float32) for x in (generated, reference, heldout))
@@ -90,20 +98,25 @@ class Memorisation:
         # The exact null, free of any distribution: if generated and held-out ratios are exchangeable, the
         # threshold sits at a Beta(r, n − r + 1) quantile of their common distribution, so the count below it is
         # BetaBinomial(n, r, n − r + 1) (a permutation null would be polluted by the copies it looks for).
-        null = sps.betabinom(n, r_th, n - r_th + 1)
+        log_sf = betabinom_log_sf(n, r_th, n - r_th + 1)  # log P(count ≥ k), k = 0 … n + 1
         ideal = r_th / (n + 1)  # its mean fraction
-        p_value = float(null.sf(k_obs - 1))
-        k_star = next(k for k in range(n + 2) if null.sf(k - 1) <= ctx.alpha) if null.sf(n - 1) <= ctx.alpha else n + 1
+        p_value = float(np.exp(log_sf[k_obs]))
+        k_star = int(np.argmax(log_sf <= np.log(ctx.alpha)))  # the smallest count that is flagged
         flagged_row = {
             **row("fraction-closer-to-training", np.nan, rel, ideal, True, "memorisation"),
             "p_value": p_value,
             "flagged": p_value <= ctx.alpha,
-            "floor": (k_star - 1) / n - ideal,
+            "floor": (k_star - 1) / n - ideal,  # a fraction above it is flagged
+            "one_sided": True,  # only too many maps below the threshold is memorisation; fewer is not a flaw
         }
+        # The detection limit: copies (ratio ~0, always below the threshold) among otherwise new maps, each of
+        # which falls below it at the rate ``ideal``, reach the flagged count k* on average from this many on.
+        copies = min(n, int(np.ceil(max(0.0, k_star - ideal * n) / (1 - ideal))))
         rows = [
             flagged_row,
             row("fraction-below-threshold", np.nan, frac, ideal, False, "memorisation"),
             row("median-distance-ratio", np.nan, float(np.median(dg) / np.median(dh)), 1.0, False, "memorisation"),
+            row("detectable-copy-fraction", np.nan, copies / n, 0.0, False, "memorisation"),
         ]
         # Intervals: exact (Clopper–Pearson) for the fractions, percentile bootstrap for the median ratio.
         for r_, k in ((rows[0], k_obs), (rows[1], int(round(frac * n)))):

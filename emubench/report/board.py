@@ -27,7 +27,7 @@ from ..io import atomic_folder, write_bytes, write_json, write_text
 from ..scoring import verdicts
 from .display import Display, resolve
 from .pages import CURVES, INFO, SCORES, environment, metric_figures, wide
-from .tables import fmt, times_floor
+from .tables import fmt, times_floor, times_text
 
 MARKER = "leaderboard.json"  # what makes a folder a leaderboard's (and safe to replace wholesale)
 
@@ -134,7 +134,9 @@ def _table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, str]], 
             elif len(hit):
                 h = hit.iloc[0]
                 value, floor = float(h["value"]), float(h["floor"])
-                r[f"{metric}:{stat}"] = (value, floor, bool(h["flagged"]), times_floor(value, float(h["ideal"]), floor))
+                one_sided = bool(h.get("one_sided", False))
+                mult = times_floor(value, float(h["ideal"]), floor, one_sided)
+                r[f"{metric}:{stat}"] = (value, floor, bool(h["flagged"]), mult)
             else:
                 r[f"{metric}:{stat}"] = None
         rows.append(r)
@@ -203,7 +205,7 @@ def _cell(x: Any) -> dict[str, Any]:
         return x
     if isinstance(x, tuple):
         value, floor, flag, mult = x
-        times = f"{mult:.2g}× floor" if np.isfinite(mult) else ""
+        times = times_text(mult, " floor")
         return {"value": fmt(value), "times": times, "sort": fmt(value), "flag": flag}
     return {"value": x or "—", "times": "", "sort": "", "flag": False}
 
@@ -219,7 +221,9 @@ def _header(entries: list[Scored], columns: list[tuple[str, str]], common: list[
             for _, r in e.scores[(e.scores["metric"] == metric) & (e.scores["statistic"] == stat)].iterrows()
             if bool(r["summary"]) and np.isfinite(float(r["floor"]))
         ]
-        floors[f"{metric}:{stat}"] = fmt(float(np.median(f))) if f else "—"
+        # one floor when every score shares the settings (the null does not depend on the model), else the range
+        same = f and np.allclose(f, f[0], rtol=1e-9, atol=0)
+        floors[f"{metric}:{stat}"] = (fmt(f[0]) if same else f"{fmt(min(f))} – {fmt(max(f))}") if f else "—"
     name, digest = entries[0].dataset
     return {
         "dataset": name,

@@ -23,25 +23,34 @@ def fmt(x: Any) -> str:
     return str(x)
 
 
-def times_floor(value: float, ideal: float, floor: float) -> float:
-    """|value − ideal| as a multiple of the floor it must exceed to be flagged (NaN without a floor)."""
+def times_floor(value: float, ideal: float, floor: float, one_sided: bool = False) -> float:
+    """|value − ideal| as a multiple of the floor it must exceed to be flagged (NaN without a floor); for a
+    one-sided row (only values above the ideal are bad) value − ideal, so a value below its ideal reads as
+    negative, not as a distance."""
     if not (np.isfinite(floor) and floor > 0 and np.isfinite(value) and np.isfinite(ideal)):
         return float("nan")
-    return abs(value - ideal) / floor
+    return (value - ideal) / floor if one_sided else abs(value - ideal) / floor
+
+
+def times_text(mult: float, suffix: str = "") -> str:
+    """A multiple of the floor as read: '3.2×', 'below ideal' for a one-sided row on the good side, '' for none."""
+    if not np.isfinite(mult):
+        return ""
+    return "below ideal" if mult < 0 else f"{mult:.2g}×{suffix}"
 
 
 def summary_row(r: Any) -> dict[str, Any]:
     """One summary row of scores.csv, formatted: value, ideal, floor, ×floor, interval, p-value, flag."""
     ci_low, ci_high = getattr(r, "ci_low", np.nan), getattr(r, "ci_high", np.nan)
     ci = f"{fmt(ci_low)} – {fmt(ci_high)}" if np.isfinite(ci_low) and np.isfinite(ci_high) else ""
-    mult = times_floor(r.value, r.ideal, r.floor)
+    mult = times_floor(r.value, r.ideal, r.floor, bool(getattr(r, "one_sided", False)))
     return {
         "statistic": r.statistic,
         "aspect": r.aspect,
         "value": fmt(r.value),
         "ideal": fmt(r.ideal),
         "floor": fmt(r.floor) if np.isfinite(r.floor) else "",
-        "times": f"{mult:.2g}×" if np.isfinite(mult) else "",
+        "times": times_text(mult),
         "times_value": mult,
         "ci": ci,
         "p_value": fmt(r.p_value) if np.isfinite(r.p_value) else "",
@@ -60,7 +69,10 @@ def verdict_cards(scores: pd.DataFrame, display: dict[str, Display]) -> list[dic
         d = display.get(v.metric, Display(v.metric))
         head = rows[rows["statistic"].isin(d.headline)]
         if head.empty:  # the row with the smallest p-value, ties broken by the largest multiple of its floor
-            order = rows.assign(_m=[times_floor(r.value, r.ideal, r.floor) for r in rows.itertuples()]).sort_values(
+            multiples = [
+                times_floor(r.value, r.ideal, r.floor, bool(getattr(r, "one_sided", False))) for r in rows.itertuples()
+            ]
+            order = rows.assign(_m=multiples).sort_values(
                 ["p_value", "_m"], ascending=[True, False], na_position="last"
             )
             head = order.head(1)
