@@ -23,7 +23,8 @@ import pandas as pd
 
 from .data import open_dataset, split, split_indices
 from .errors import EmubenchError
-from .scoring import ALPHA, NULL_DRAWS, score, verdicts
+from .scoring import ALPHA, score, verdicts
+from .settings import ScoreSettings
 
 
 def perfect_maps(dataset: str, options: dict, seed: int, n: int, split_seed: int = 0) -> np.ndarray:
@@ -54,37 +55,26 @@ def _reference(dataset: str, options: dict, split_seed: int, seeds: list[int]):
 def false_positive_rates(
     dataset: str,
     seeds: list[int],
+    settings: ScoreSettings | None = None,
     *,
     options: dict | None = None,
-    n: int | None = None,
-    metrics: list[str] | None = None,
-    floor_draws: int = NULL_DRAWS,
-    alpha: float = ALPHA,
     split_seed: int = 0,
-    score_seed: int = 0,
     log: Callable[[str], None] | None = None,
+    **kw,
 ) -> pd.DataFrame:
     """Verdicts of perfect emulators: one row per (emulator seed, metric, aspect) with verdict and p-value.
 
-    The reference is ``dataset`` with its own options (seed included); emulator seeds must differ from it."""
+    The reference is ``dataset`` with its own options (seed included); emulator seeds must differ from it.
+    ``settings`` (or its fields as keywords) are those of each score; no bootstrap unless asked."""
+    settings = ScoreSettings.of(settings or ScoreSettings(bootstrap_draws=0), **kw)
     options = dict(options or {})
     splits = _reference(dataset, options, split_seed, seeds)
-    n = int(n or len(splits["val"]))
+    settings = settings.replace(n=int(settings.n or len(splits["val"])))
     cache: dict = {}
     out = []
     for s in seeds:
-        df, _ = score(
-            perfect_maps(dataset, options, s, n, split_seed),
-            splits,
-            metrics=metrics,
-            n=n,
-            seed=score_seed,
-            floor_draws=floor_draws,
-            alpha=alpha,
-            bootstrap_draws=0,
-            cache=cache,
-            model=f"perfect-{s}",
-        )
+        maps = perfect_maps(dataset, options, s, settings.n, split_seed)
+        df, _ = score(maps, splits, settings, cache=cache, model=f"perfect-{s}")
         v = verdicts(df).assign(emulator_seed=s)
         out.append(v)
         if log:
@@ -184,53 +174,41 @@ def passes_after_flag(table: pd.DataFrame) -> pd.DataFrame:
 def sensitivity(
     dataset: str,
     seeds: list[int],
+    settings: ScoreSettings | None = None,
     *,
     options: dict | None = None,
-    n: int | None = None,
     flaws: dict | None = None,
-    metrics: list[str] | None = None,
-    floor_draws: int = NULL_DRAWS,
-    alpha: float = ALPHA,
     split_seed: int = 0,
-    score_seed: int = 0,
     log: Callable[[str], None] | None = None,
+    **kw,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(every verdict at every flaw level and basis, smallest level each verdict flags on every basis).
 
     The rates are those of a full score with the default metrics (alpha split over their verdicts) unless
-    ``metrics`` says otherwise; memorisation is left out of the scoring here (it looks for copies, not these
-    flaws) but still counted in the split of alpha, so the levels are those of a default score."""
+    ``settings.metrics`` says otherwise; memorisation is left out of the scoring here (it looks for copies, not
+    these flaws) but still counted in the split of alpha, so the levels are those of a default score."""
+    settings = ScoreSettings.of(settings or ScoreSettings(bootstrap_draws=0), **kw)
     options = dict(options or {})
     flaws = flaws or FLAWS
     splits = _reference(dataset, options, split_seed, seeds)
-    n = int(n or len(splits["val"]))
-    metrics = metrics or DISTRIBUTIONAL
+    metrics = list(settings.metrics or DISTRIBUTIONAL)
     # a default score splits alpha over every registered metric's verdicts, memorisation included
     from .registry import get, get_registry
     from .scoring import declared_aspects
 
     n_all = sum(len(declared_aspects(get("metrics", e.name)())) for e in get_registry("metrics"))
     n_here = sum(len(declared_aspects(get("metrics", m)())) for m in metrics)
-    alpha_here = alpha * n_here / n_all
+    settings = settings.replace(
+        n=int(settings.n or len(splits["val"])), metrics=tuple(metrics), alpha=settings.alpha * n_here / n_all
+    )
     cache: dict = {}
-    bases = {s: perfect_maps(dataset, options, s, n, split_seed) for s in seeds}
+    bases = {s: perfect_maps(dataset, options, s, settings.n, split_seed) for s in seeds}
     rows = []
     for flaw, (fn, _, levels) in flaws.items():
         for level in levels:
             for s, maps in bases.items():
                 rng = np.random.default_rng([s, 7])
-                df, _ = score(
-                    fn(maps, level, rng),
-                    splits,
-                    metrics=metrics,
-                    n=n,
-                    seed=score_seed,
-                    floor_draws=floor_draws,
-                    alpha=alpha_here,
-                    bootstrap_draws=0,
-                    cache=cache,
-                    model=f"{flaw}-{level}-{s}",
-                )
+                df, _ = score(fn(maps, level, rng), splits, settings, cache=cache, model=f"{flaw}-{level}-{s}")
                 for r in verdicts(df).itertuples():
                     rows.append(
                         {
@@ -285,15 +263,13 @@ class PerfectConditional:
 def cosmology_false_positive_rates(
     dataset: str,
     seeds: list[int],
+    settings: ScoreSettings | None = None,
     *,
     options: dict | None = None,
-    n: int | None = None,
-    metrics: list[str] | None = None,
-    floor_draws: int = NULL_DRAWS,
-    alpha: float = ALPHA,
     split_seed: int = 0,
     cosmologies: np.ndarray | None = None,
     log: Callable[[str], None] | None = None,
+    **kw,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Perfect conditional emulators (``PerfectConditional`` with each of ``seeds``) scored at every cosmology.
 
@@ -302,6 +278,7 @@ def cosmology_false_positive_rates(
     one cosmology at most at its rate (alpha / verdicts), the second any verdict at most at ``alpha``."""
     from .scoring import across_cosmologies, cosmology_verdicts, score_cosmologies
 
+    settings = ScoreSettings.of(settings or ScoreSettings(bootstrap_draws=0), **kw)
     options = dict(options or {})
     splits = _reference(dataset, options, split_seed, seeds)
     names = list(splits["val"].param_names)
@@ -311,20 +288,11 @@ def cosmology_false_positive_rates(
         model = PerfectConditional(dataset, options, s)
         sample = lambda k, seed, theta, model=model: model.sample(k, seed=seed, params=theta)  # noqa: E731
         scores, _, _ = score_cosmologies(
-            sample,
-            splits,
-            n=n,
-            metrics=metrics,
-            floor_draws=floor_draws,
-            bootstrap_draws=0,
-            alpha=alpha,
-            model=f"perfect-{s}",
-            cosmologies=cosmologies,
-            shared=shared,
+            sample, splits, settings, model=f"perfect-{s}", cosmologies=cosmologies, shared=shared
         )
         v = cosmology_verdicts(scores, names).assign(emulator=s)
         per.append(v)
-        summaries.append(across_cosmologies(v, names, alpha).assign(emulator=s))
+        summaries.append(across_cosmologies(v, names, settings.alpha).assign(emulator=s))
         if log:
             log(f"perfect emulator {s}: {int((v['verdict'] == 'flag').sum())} of {len(v)} verdicts flagged")
     return pd.concat(per, ignore_index=True), pd.concat(summaries, ignore_index=True)

@@ -13,6 +13,7 @@ import click
 from . import __version__
 from .devices import resolve_device
 from .errors import EmubenchError
+from .settings import ALPHA, BOOTSTRAP_DRAWS, NULL_CHOICES, NULL_DRAWS, ScoreSettings
 
 
 class Group(click.Group):
@@ -295,11 +296,11 @@ def sample(model_spec, n, out, dataset, data, side_deg, dataset_opts, split_seed
     "-n", "n", type=int, default=None, callback=positive, help="Maps per set (default: the whole validation split)."
 )
 @click.option("--metric", "metrics", multiple=True, help="Only these metrics (repeatable; default all registered).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling and floor re-split seed.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling, null and bootstrap seed.")
 @click.option(
     "--floor-draws",
     type=int,
-    default=1000,
+    default=NULL_DRAWS,
     show_default=True,
     callback=positive,
     help="Real-vs-real null draws each verdict is calibrated on.",
@@ -307,14 +308,14 @@ def sample(model_spec, n, out, dataset, data, side_deg, dataset_opts, split_seed
 @click.option(
     "--alpha",
     type=float,
-    default=0.05,
+    default=ALPHA,
     show_default=True,
     help="False-positive rate of the whole score: a perfect emulator gets any flag with this probability at most.",
 )
 @click.option(
     "--null",
     "null",
-    type=click.Choice(["auto", "fresh", "train"]),
+    type=click.Choice(NULL_CHOICES),
     default="auto",
     show_default=True,
     help="Where the real maps of the null come from: fresh: new maps of the dataset's generator (auto where there "
@@ -323,7 +324,7 @@ def sample(model_spec, n, out, dataset, data, side_deg, dataset_opts, split_seed
 @click.option(
     "--bootstrap-draws",
     type=click.IntRange(min=0),
-    default=200,
+    default=BOOTSTRAP_DRAWS,
     show_default=True,
     help="Bootstrap resamples for the per-bin 95% confidence intervals (0: none).",
 )
@@ -358,26 +359,26 @@ def score(
     out,
 ):
     """Score a model (or a .npy of maps) against real maps; writes a report folder."""
-    from .pipeline import score_and_report
+    from .pipeline import DataSource, score_and_report
 
     if bool(model_spec) == bool(maps_file):
         raise EmubenchError("give exactly one of --model or --maps")
-    folder = score_and_report(
-        model_spec=model_spec,
-        maps_file=maps_file,
-        dataset=dataset,
-        data=list(data),
-        side_deg=side_deg,
-        dataset_opts=parse_options(dataset_opts),
-        split_seed=split_seed,
+    source = DataSource(dataset, tuple(data), side_deg, parse_options(dataset_opts), split_seed)
+    settings = ScoreSettings(
         n=n,
-        metrics=list(metrics) or None,
         seed=seed,
         floor_draws=floor_draws,
         alpha=alpha,
         null=null,
         bootstrap_draws=bootstrap_draws,
         device=device,
+        metrics=tuple(metrics) or None,
+    )
+    folder = score_and_report(
+        model_spec=model_spec,
+        maps_file=maps_file,
+        source=source,
+        settings=settings,
         label=label,
         out=out,
         quiet=ctx.obj["quiet"],
@@ -417,13 +418,13 @@ def _calibration_options(f):
             click.option(
                 "--floor-draws",
                 type=int,
-                default=1000,
+                default=NULL_DRAWS,
                 show_default=True,
                 callback=positive,
                 help="Null draws per verdict.",
             ),
             click.option(
-                "--alpha", type=float, default=0.05, show_default=True, help="False-positive rate of a whole score."
+                "--alpha", type=float, default=ALPHA, show_default=True, help="False-positive rate of a whole score."
             ),
             click.option(
                 "--out", type=click.Path(file_okay=False), required=True, help="Folder for the tables and plot."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from .data import open_dataset, split
 from .errors import EmubenchError
 from .io import check_maps, load_npy
 from .runs import RunFolder
+from .settings import ScoreSettings
 
 if TYPE_CHECKING:  # pandas, torch and matplotlib load after the cheap checks
     import pandas as pd
@@ -49,27 +51,28 @@ def data_of_run(run: Path, dataset=None, data=None, side_deg=None, dataset_opts=
     )
 
 
+@dataclass(frozen=True)
+class DataSource:
+    """Which real maps a score is against: a registered ``dataset`` (with ``options``) or files ``data`` (with
+    ``side_deg``), split with ``split_seed``. Empty for a run: the data it was trained on."""
+
+    dataset: str | None = None
+    data: tuple[str, ...] = ()
+    side_deg: float | None = None
+    options: dict = field(default_factory=dict)
+    split_seed: int = 0
+
+
 def score_and_report(
     *,
-    model_spec=None,
-    maps_file=None,
-    dataset=None,
-    data=None,
-    side_deg=None,
-    dataset_opts=None,
-    split_seed=0,
-    n=None,
-    metrics=None,
-    seed=0,
-    floor_draws=1000,
-    alpha=0.05,
-    null="auto",
-    bootstrap_draws=200,
-    device="cpu",
-    label=None,
-    out=None,
-    quiet=False,
-    allow_other_data=False,
+    model_spec: str | None = None,
+    maps_file: str | None = None,
+    source: DataSource = DataSource(),
+    settings: ScoreSettings = ScoreSettings(),
+    label: str | None = None,
+    out: str | Path | None = None,
+    quiet: bool = False,
+    allow_other_data: bool = False,
 ) -> Path:
     """Score a model or a file of maps and write the report; returns the report folder.
 
@@ -80,21 +83,22 @@ def score_and_report(
     from .registry import get, get_registry
     from .report.display import declarations
 
-    dataset_opts = dict(dataset_opts or {})
     found = check_model_spec(model_spec) if model_spec else None  # (the opened run, checkpoint) for a run folder
     run = found[0] if found else None
     # how the report shows each metric, checked before any work (a malformed declaration is a one-line error)
+    metrics = settings.metrics
     display = declarations(
         [get("metrics", name) for name in metrics] if metrics else [e.obj for e in get_registry("metrics")]
     )
     # a readable .npy without pickles, of finite float maps (its map size is checked against the data below)
     file_maps = check_maps(load_npy(maps_file), str(maps_file)) if maps_file else None
     if run is not None:
-        dataset, data, side_deg, dataset_opts, split_seed = data_of_run(
-            run.path, dataset, data, side_deg, dataset_opts, split_seed
+        dataset, data, side_deg, options, split_seed = data_of_run(
+            run.path, source.dataset, list(source.data), source.side_deg, source.options, source.split_seed
         )
-    if not data:
-        get("datasets", dataset or "lognormal-lcdm")
+        source = DataSource(dataset, tuple(data or ()), side_deg, options, split_seed)
+    if not source.data:
+        get("datasets", source.dataset or "lognormal-lcdm")
     import pandas as pd
 
     from .devices import resolve_device
@@ -102,12 +106,12 @@ def score_and_report(
     from .report import write_report
     from .scoring import check_generated, score
 
-    device = resolve_device(device)
+    settings = settings.replace(device=resolve_device(settings.device))
     t0 = time.perf_counter()
-    mapset = open_dataset(dataset, data or None, side_deg, **dataset_opts)
+    mapset = open_dataset(source.dataset, list(source.data) or None, source.side_deg, **source.options)
     if run is not None:
         run.check_data(mapset, allow_other_data=allow_other_data)
-    splits = split(mapset, split_seed)
+    splits = split(mapset, source.split_seed)
     _log(
         quiet,
         f"dataset {mapset.name}: {len(mapset)} maps {mapset.npix}² over {mapset.side_deg}° "
@@ -119,15 +123,13 @@ def score_and_report(
                 f"dataset {mapset.name} holds several cosmologies: score a model (--model), which samples at each; "
                 "a file of maps has no parameters"
             )
-        return _score_cosmologies(
-            model_spec, splits, mapset, run, n=n, metrics=metrics, seed=seed, floor_draws=floor_draws, alpha=alpha,
-            null=null, bootstrap_draws=bootstrap_draws, device=device, label=label, out=out, quiet=quiet,
-            display=display, split_seed=split_seed, t0=t0,
-        )  # fmt: skip
-    n_req = n or min(len(splits["val"]), len(splits["test"]))
+        job = _Job(model_spec, run, settings, label, out, quiet, display, source.split_seed)
+        return _score_cosmologies(job, splits, mapset, t0)
+    device, seed = settings.device, settings.seed
+    n_req = settings.n or min(len(splits["val"]), len(splits["test"]))
     if maps_file:
         generated = check_generated(file_maps, mapset.npix, str(maps_file), check_finite=False)  # scanned above
-        n_req = n or min(n_req, len(generated))
+        n_req = settings.n or min(n_req, len(generated))
         generated = np.asarray(generated[:n_req], dtype=np.float32)
         provenance, rate, name = {"maps_file": str(maps_file)}, float("nan"), Path(maps_file).stem
     else:
@@ -136,42 +138,13 @@ def score_and_report(
         name = provenance["model"] if run is None else f"{provenance['model']}:{run.path.name}"
         _log(quiet, f"sampled {n_req} maps from {name} at {rate:.1f} maps/s on {device}")
     label = label or name
-    scores, ctx = score(
-        generated,
-        splits,
-        metrics=metrics,
-        n=n_req,
-        seed=seed,
-        floor_draws=floor_draws,
-        alpha=alpha,
-        null=null,
-        bootstrap_draws=bootstrap_draws,
-        device=device,
-        model=label,
-        dataset=mapset.name,
-    )
+    scores, ctx = score(generated, splits, settings.replace(n=n_req), model=label, dataset=mapset.name)
     _log(quiet, f"scored {len(scores)} rows in {time.perf_counter() - t0:.1f}s")
     info = {
-        "model": label,
-        "label": label,
-        "provenance": provenance,
-        "dataset": mapset.name,
-        "dataset_options": {k: v for k, v in mapset.meta.get("options", {}).items()},
+        **_info(label, provenance, mapset, source.split_seed, settings, ctx.extras["calibration"], display, scores),
         "dataset_files": mapset.meta.get("files"),
-        "dataset_hash": mapset.content_hash(),
-        "split_seed": split_seed,
-        "side_deg": mapset.side_deg,
-        "npix": mapset.npix,
         "n": n_req,
-        "seed": seed,
-        "floor_draws": floor_draws,
-        "calibration": ctx.extras["calibration"],
-        "display": {name: d for name, d in display.items() if (scores["metric"] == name).any()},
-        "bootstrap_draws": bootstrap_draws,
         "throughput_maps_per_s": rate,
-        "device": device,
-        "emubench_version": __version__,
-        "environment": environment(),
     }
     curves = pd.DataFrame(ctx.curves, columns=["metric", *CURVE_FIELDS])
     folder = Path(out or Path("reports") / label.replace(":", "-").replace("/", "-"))
@@ -180,10 +153,45 @@ def score_and_report(
     return folder
 
 
-def _score_cosmologies(
-    model_spec, splits, mapset, run, *, n, metrics, seed, floor_draws, alpha, null, bootstrap_draws, device, label,
-    out, quiet, display, split_seed, t0,
-) -> Path:  # fmt: skip
+@dataclass(frozen=True)
+class _Job:
+    """What ``score_and_report`` hands to its part for datasets of several cosmologies."""
+
+    model_spec: str | None
+    run: RunFolder | None
+    settings: ScoreSettings
+    label: str | None
+    out: str | Path | None
+    quiet: bool
+    display: dict
+    split_seed: int
+
+
+def _info(label, provenance, mapset, split_seed, settings, calibration, display, scores) -> dict:
+    """The report's info block shared by scores at one and at several cosmologies (score.json)."""
+    return {
+        "model": label,
+        "label": label,
+        "provenance": provenance,
+        "dataset": mapset.name,
+        "dataset_options": dict(mapset.meta.get("options", {})),
+        "dataset_hash": mapset.content_hash(),
+        "split_seed": split_seed,
+        "side_deg": mapset.side_deg,
+        "npix": mapset.npix,
+        "n": settings.n,
+        "seed": settings.seed,
+        "floor_draws": settings.floor_draws,
+        "calibration": calibration,
+        "display": {name: d for name, d in display.items() if (scores["metric"] == name).any()},
+        "bootstrap_draws": settings.bootstrap_draws,
+        "device": settings.device,
+        "emubench_version": __version__,
+        "environment": environment(),
+    }
+
+
+def _score_cosmologies(job: _Job, splits: dict, mapset, t0: float) -> Path:
     """``score_and_report`` on a dataset of several cosmologies: every cosmology scored on its own
     (``scoring.score_cosmologies``), one verdict per (metric, aspect) across the training and across the held-out
     cosmologies (``scoring.across_cosmologies``), and the report with verdict maps over the parameter plane."""
@@ -193,54 +201,37 @@ def _score_cosmologies(
     from .report.cosmologies import write_cosmology_report
     from .scoring import across_cosmologies, cosmology_verdicts, score_cosmologies
 
-    model, provenance = resolve_model(model_spec, splits["train"], seed=seed, device=device)
+    settings, run, device = job.settings, job.run, job.settings.device
+    model, provenance = resolve_model(job.model_spec, splits["train"], seed=settings.seed, device=device)
     conditional = bool(getattr(model, "parameters", ()))
     name = provenance["model"] if run is None else f"{provenance['model']}:{run.path.name}"
-    label = label or name
+    label = job.label or name
     first = splits["val"].cosmologies()[0]
-    _, rate = timed_sample(model, min(64, n or 64), seed=seed, device=device, params=first if conditional else None)
-    _log(quiet, f"{name} is {'conditioned on ' + ', '.join(model.parameters) if conditional else 'unconditional'}; "
+    _, rate = timed_sample(
+        model, min(64, settings.n or 64), seed=settings.seed, device=device, params=first if conditional else None
+    )
+    _log(job.quiet, f"{name} is {'conditioned on ' + ', '.join(model.parameters) if conditional else 'unconditional'}; "
          f"sampling at {rate:.1f} maps/s on {device}")  # fmt: skip
 
     def sample(k: int, s: int, theta: np.ndarray) -> np.ndarray:
         maps, _ = timed_sample(model, k, seed=s, device=device, params=theta if conditional else None, warmup=0)
         return maps
 
-    scores, curves, calibration = score_cosmologies(
-        sample, splits, n=n, metrics=metrics, seed=seed, floor_draws=floor_draws, bootstrap_draws=bootstrap_draws,
-        device=device, model=label, dataset=mapset.name, alpha=alpha, null=null,
-        log=None if quiet else lambda msg: _log(False, msg),
-    )  # fmt: skip
+    log = None if job.quiet else lambda msg: _log(False, msg)
+    scores, curves, calibration = score_cosmologies(sample, splits, settings, model=label, log=log)
     names = list(mapset.param_names)
     per = cosmology_verdicts(scores, names)
-    summary = across_cosmologies(per, names, alpha)
-    _log(quiet, f"scored {scores.groupby(names).ngroups} cosmologies in {time.perf_counter() - t0:.1f}s")
+    summary = across_cosmologies(per, names, settings.alpha)
+    _log(job.quiet, f"scored {scores.groupby(names).ngroups} cosmologies in {time.perf_counter() - t0:.1f}s")
     info = {
-        "model": label,
-        "label": label,
-        "provenance": provenance,
+        **_info(label, provenance, mapset, job.split_seed, settings, calibration, job.display, scores),
         "conditional": conditional,
         "parameters": names,
-        "dataset": mapset.name,
-        "dataset_options": dict(mapset.meta.get("options", {})),
-        "dataset_hash": mapset.content_hash(),
         "heldout_params": mapset.meta.get("heldout_params"),
-        "split_seed": split_seed,
-        "side_deg": mapset.side_deg,
-        "npix": mapset.npix,
-        "n": n,
-        "seed": seed,
-        "floor_draws": floor_draws,
-        "calibration": calibration,
-        "display": {k: d for k, d in display.items() if (scores["metric"] == k).any()},
-        "bootstrap_draws": bootstrap_draws,
         "throughput_maps_per_s": rate,
-        "device": device,
-        "emubench_version": __version__,
-        "environment": environment(),
     }
     curves_df = pd.DataFrame(curves, columns=["metric", *CURVE_FIELDS, *names, "cosmology"])
-    folder = Path(out or Path("reports") / label.replace(":", "-").replace("/", "-"))
+    folder = Path(job.out or Path("reports") / label.replace(":", "-").replace("/", "-"))
     write_cosmology_report(folder, scores, per, summary, curves_df, info)
     return folder
 

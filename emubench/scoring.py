@@ -20,6 +20,9 @@ from .io import failpoint
 from .metrics.base import Context, min_draws
 from .metrics.null import choose_source, make_null
 from .registry import get, get_registry
+from .settings import ALPHA, NULL_DRAWS, ScoreSettings
+
+__all__ = ["ALPHA", "NULL_DRAWS", "ScoreSettings", "score", "score_cosmologies", "validate", "verdicts"]
 
 COLUMNS = [
     "model",
@@ -40,8 +43,6 @@ COLUMNS = [
     "summary",
     "one_sided",
 ]
-ALPHA = 0.05  # family-wise false-positive rate of a whole score (every verdict together)
-NULL_DRAWS = 1000  # real-vs-real draws each verdict is calibrated on
 
 
 def check_generated(
@@ -65,59 +66,53 @@ def declared_aspects(metric) -> tuple[str, ...]:
 def score(
     generated: np.ndarray,
     splits: dict[str, MapSet],
+    settings: ScoreSettings | None = None,
     *,
-    metrics: list[str] | None = None,
-    n: int | None = None,
-    seed: int = 0,
-    floor_draws: int = NULL_DRAWS,
-    bootstrap_draws: int = 200,
-    device: str = "cpu",
     model: str = "model",
     dataset: str | None = None,
-    alpha: float = ALPHA,
-    null: str = "auto",
     cache: dict | None = None,
+    **options,
 ) -> tuple[pd.DataFrame, Context]:
     """Compare ``generated`` (N, H, W) κ with the validation split; returns (tidy table, context with curves).
 
-    n: maps per set (default: the whole validation split, at most len(generated)); the test split must
-    have as many. Every (metric, aspect) verdict is a test at rate alpha / (number of verdicts), so a perfect
-    emulator gets any flag at all with probability at most ``alpha`` (Bonferroni over verdicts, family-wise
-    max-T within each; see ``metrics.base.calibrate``). The null is ``floor_draws`` real-vs-real comparisons:
-    n real maps outside the reference against the same fixed reference, drawn from fresh maps of the dataset's
-    generator (``null="fresh"``, the default wherever there is one) or from the training split (``"train"``); the
-    generated maps are never part of it, so floors do not depend on the model (``metrics.null``). ``p_value`` is
-    the family-wise adjusted p-value of each summary row; ``ci_low``/``ci_high`` are 95% intervals where one is
-    sound (per-bin rows, amplitudes, fractions). ``cache``: a dict kept across calls that score several emulators
-    against the same splits, n, seed, floor_draws and null (it holds the null's pool, its per-map statistics and
-    the held-out neighbour distances, which do not depend on the generated maps); a call with other settings or
-    another reference is refused.
+    settings: ``ScoreSettings`` (n, seed, floor_draws, alpha, null, bootstrap_draws, device, metrics), or any of
+    its fields as keyword ``options`` (``score(maps, splits, n=500, seed=1)``). n: maps per set (default: the whole
+    validation split, at most len(generated)); the test split must have as many. Every (metric, aspect) verdict
+    is a test at rate alpha / (number of verdicts), so a perfect emulator gets any flag at all with probability
+    at most ``alpha`` (Bonferroni over verdicts, family-wise max-T within each; see ``metrics.base.calibrate``).
+    The null is ``floor_draws`` real-vs-real comparisons: n real maps outside the reference against the same
+    fixed reference, drawn from fresh maps of the dataset's generator (``null="fresh"``, the default wherever
+    there is one) or from the training split (``"train"``); the generated maps are never part of it, so floors do
+    not depend on the model (``metrics.null``). ``p_value`` is the family-wise adjusted p-value of each summary
+    row; ``ci_low``/``ci_high`` are 95% intervals where one is sound (per-bin rows, amplitudes, fractions).
+    ``cache``: a dict kept across calls that score several emulators against the same splits and settings (it
+    holds the null's pool, its per-map statistics and the memorisation check's index, which do not depend on
+    the generated maps); a call with other settings or another reference is refused.
     """
+    settings = ScoreSettings.of(settings, **options)
     val, test = splits["val"], splits["test"]
     generated = check_generated(generated, val.npix)
-    n = int(n or min(len(val), len(test), len(generated)))
+    n = int(settings.n or min(len(val), len(test), len(generated)))
     if n < 2:
         raise EmubenchError(f"need at least 2 maps per set to score, got n={n}")
     for label, have in (("generated", len(generated)), ("validation", len(val)), ("test", len(test))):
         if have < n:
             raise EmubenchError(f"asked to score n={n} maps but the {label} set has only {have}")
-    if not 0 < alpha < 1:
-        raise EmubenchError(f"alpha must be between 0 and 1, got {alpha}")
-    names = metrics or default_metrics(splits)
+    names = list(settings.metrics or default_metrics(splits))
     check_metrics_apply(names, splits)
     instances = {name: get("metrics", name)() for name in names}
     n_verdicts = sum(len(declared_aspects(m)) for m in instances.values())
-    alpha_verdict = alpha / max(1, n_verdicts)
-    if floor_draws < min_draws(alpha_verdict):
+    alpha_verdict = settings.alpha / max(1, n_verdicts)
+    if settings.floor_draws < min_draws(alpha_verdict):
         raise EmubenchError(
-            f"{floor_draws} null draws cannot flag anything at {alpha_verdict:.3g} per verdict "
-            f"(alpha {alpha} over {n_verdicts} verdicts): use --floor-draws {min_draws(alpha_verdict)} or more"
+            f"{settings.floor_draws} null draws cannot flag anything at {alpha_verdict:.3g} per verdict "
+            f"(alpha {settings.alpha} over {n_verdicts} verdicts): use --floor-draws {min_draws(alpha_verdict)} or more"
         )
     reference, heldout = val.head(n), test.head(n)
     cache = {} if cache is None else cache
-    key = (n, floor_draws, seed, choose_source(null, val), _fingerprint(reference))
+    key = (n, settings.floor_draws, settings.seed, choose_source(settings.null, val), _fingerprint(reference))
     if "null" not in cache:
-        cache["null"], cache["key"] = make_null(splits, n, floor_draws, seed, null), key
+        cache["null"], cache["key"] = make_null(splits, n, settings.floor_draws, settings.seed, settings.null), key
     elif cache.get("key") != key:
         raise EmubenchError(
             "this score cache holds the null of another reference or other settings (n, draws, seed, null): "
@@ -127,11 +122,11 @@ def score(
         reference,
         val.side_deg,
         train=splits.get("train"),
-        device=device,
-        seed=seed,
+        device=settings.device,
+        seed=settings.seed,
         alpha=alpha_verdict,
         null=cache["null"],
-        bootstrap_draws=bootstrap_draws,
+        bootstrap_draws=settings.bootstrap_draws,
         cache=cache,
     )
     rows, curves = [], []
@@ -161,13 +156,13 @@ def score(
     for col in ("ci_low", "ci_high", "p_value", "floor"):  # optional in a metric's rows: NaN
         if col not in df:
             df[col] = np.nan
-    df["model"], df["dataset"], df["n"], df["seed"] = model, dataset or val.name.split(":")[0], n, seed
+    df["model"], df["dataset"], df["n"], df["seed"] = model, dataset or val.name.split(":")[0], n, settings.seed
     ctx.extras["calibration"] = {
-        "alpha": alpha,
+        "alpha": settings.alpha,
         "verdicts": n_verdicts,
         "alpha_verdict": alpha_verdict,
         "null": ctx.null.source,
-        "null_draws": floor_draws,
+        "null_draws": settings.floor_draws,
         "null_pool": len(ctx.null.pool),
         "null_description": ctx.null.describe(),
     }
@@ -208,24 +203,17 @@ def check_metrics_apply(names: list[str], splits: dict[str, MapSet]) -> None:
 def score_cosmologies(
     sample: Callable[[int, int, np.ndarray], np.ndarray],
     splits: dict[str, MapSet],
+    settings: ScoreSettings | None = None,
     *,
-    n: int | None = None,
-    metrics: list[str] | None = None,
-    seed: int = 0,
-    floor_draws: int = NULL_DRAWS,
-    bootstrap_draws: int = 200,
-    device: str = "cpu",
     model: str = "model",
-    dataset: str | None = None,
-    alpha: float = ALPHA,
-    null: str = "auto",
     log: Callable[[str], None] | None = None,
     cosmologies: np.ndarray | None = None,
     shared: dict | None = None,
+    **options,
 ) -> tuple[pd.DataFrame, list[dict], dict]:
     """Score an emulator at every cosmology of ``splits`` (maps with ``params``): at each, n generated maps
     against n validation maps of that cosmology, every verdict calibrated on that cosmology's own real-vs-real
-    null (``score``, with its fresh pool drawn at that cosmology). The training split, all cosmologies, is the
+    null (``score``, with its pool drawn at that cosmology). The training split, all cosmologies, is the
     context (the memorisation check's training maps, the parameter-bias likelihood).
 
     sample(n, seed, theta) -> (n, H, W) maps at parameters theta. Returns (scores: ``score``'s table for every
@@ -235,29 +223,16 @@ def score_cosmologies(
     group.
     ``cosmologies``: score only these (K, P) (default: all of the validation split's). ``shared``: a dict of
     what depends on the training maps only (the parameter-bias likelihood), to keep across calls."""
+    settings = ScoreSettings.of(settings, **options)
     val = splits["val"]
     shared = {} if shared is None else shared  # what every cosmology shares (e.g. the parameter-bias likelihood)
     frames, curves, calibration = [], [], {}
     thetas = val.cosmologies() if cosmologies is None else np.atleast_2d(np.asarray(cosmologies, dtype=np.float64))
     for k, theta in enumerate(thetas):
         sub = {"train": splits["train"], "val": val.at(theta), "test": splits["test"].at(theta)}
-        n_k = int(n or min(len(sub["val"]), len(sub["test"])))
-        generated = sample(n_k, seed + 7919 * k, theta)  # another stream at each cosmology: independent sets
-        df, ctx = score(
-            generated,
-            sub,
-            metrics=metrics,
-            n=n_k,
-            seed=seed,
-            floor_draws=floor_draws,
-            bootstrap_draws=bootstrap_draws,
-            device=device,
-            model=model,
-            dataset=dataset,
-            alpha=alpha,
-            null=null,
-            cache={"shared": shared},
-        )
+        n_k = int(settings.n or min(len(sub["val"]), len(sub["test"])))
+        generated = sample(n_k, settings.seed + 7919 * k, theta)  # another stream at each cosmology: independent
+        df, ctx = score(generated, sub, settings.replace(n=n_k), model=model, cache={"shared": shared})
         group = "heldout" if val.is_heldout(theta) else "train"
         where = dict(zip(val.param_names, map(float, theta)))
         for name, value in where.items():
@@ -353,17 +328,8 @@ def validate(
     Returns {metric: {summary statistic: {"value", "floor", "p_value", "flagged"}}}, e.g.
     ``validate(maps, splits, ["power-spectrum"])["power-spectrum"]["rms-log-ratio"]["value"]``."""
     failpoint("validation")  # the reliability tests kill training here
-    df, _ = score(
-        maps,
-        splits,
-        metrics=metrics,
-        n=n,
-        seed=seed,
-        floor_draws=floor_draws,
-        bootstrap_draws=0,
-        device="cpu",
-        null="train",
-    )
+    settings = ScoreSettings(n=n, seed=seed, floor_draws=floor_draws, bootstrap_draws=0, null="train", metrics=metrics)
+    df, _ = score(maps, splits, settings)
     out: dict[str, dict[str, dict[str, float]]] = {}
     for r in df[df["summary"]].itertuples():
         out.setdefault(r.metric, {})[r.statistic] = {

@@ -142,7 +142,7 @@ def test_translated_copies_are_caught_by_memorisation(splits, cache, shift, nois
         maps[:, :dy, :], maps[:, :, :dx] = other[:, :dy, :], other[:, :, :dx]
     maps = maps + noise * src.std() * rng.standard_normal(maps.shape).astype(np.float32)
     df, _ = score(maps, splits, metrics=["memorisation"], seed=0, floor_draws=1000, bootstrap_draws=0, cache=cache)
-    mem = df[(df.metric == "memorisation") & (df.statistic == "fraction-closer-to-training")].iloc[0]
+    mem = df[(df.metric == "memorisation") & (df.statistic == "fraction-near-copies")].iloc[0]
     assert mem.flagged and mem.value > 0.5, mem
 
 
@@ -204,3 +204,54 @@ def test_power_never_falls_as_a_flaw_grows():
     )  # fmt: skip
     got = passes_after_flag(fall)
     assert got[["level", "flagged_at"]].values.tolist() == [[1.0, 0.3]]
+
+
+def test_memorisation_sees_copies_not_missing_small_scale_power(splits, cache):
+    """Like with like: fresh maps smoothed by 1 px and rescaled to the real σ_κ, and 2× upsampled crops of maps
+    that are not training maps, lack small-scale power but copy nothing: not flagged (the earlier statistic,
+    training split against a smaller validation split, flagged 8% and 7% of them at n = 1,229). Whole copies of
+    5% of the maps, shifted and with 0.5 σ_κ of noise: flagged, and the detection limit is on the row."""
+    from emubench.calibration import perfect_maps, smoothing
+
+    n = len(splits["val"])
+    rng = np.random.default_rng(3)
+    fresh = perfect_maps("lognormal-lcdm-64", {"n_maps": 2048}, 100, n)
+    other = perfect_maps("lognormal-lcdm-64", {"n_maps": 2048}, 101, n)
+    smooth = smoothing(fresh, 1.0, rng)
+    upsampled = np.repeat(np.repeat(other[:, :32, :32], 2, axis=1), 2, axis=2)
+    copies = fresh.copy()
+    k = int(0.05 * n)
+    src = splits["train"].get(np.sort(rng.choice(len(splits["train"]), k, replace=False)))
+    copies[:k] = np.roll(src, (5, 9), axis=(1, 2)) + 0.5 * src.std() * rng.standard_normal(src.shape).astype(np.float32)
+    got = {}
+    for name, maps in (("smooth", smooth), ("upsampled", upsampled), ("copies", copies)):
+        maps = (maps * (fresh.std() / maps.std())).astype(np.float32)
+        df, _ = score(maps, splits, seed=0, floor_draws=1000, bootstrap_draws=0, cache=cache, model=name)
+        mem = df[df.metric == "memorisation"].set_index("statistic")
+        got[name] = mem
+    assert not got["smooth"].loc["fraction-near-copies", "flagged"]
+    assert not got["upsampled"].loc["fraction-near-copies", "flagged"]
+    row = got["copies"].loc["fraction-near-copies"]
+    assert row.flagged and row.value >= 0.8 * k / n and row.one_sided, row
+    limit = got["copies"].loc["detectable-copy-fraction", "value"]
+    assert 0 < limit < k / n and row.floor < limit
+
+
+def test_memorisation_p_values_are_exact_in_the_far_tail():
+    """The binomial tail is summed in log space: equal to exact rational arithmetic down to 2^-1229 (~1e-370,
+    below the smallest double), where 1 − cdf in floating point gives 0."""
+    import math
+    from fractions import Fraction
+
+    from emubench.metrics.memorisation import _log_binom_sf
+
+    for k, m, q in (
+        (77, 80, Fraction(1, 2)),
+        (300, 400, Fraction(5, 6)),
+        (1229, 1229, Fraction(1, 2)),
+        (40, 1229, Fraction(1, 100)),
+    ):
+        exact = sum(math.comb(m, i) * q**i * (1 - q) ** (m - i) for i in range(k, m + 1))
+        log_exact = math.log(exact.numerator) - math.log(exact.denominator)
+        assert _log_binom_sf(k, m, float(q)) == pytest.approx(log_exact, rel=1e-9), (k, m, q)
+    assert _log_binom_sf(0, 10, 0.5) == 0.0

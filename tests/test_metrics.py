@@ -133,7 +133,7 @@ def test_bootstrap_intervals_cover_a_known_amplitude_error(small_splits):
     contains = ((ratio.ci_low <= 1.1025) & (ratio.ci_high >= 1.1025)).mean()
     excludes_one = (ratio.ci_low > 1.0).mean()
     assert contains >= 0.8 and excludes_one >= 0.8, (contains, excludes_one)
-    mem = df[(df.metric == "memorisation") & (df.statistic == "fraction-closer-to-training")].iloc[0]
+    mem = df[(df.metric == "memorisation") & (df.statistic == "fraction-near-copies")].iloc[0]
     assert mem.ci_low <= mem.value <= mem.ci_high and mem.ci_high > 0
     assert df[df.metric == "pixel-ks"][["ci_low", "ci_high"]].isna().all().all()
     # every interval contains its estimate; distances (χ², maxima, RMS) get none: their percentile bootstrap is biased

@@ -8,17 +8,8 @@ from .. import stats
 from ..contracts import MetricResult, Plot
 from .base import CI_LEVEL, Context, clopper_pearson, row
 
-PERCENTILE = 1.0  # threshold: this percentile of held-out maps' ratios
-
-
-def betabinom_log_sf(n: int, a: float, b: float) -> np.ndarray:
-    """log P(K ≥ k) for k = 0 … n + 1 of K ~ BetaBinomial(n, a, b), (n + 2,), summed in log space from the top
-    so that tail probabilities far below 1e-300 keep their digits (scipy's ``sf`` is 1 − cdf in floating point
-    and loses them below ~1e-12)."""
-    from scipy import stats as sps
-
-    log_pmf = sps.betabinom.logpmf(np.arange(n + 1), n, a, b)
-    return np.append(np.logaddexp.accumulate(log_pmf[::-1])[::-1], -np.inf)
+CUTOFF = 3.0  # maps count from this many times the 99th percentile of held-out maps' margins (see Memorisation)
+CANDIDATES = 8  # fingerprint matches measured exactly per map, over every set at once
 
 
 def inverse_symmetry(k: int) -> int:
@@ -33,28 +24,43 @@ def aligned(train_map: np.ndarray, k: int, offset: tuple[int, int]) -> np.ndarra
     )
 
 
+def like_sized_chunks(total: int, size: int) -> list[np.ndarray]:
+    """Indices of ``total`` training maps in the fewest chunks of at most ``size`` maps, their sizes differing by
+    at most one, so that every training map is in exactly one chunk."""
+    return np.array_split(np.arange(total), max(1, -(-total // size)))
+
+
 class Memorisation:
-    """Do generated maps sit closer to the training maps than new real maps do, up to translations and symmetries?
+    """Are generated maps much nearer to one training map than to any new real map, up to translations and
+    symmetries?
 
     Distance: ``stats.ShiftNeighbourIndex``, the smallest RMS difference over the pixels two maps share, over
     every offset that keeps half the pixels in common (cyclic shifts included) and the 8 symmetries of the
     square. So a training map shifted by any number of pixels, cut at an offset, rotated or flipped, with or
     without noise, is still near its source.
 
-    Per map, the ratio d_train / d_val (nearest training over nearest validation distance): a copy has a ratio
-    near 0, a new map the ratio real held-out maps have, whatever its amplitude (the raw distance alone also
-    falls for maps that merely lack small-scale power, which is not memorisation). The flagged statistic is the
-    fraction of generated maps below the 1st percentile of held-out maps' ratios (a perfect emulator: ~1%). Its
-    null is exact for exchangeable maps, whatever their distribution: a beta-binomial count.
+    Like with like: the training split is cut into K chunks of at most as many maps as the validation split
+    (every training map in one, ``like_sized_chunks``), and beside them stand J control sets of as many maps
+    (to within one) of real maps in no training chunk: the validation maps and, where the null has fresh maps
+    of the dataset's generator (``NullDraws.outside_training``), up to K − 1 sets of those. Per map: d1, the
+    smallest distance to any set, and d2, the smallest to another set (both from one search over all sets);
+    its *margin* is ln(d2 / d1), and it is *near a training map* when d1 is in a training chunk. For a map that
+    is no copy the K + J sets are alike, so which set is nearest is uniform over them, whatever the map looks
+    like, and independent of the margin: among the M generated maps whose margin exceeds the cutoff
+    (``CUTOFF`` times the 99th percentile of held-out maps' margins, a scale from real maps only), the number L
+    near a training map is Binomial(M, K / (K + J)); the p-value is that binomial tail (exact, in log space).
+    Maps that merely lack small-scale power have wider margins but no preference for training chunks: not
+    flagged. A copy of a training map (with noise of 0.5 σ_κ, margin ~1) is nearest its chunk by a wide margin.
+    Not looked for: copies of regions smaller than half a map (a quadrant patchwork, a pasted crop).
     """
 
     name = "memorisation"
     description = (
-        "nearest-training-map distance up to translations and the 8 square symmetries, relative to the "
-        "nearest validation map: fraction of generated maps below held-out maps' 1st percentile"
+        "nearest-map distance up to translations and the 8 square symmetries, to training maps and to as many new "
+        "real maps: generated maps much nearer to a training map than chance allows"
     )
     aspects = ("memorisation",)
-    headline = ("fraction-closer-to-training",)
+    headline = ("fraction-near-copies",)
     plots = (
         Plot(
             "nearest-training-map distance",
@@ -64,10 +70,11 @@ class Memorisation:
         ),
     )
     explain = {
-        "memorisation": "A flag means more generated maps sit unusually close to a training map than new real "
-        "maps do: near-copies, up to shifts, rotations and flips. The distance is relative to each map's nearest "
-        "validation map, so maps that merely lack small-scale power (close to everything) are not flagged. "
-        "The closest pairs are shown below."
+        "memorisation": "A flag means more generated maps sit much nearer to one training map than to any new real "
+        "map than chance allows: near-copies, up to shifts, rotations and flips. Closeness is judged against sets "
+        "of new real maps as large as the training chunks, so maps that merely lack small-scale power (close to "
+        "everything) are not flagged. Copies of regions smaller than half a map are not looked for. The closest "
+        "pairs are shown below."
     }
 
     def evaluate(self, generated, reference, heldout, ctx: Context) -> MetricResult:
@@ -75,52 +82,34 @@ class Memorisation:
             return MetricResult([])
         g, r, h = (np.asarray(x, np.float32) for x in (generated, reference, heldout))
         if "memorisation" not in ctx.cache:  # what does not depend on the generated maps
-            train_maps = np.asarray(ctx.train.get(slice(0, len(ctx.train))), dtype=np.float32)
-            train = stats.ShiftNeighbourIndex(train_maps, device=ctx.device)
-            val = stats.ShiftNeighbourIndex(r, device=ctx.device)
-            dh = train.query(h)["distance"]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio_h = dh / val.query(h)["distance"]
-            ctx.cache["memorisation"] = (train_maps, train, val, dh, ratio_h)
-        train_maps, train, val, dh, ratio_h = ctx.cache["memorisation"]
-        ng = train.query(g)
-        dg = ng["distance"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio_g = dg / val.query(g)["distance"]
+            ctx.cache["memorisation"] = _Sets.build(ctx, r, h)
+        sets: _Sets = ctx.cache["memorisation"]
+        near = sets.nearest(g)
         n = len(g)
-
-        # threshold: the r-th smallest held-out ratio, r = ⌈1% of n⌉ (the 1st percentile)
-        r_th = max(1, int(np.ceil(PERCENTILE / 100 * n)))
-        threshold = np.sort(ratio_h)[r_th - 1]
-        k_obs = int(np.sum(ratio_g < threshold))
-        rel = k_obs / n
-        frac = float(np.mean(dg < np.sort(dh)[r_th - 1]))
-        # The exact null, free of any distribution: if generated and held-out ratios are exchangeable, the
-        # threshold sits at a Beta(r, n − r + 1) quantile of their common distribution, so the count below it is
-        # BetaBinomial(n, r, n − r + 1) (a permutation null would be polluted by the copies it looks for).
-        log_sf = betabinom_log_sf(n, r_th, n - r_th + 1)  # log P(count ≥ k), k = 0 … n + 1
-        ideal = r_th / (n + 1)  # its mean fraction
-        p_value = float(np.exp(log_sf[k_obs]))
-        k_star = int(np.argmax(log_sf <= np.log(ctx.alpha)))  # the smallest count that is flagged
+        tail = near["margin"] > sets.cutoff
+        copies = tail & near["to_train"]
+        big_m, big_l = int(tail.sum()), int(copies.sum())
+        q = sets.k / (sets.k + sets.j)  # the chance that a map that is no copy is nearest to a training chunk
+        log_p = _log_binom_sf(big_l, big_m, q)
+        # the smallest count flagged when every map past the cutoff is near a training map: q^k ≤ alpha
+        k_star = int(np.ceil(np.log(ctx.alpha) / np.log(q)))
         flagged_row = {
-            **row("fraction-closer-to-training", np.nan, rel, ideal, True, "memorisation"),
-            "p_value": p_value,
-            "flagged": p_value <= ctx.alpha,
-            "floor": (k_star - 1) / n - ideal,  # a fraction above it is flagged
-            "one_sided": True,  # only too many maps below the threshold is memorisation; fewer is not a flaw
+            **row("fraction-near-copies", np.nan, copies.mean(), 0.0, True, "memorisation"),
+            "p_value": float(np.exp(log_p)),
+            "flagged": bool(log_p <= np.log(ctx.alpha)),
+            "floor": (k_star - 1) / n,  # above it is flagged when every map past the cutoff is near a training map
+            "one_sided": True,  # only maps near training maps are memorisation
         }
-        # The detection limit: copies (ratio ~0, always below the threshold) among otherwise new maps, each of
-        # which falls below it at the rate ``ideal``, reach the flagged count k* on average from this many on.
-        copies = min(n, int(np.ceil(max(0.0, k_star - ideal * n) / (1 - ideal))))
+        dg, dh = near["distance"], sets.heldout["distance"]
         rows = [
             flagged_row,
-            row("fraction-below-threshold", np.nan, frac, ideal, False, "memorisation"),
+            row("fraction-near-new-maps", np.nan, (tail & ~near["to_train"]).mean(), 0.0, False, "memorisation"),
             row("median-distance-ratio", np.nan, float(np.median(dg) / np.median(dh)), 1.0, False, "memorisation"),
-            row("detectable-copy-fraction", np.nan, copies / n, 0.0, False, "memorisation"),
+            row("detectable-copy-fraction", np.nan, min(1.0, k_star / n), 0.0, False, "memorisation"),
         ]
         # Intervals: exact (Clopper–Pearson) for the fractions, percentile bootstrap for the median ratio.
-        for r_, k in ((rows[0], k_obs), (rows[1], int(round(frac * n)))):
-            r_["ci_low"], r_["ci_high"] = clopper_pearson(k, n)
+        for r_, mask in ((rows[0], copies), (rows[1], tail & ~near["to_train"])):
+            r_["ci_low"], r_["ci_high"] = clopper_pearson(int(mask.sum()), n)
         if ctx.bootstrap_draws:
             brng = np.random.default_rng([ctx.seed, 2])
             ratios = [
@@ -130,16 +119,18 @@ class Memorisation:
             lo, hi = np.quantile(ratios, [(1 - CI_LEVEL) / 2, (1 + CI_LEVEL) / 2])
             if lo <= rows[2]["value"] <= hi:
                 rows[2]["ci_low"], rows[2]["ci_high"] = float(lo), float(hi)
-        closest = np.argsort(ratio_g)[:8]
+        # the closest pairs: the widest margins to a training map first
+        order = np.argsort(-np.where(near["to_train"], near["margin"], -np.inf), kind="stable")[:8]
         extras = {
-            "generated_index": closest.tolist(),
-            "train_index": ng["index"][closest].tolist(),
-            "distance": dg[closest].tolist(),
-            "ratio": ratio_g[closest].tolist(),
-            "ratio_threshold": float(threshold),
+            "generated_index": order.tolist(),
+            "train_index": near["index"][order].tolist(),
+            "distance": dg[order].tolist(),
+            "margin": near["margin"][order].tolist(),
+            "cutoff": float(sets.cutoff),
+            "sets": {"training chunks": sets.k, "control sets": sets.j, "maps per set": len(r)},
             "heldout_median": float(np.median(dh)),
             "train_maps": [
-                aligned(train_maps[ng["index"][i]], int(ng["symmetry"][i]), ng["offset"][i]) for i in closest
+                aligned(sets.train_maps[near["index"][i]], int(near["symmetry"][i]), near["offset"][i]) for i in order
             ],
         }
         curves = [
@@ -148,3 +139,71 @@ class Memorisation:
             for q in (1, 5, 25, 50, 75, 95)
         ]
         return MetricResult(rows, curves, extras)
+
+
+class _Sets:
+    """The K training chunks and J control sets of one reference in one neighbour index (searched once per
+    query), their labels, and the held-out maps' figures."""
+
+    def __init__(self, train_maps: np.ndarray, controls: list[np.ndarray], device: str):
+        self.train_maps = train_maps
+        chunks = like_sized_chunks(len(train_maps), len(controls[0]))
+        size = min(map(len, chunks))
+        controls = [c[:size] for c in controls]  # every set of the same size, to within one map
+        self.k, self.j = len(chunks), len(controls)
+        # one index over every set; ``source`` maps its rows back to the training split (−1: a control map)
+        self.label = np.concatenate([np.full(len(c), i) for i, c in enumerate([*chunks, *controls])])
+        self.source = np.concatenate([*chunks, np.full(sum(map(len, controls)), -1)])
+        maps = np.concatenate([train_maps[np.concatenate(chunks)], *controls])
+        self.index = stats.ShiftNeighbourIndex(maps, candidates=CANDIDATES, device=device)
+        self.heldout: dict[str, np.ndarray] = {}
+        self.cutoff = np.inf
+
+    @classmethod
+    def build(cls, ctx: Context, r: np.ndarray, h: np.ndarray) -> _Sets:
+        train_maps = np.asarray(ctx.train.get(slice(0, len(ctx.train))), dtype=np.float32)
+        m = len(r)
+        controls = [r]
+        outside = ctx.null.outside_training() if ctx.null is not None else None
+        if outside is not None:  # fresh real maps: as many control sets as training chunks, the validation one first
+            k = len(like_sized_chunks(len(train_maps), m))
+            controls += [outside[i * m : (i + 1) * m] for i in range(min(k - 1, len(outside) // m))]
+        sets = cls(train_maps, controls, ctx.device)
+        sets.heldout = sets.nearest(h)
+        margins = sets.heldout["margin"][np.isfinite(sets.heldout["margin"])]
+        sets.cutoff = CUTOFF * float(np.quantile(margins, 0.99)) if len(margins) else np.inf
+        return sets
+
+    def nearest(self, maps: np.ndarray) -> dict[str, np.ndarray]:
+        """Per map: ``margin`` ln(d2 / d1), d1 the smallest distance over the sets and d2 the smallest in another
+        set (among the candidates; the largest candidate distance if all are in one set), ``to_train`` (whether
+        d1 is in a training chunk), and its nearest training candidate (``distance``, ``index`` in the training
+        split, ``symmetry``, ``offset``; d1's map when no candidate is a training map)."""
+        found = self.index.query_candidates(maps)
+        d, label = found["distance"], self.label[found["index"]]  # (n, C)
+        rows = np.arange(len(maps))
+        first = d.argmin(1)
+        d1, set1 = d[rows, first], label[rows, first]
+        other = np.where(label != set1[:, None], d, np.inf).min(1)
+        d2 = np.where(np.isfinite(other), other, d.max(1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            margin = np.nan_to_num(np.log(d2) - np.log(d1), nan=0.0)  # 0/0: two maps equal to the query
+        is_train = self.source[found["index"]] >= 0
+        t = np.where(is_train.any(1), np.where(is_train, d, np.inf).argmin(1), first)
+        return {
+            "distance": d[rows, t],
+            "index": np.maximum(self.source[found["index"][rows, t]], 0),
+            "symmetry": found["symmetry"][rows, t],
+            "offset": found["offset"][rows, t],
+            "margin": margin,
+            "to_train": set1 < self.k,
+        }
+
+
+def _log_binom_sf(k: int, m: int, q: float) -> float:
+    """log P(X ≥ k) for X ~ Binomial(m, q), summed in log space (exact far below 1e-300)."""
+    from scipy import stats as sps
+
+    if k <= 0:
+        return 0.0
+    return float(np.logaddexp.reduce(sps.binom.logpmf(np.arange(k, m + 1), m, q)))

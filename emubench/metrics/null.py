@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import EmubenchError
+from ..settings import NULL_CHOICES as CHOICES
 
 if TYPE_CHECKING:
     from ..data import MapSet
 
 POOL_FACTOR = 8  # the pool holds this many times n real maps
-CHOICES = ("auto", "fresh", "train")
 _STREAM = 0x6E756C6C  # "null": the draws' own random stream, so that nothing else shifts them
 
 
@@ -86,6 +86,11 @@ class NullDraws:
             else:
                 cache[key] = np.concatenate(parts)
         return cache[key]
+
+    def outside_training(self) -> np.ndarray | None:
+        """The pool when its maps are in no split (fresh maps of the generator), else None (a pool of training
+        maps): real maps the memorisation check can set beside the training maps."""
+        return self.pool if self.source == "fresh" else None
 
     def describe(self) -> str:
         """One sentence for a report: what the null is made of."""

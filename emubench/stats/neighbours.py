@@ -235,34 +235,40 @@ class ShiftNeighbourIndex:
         """Nearest reference of each query map (Q, H, W): ``distance`` (Q,) RMS κ over the overlap, ``index``
         (Q,), ``symmetry`` (Q,) applied to the query, ``offset`` (Q, 2): the reference pixel r[y, x] faces
         σq[y + dy, x + dx]."""
+        out = self.query_candidates(queries, chunk)
+        j = out["distance"].argmin(1)
+        rows = np.arange(len(j))
+        return {k: v[rows, j] for k, v in out.items()}
+
+    def query_candidates(self, queries: Any, chunk: int = 128) -> dict[str, np.ndarray]:
+        """Every candidate of each query map (Q, H, W), measured exactly: ``distance`` (Q, C), ``index`` (Q, C),
+        ``symmetry`` (Q, C), ``offset`` (Q, C, 2), as in ``query``, for the C = ``candidates`` best fingerprint
+        matches (a reference may appear under several symmetries)."""
         qa = to_tensor(queries)
         if qa.shape[-1] != self.n:
             raise ValueError(f"query maps are {qa.shape[-1]}² but reference maps {self.n}²")
+        c = self.candidates
         out = {
-            "distance": np.empty(len(qa)),
-            "index": np.empty(len(qa), np.int64),
-            "symmetry": np.empty(len(qa), np.int64),
-            "offset": np.empty((len(qa), 2), np.int64),
+            "distance": np.empty((len(qa), c)),
+            "index": np.empty((len(qa), c), np.int64),
+            "symmetry": np.empty((len(qa), c), np.int64),
+            "offset": np.empty((len(qa), c, 2), np.int64),
         }
         for start in range(0, len(qa), chunk):
             q = qa[start : start + chunk].to(self.device, torch.float32)
             ref, sym = self._candidates(q)
-            k = ref.shape[1]
-            qs = torch.stack([symmetry(q[i], int(sym[i, j])) for i in range(len(q)) for j in range(k)])
+            qs = torch.stack([symmetry(q[i], int(sym[i, j])) for i in range(len(q)) for j in range(c)])
             d, off = self._exact(qs, self.refs[ref.reshape(-1)])
-            d, off = d.reshape(len(q), k), off.reshape(len(q), k)
-            j = d.argmin(1)
-            rows = torch.arange(len(q))
             sl = slice(start, start + len(q))
-            out["distance"][sl] = d[rows, j].cpu().numpy()
-            out["index"][sl] = ref[rows, j].cpu().numpy()
-            out["symmetry"][sl] = sym[rows, j].cpu().numpy()
-            flat = off[rows, j].cpu().numpy()
+            out["distance"][sl] = d.reshape(len(q), c).cpu().numpy()
+            out["index"][sl] = ref.cpu().numpy()
+            out["symmetry"][sl] = sym.cpu().numpy()
+            flat = off.cpu().numpy()
             cyclic = flat < 0
             size = np.where(cyclic, self.n, self.pad)
             flat = np.where(cyclic, -1 - flat, flat)
             dy, dx = flat // size, flat % size
             out["offset"][sl] = np.stack(
                 [np.where(dy >= self.n, dy - size, dy), np.where(dx >= self.n, dx - size, dx)], 1
-            )
+            ).reshape(len(q), c, 2)
         return out
