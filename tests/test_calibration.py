@@ -157,16 +157,18 @@ def test_an_emulator_seed_equal_to_the_reference_seed_is_refused(which):
         getattr(calibration, which)("lognormal-cosmo-64", [6, 7], options={"seed": 7})
 
 
-def test_floors_are_the_same_for_every_model(splits):
+def test_floors_are_the_same_for_every_model():
     """The null is made of real maps only, so a row's floor depends on the reference and the settings, never on
     the model: a perfect emulator, the same maps with 1 σ_κ white noise, ``grf`` and ``memoriser``, each scored
-    with a cache of its own (the null computed anew), get the same floor on every summary row. (When the null
-    drew from generated ∪ fresh maps, 1 σ_κ noise passed minkowski/covariance and V0's χ²/dof floor ran from
-    0.8 to 4,583 across models.)"""
+    with a cache of its own (the null computed anew), get the same floor on every summary row (n = 154). (When
+    the null drew from generated ∪ fresh maps, 1 σ_κ noise passed minkowski/covariance and V0's χ²/dof floor ran
+    from 0.8 to 4,583 across models.)"""
     from emubench.calibration import perfect_maps
+    from emubench.data import open_dataset, split
 
+    splits = split(open_dataset("lognormal-lcdm-64", n_maps=1024), 0)
     n = len(splits["val"])
-    perfect = perfect_maps("lognormal-lcdm-64", {"n_maps": 2048}, 100, n)
+    perfect = perfect_maps("lognormal-lcdm-64", {"n_maps": 1024}, 100, n)
     noisy = perfect + np.random.default_rng(1).standard_normal(perfect.shape).astype(np.float32) * perfect.std()
     sets = {"perfect": perfect, "noise": noisy}
     for name in ("grf", "memoriser"):
@@ -177,22 +179,24 @@ def test_floors_are_the_same_for_every_model(splits):
         summary = df[df.summary].set_index(["metric", "statistic"])
         floors[name] = summary["floor"]
         flagged[name] = {(r.metric, r.aspect) for r in verdicts(df).itertuples() if r.verdict == "flag"}
+    assert len(floors["perfect"]) > 30
     for name, f in floors.items():
         assert np.array_equal(f.to_numpy(), floors["perfect"].to_numpy()), name
     assert not flagged["perfect"]
     assert {("minkowski", "covariance"), ("pixel-ks", "distribution"), ("power-spectrum", "mean")} <= flagged["noise"]
+    assert ("memorisation", "memorisation") in flagged["memoriser"]
 
 
 def test_power_never_falls_as_a_flaw_grows():
     """Every distributional verdict against amplitude (to 10%), smoothing (to 2 px), white noise (to 3 σ_κ) and
-    variance (to 20%) at a small size (n = 307, one basis, 400 null draws): no verdict passes a flaw larger than
+    variance (to 20%) at a small size (n = 154, one basis, 400 null draws): no verdict passes a flaw larger than
     one it flagged; the largest of each flaw is flagged by most verdicts. ``passes_after_flag`` finds a fall
     where there is one."""
     import pandas as pd
 
     from emubench.calibration import FLAWS, passes_after_flag, sensitivity
 
-    table, smallest = sensitivity("lognormal-lcdm-64", [100], options={"n_maps": 2048}, floor_draws=400)
+    table, smallest = sensitivity("lognormal-lcdm-64", [100], options={"n_maps": 1024}, floor_draws=400)
     assert set(table.flaw) == set(FLAWS) and table.level.max() >= 3.0
     assert passes_after_flag(table).empty, passes_after_flag(table)
     assert (smallest.passed_above == "").all()

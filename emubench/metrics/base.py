@@ -162,7 +162,9 @@ def summaries_from_moments(
     d = ma - mr
     chi2 = np.einsum("db,dbc,dc->d", d, prec, d) / b
     va, vr = np.diagonal(ca, axis1=1, axis2=2), np.diagonal(cr, axis1=1, axis2=2)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # over: a bin whose spread is nearly zero in one set (a threshold below nearly every pixel) divides by a
+    # subnormal; such correlations are clipped to [−1, 1] below, where every correlation lies
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         dev = d / np.sqrt(vr / n_r)
         ratio = np.where(mr != 0, ma / mr, np.nan)
         log_ratio2 = np.where(np.isfinite(ratio) & (ratio > 0), np.log(np.where(ratio > 0, ratio, 1.0)) ** 2, np.nan)
@@ -178,7 +180,11 @@ def summaries_from_moments(
         "rms-log-ratio": np.where(have, np.sqrt(np.nanmean(np.where(have[:, None], log_ratio2, 0.0), axis=1)), np.inf),
         "max-abs-log-std-ratio": np.where(np.isfinite(log_std).all(1), np.max(np.nan_to_num(log_std), axis=1), np.inf),
         "corr-rms-diff": (
-            np.sqrt(np.mean(((np.nan_to_num(corr_a, nan=0.0) - corr_r)[:, off]) ** 2, axis=1))
+            np.sqrt(
+                np.mean(
+                    ((np.clip(np.nan_to_num(corr_a, nan=0.0), -1, 1) - np.clip(corr_r, -1, 1))[:, off]) ** 2, axis=1
+                )
+            )
             if b > 1
             else np.zeros(len(ma))
         ),

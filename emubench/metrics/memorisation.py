@@ -9,7 +9,7 @@ from ..contracts import MetricResult, Plot
 from .base import CI_LEVEL, Context, clopper_pearson, row
 
 CUTOFF = 3.0  # maps count from this many times the 99th percentile of held-out maps' margins (see Memorisation)
-CANDIDATES = 8  # fingerprint matches measured exactly per map, over every set at once
+CANDIDATES = 6  # fingerprint matches measured exactly per map, over every set at once
 
 
 def inverse_symmetry(k: int) -> int:

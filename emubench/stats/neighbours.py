@@ -211,22 +211,34 @@ class ShiftNeighbourIndex:
         best = d.reshape(len(q), -1).topk(self.candidates, largest=False).indices  # over (symmetry, reference)
         return best % len(self.refs), best // len(self.refs)
 
-    def _exact(self, qs: torch.Tensor, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Smallest RMS difference of pairs (qs[i], r[i]) over every cyclic shift and every offset of the zero-padded
-        maps that keeps ``min_overlap`` of the pixels, and where it is: a flat index into the padded (2n)² grid of
-        offsets for the latter, minus 1 − (flat cyclic index) for the former (so −1 … −n² are cyclic shifts)."""
+    def _query_transforms(self, qs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """What ``_exact`` needs of query maps qs (Q, n, n): Σq², the n×n transform, and the (2n)² transforms of q
+        and q² (computed once per (query, symmetry), however many candidates share it)."""
+        p = self.pad
+        return (
+            (qs * qs).sum((-2, -1)),
+            torch.fft.rfft2(qs),
+            torch.fft.rfft2(qs, s=(p, p)),
+            torch.fft.rfft2(qs * qs, s=(p, p)),
+        )
+
+    def _exact(self, qt: tuple[torch.Tensor, ...], r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Smallest RMS difference of pairs (query i, r[i]) (the query given by its ``_query_transforms`` qt) over
+        every cyclic shift and every offset of the zero-padded maps that keeps ``min_overlap`` of the pixels, and
+        where it is: a flat index into the padded (2n)² grid of offsets for the latter, minus 1 − (flat cyclic
+        index) for the former (so −1 … −n² are cyclic shifts)."""
         p, n = self.pad, self.n
-        qq, rr = (qs * qs).sum((-2, -1)), (r * r).sum((-2, -1))
+        qq, fq_cyc, fq, fq2 = qt
+        rr = (r * r).sum((-2, -1))
         # cyclic: |q − roll(r, s)|² = Σq² + Σr² − 2 (q ⋆ r)(s) over all n² pixels
-        cyc = torch.fft.irfft2(torch.fft.rfft2(qs) * torch.fft.rfft2(r).conj(), s=(n, n))
+        cyc = torch.fft.irfft2(fq_cyc * torch.fft.rfft2(r).conj(), s=(n, n))
         cyc = (qq[:, None, None] + rr[:, None, None] - 2 * cyc).clamp(min=0) / (n * n)
-        fq, fq2 = torch.fft.rfft2(qs, s=(p, p)), torch.fft.rfft2(qs * qs, s=(p, p))
         fr, fr2 = torch.fft.rfft2(r, s=(p, p)), torch.fft.rfft2(r * r, s=(p, p))
         m = self.mask_ft
         # Σ over the overlap of (q − r_s)² = Σ q²·1_r + Σ 1_q·r² − 2 Σ q·r, each a cross-correlation
         s = torch.fft.irfft2(fq2 * m.conj() + m * fr2.conj() - 2 * fq * fr.conj(), s=(p, p))
         msd = torch.where(self.valid, s.clamp(min=0) / self.count, torch.full_like(s, float("inf")))
-        best_pad, best_cyc = msd.reshape(len(qs), -1).min(1), cyc.reshape(len(qs), -1).min(1)
+        best_pad, best_cyc = msd.reshape(len(r), -1).min(1), cyc.reshape(len(r), -1).min(1)
         use_cyc = best_cyc.values < best_pad.values
         where = torch.where(use_cyc, -1 - best_cyc.indices, best_pad.indices)
         return torch.minimum(best_cyc.values, best_pad.values).sqrt(), where
@@ -257,8 +269,12 @@ class ShiftNeighbourIndex:
         for start in range(0, len(qa), chunk):
             q = qa[start : start + chunk].to(self.device, torch.float32)
             ref, sym = self._candidates(q)
-            qs = torch.stack([symmetry(q[i], int(sym[i, j])) for i in range(len(q)) for j in range(c)])
-            d, off = self._exact(qs, self.refs[ref.reshape(-1)])
+            # each (query, symmetry) transformed once, then gathered for every candidate that shares it
+            key = (torch.arange(len(q), device=q.device)[:, None] * 8 + sym).reshape(-1)
+            unique, pick = torch.unique(key, return_inverse=True)
+            qs = torch.stack([symmetry(q[int(k) // 8], int(k) % 8) for k in unique])
+            qt = tuple(t[pick] for t in self._query_transforms(qs))
+            d, off = self._exact(qt, self.refs[ref.reshape(-1)])
             sl = slice(start, start + len(q))
             out["distance"][sl] = d.reshape(len(q), c).cpu().numpy()
             out["index"][sl] = ref.cpu().numpy()
