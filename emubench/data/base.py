@@ -131,8 +131,8 @@ class MapSet:
                 for i in sorted({*range(min(n, 32)), *range(max(0, n - 32), n)}):
                     h.update(np.ascontiguousarray(self.get(i)).tobytes())
             else:
-                for s in range(0, n, HASH_CHUNK):
-                    h.update(np.ascontiguousarray(self.get(slice(s, min(n, s + HASH_CHUNK)))).tobytes())
+                for s in range(0, n, HASH_CHUNK):  # the array's own buffer: no copy (tobytes doubled the time)
+                    h.update(np.ascontiguousarray(self.get(slice(s, min(n, s + HASH_CHUNK)))))
             self._hashes[version] = h.hexdigest()[:16]
         return self._hashes[version]
 

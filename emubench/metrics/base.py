@@ -403,7 +403,27 @@ class FeatureMetric:
         for label, f in (("generated", fg), ("reference", fr), ("heldout", fh)) if self.plot_features else ():
             for key, v in f.items():
                 curves += curve_records(key, label, x, v)
+        if self.plot_features:
+            curves += self.null_band(x, fg, ctx)
         return MetricResult(rows, curves)
+
+    def null_band(self, x: np.ndarray, fg: dict, ctx: Context, level: float = 0.95) -> list[dict]:
+        """The central ``level`` of each bin's mean curve over the null draws (n real maps each), as curve records
+        of sets "null-low" and "null-high": the report's grey band comes from the same null as the floors."""
+        from ..stats import to_tensor
+
+        per_map = lambda maps: self.features(to_tensor(np.asarray(maps)).to(ctx.device), ctx)[1]  # noqa: E731
+        fp = ctx.null.features(per_map, ctx.cache, (self.name, "pool"))
+        out = []
+        for key in fg:
+            means = np.concatenate([sel @ fp[key].astype(np.float32) / ctx.null.n for sel in ctx.null.selections()])
+            lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2], axis=0)
+            for label, q in (("null-low", lo), ("null-high", hi)):
+                out += [
+                    {"statistic": key, "x": float(xi), "set": label, "mean": float(v), "std": float("nan")}
+                    for xi, v in zip(x, q)
+                ]
+        return out
 
     def null_summaries(self, fg: dict, fr: dict, ctx: Context) -> dict[str, np.ndarray]:
         """Every summary statistic in every null draw: {name: (D,)}. The pool's features are computed once per

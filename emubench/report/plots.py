@@ -76,12 +76,23 @@ def _ratio(c: pd.DataFrame, ref: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return r["x"].to_numpy(float), (r["mean"] / r["mean_ref"]).to_numpy(float)
 
 
+def _band(records: pd.DataFrame, stat: str, rx: np.ndarray, rm: np.ndarray, rs: np.ndarray, n: int | None):
+    """(low, high, legend) of the real-vs-real band at the reference's x: the central 95% of the null draws' mean
+    curves where the metric recorded them (sets "null-low", "null-high": the null the floors come from), else
+    ±2·√2·std/√n around the reference mean (metrics that record no null curves, older scores)."""
+    lo, hi = _curve(records, stat, "null-low"), _curve(records, stat, "null-high")
+    if len(lo) == len(rx) and len(hi) == len(rx) and len(rx):
+        return lo["mean"].to_numpy(float), hi["mean"].to_numpy(float), "real vs real: 95% of the null draws"
+    half = 2 * np.sqrt(2) * rs / np.sqrt(n) if n and len(rx) else np.full(len(rx), np.nan)
+    return rm - half, rm + half, "real vs real ±2σ"
+
+
 def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
     """The figure ``plot`` declares, or None when no statistic of it has curves.
 
     curves: curve records of one metric (statistic, x, set, mean, std) with a ``model`` column; the real sets are
-    taken from the first model's records, every model's "generated" set is drawn. n: maps per set (the band is
-    ±2·√2·std/√n, the spread of the difference of two real sets' means).
+    taken from the first model's records, every model's "generated" set is drawn. n: maps per set (the band:
+    ``_band``).
     """
     models = list(dict.fromkeys(curves["model"]))
     stats = [s for s in plot.statistics if (curves["statistic"] == s).any()]
@@ -104,12 +115,12 @@ def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
         ratio = plot.ratio and len(ref) > 0
         ratios: list[np.ndarray] = []
         rx, rm = ref["x"].to_numpy(float), ref["mean"].to_numpy(float)
-        half = 2 * np.sqrt(2) * ref["std"].to_numpy(float) / np.sqrt(n) if n and len(ref) else np.full(len(ref), np.nan)
-        if np.isfinite(half).any():
-            lo, hi = _y(plot, rx, rm - half), _y(plot, rx, rm + half)
+        band_lo, band_hi, band_label = _band(first, stat, rx, rm, ref["std"].to_numpy(float), n)
+        if np.isfinite(band_hi).any():
+            lo, hi = _y(plot, rx, band_lo), _y(plot, rx, band_hi)
             if plot.yscale == "log":
                 lo = np.where(lo > 0, lo, _y(plot, rx, rm) * 1e-3)
-            ax.fill_between(rx, lo, hi, color="0.85", lw=0, label="real vs real ±2σ")
+            ax.fill_between(rx, lo, hi, color="0.85", lw=0, label=band_label)
         for label, (style, lw, name) in REAL.items():
             _line(ax, plot, _curve(first, stat, label), style, lw=lw, label=name)
         for m in models:
@@ -126,10 +137,11 @@ def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
         if ratio:
             rax = axes[1, j]
             ok = rm > 0
-            rel = np.where(ok, half / np.where(ok, rm, 1), np.nan)
-            if np.isfinite(rel).any():
-                rax.fill_between(rx[ok], 1 - rel[ok], 1 + rel[ok], color="0.85", lw=0)
-                ratios += [1 - rel[ok], 1 + rel[ok]]
+            rel_lo = np.where(ok, band_lo / np.where(ok, rm, 1), np.nan)
+            rel_hi = np.where(ok, band_hi / np.where(ok, rm, 1), np.nan)
+            if np.isfinite(rel_hi).any():
+                rax.fill_between(rx[ok], rel_lo[ok], rel_hi[ok], color="0.85", lw=0)
+                ratios += [rel_lo[ok], rel_hi[ok]]
             x, r = _ratio(_curve(first, stat, "heldout"), ref)
             rax.plot(x, r, "k:", lw=1.2)
             ratios.append(r)
