@@ -20,8 +20,8 @@ def test_compare_curves_identical_sets_and_shifted_mean():
 
 
 def test_batched_summaries_equal_one_at_a_time():
-    """The null draws' summaries come from subset moments (matrix products); they equal direct computation of
-    each draw's maps (rows of the pool) against the fixed reference."""
+    """The null draws' summaries come from set moments (matrix products of counts); they equal direct computation
+    of each draw's maps (rows of the pool, drawn with replacement) against the fixed reference."""
     from emubench.metrics.base import FeatureMetric
     from emubench.metrics.null import NullDraws
 
@@ -32,6 +32,7 @@ def test_batched_summaries_equal_one_at_a_time():
     m.amplitude = True
     null = NullDraws.make(np.zeros((120, 2, 2)), 30, 7, 0, "fresh")
     got = m.null_draw_summaries(pool, r, null)
+    assert any(len(np.unique(idx)) < len(idx) for idx in null.index)  # with replacement: repeats are counted
     for d, idx in enumerate(null.index):
         want = curve_summaries(pool[idx], r, amplitude=True)
         for k, v in want.items():

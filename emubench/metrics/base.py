@@ -126,9 +126,10 @@ def moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def subset_moments(select: np.ndarray, x: np.ndarray, xx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Means (D, B) and covariances (D, B, B) of D subsets of the rows of x (P, B) at once.
+    """Means (D, B) and covariances (D, B, B) of D sets of rows of x (P, B) at once.
 
-    select: (D, P) 0/1 membership, every subset of the same size m; xx: (P, B·B) per-row outer products.
+    select: (D, P) counts of each row in each set (0/1 for subsets; more where rows repeat), every set of the
+    same size m; xx: (P, B·B) per-row outer products.
     Two matrix products instead of D fancy-indexed copies: this is what makes thousands of null draws cheap.
     x should be centred (``null_draw_summaries`` subtracts the population mean), so that float32 products lose
     nothing to cancellation in E[xxᵀ] − E[x]E[x]ᵀ."""

@@ -55,6 +55,7 @@ def summary_row(r: Any) -> dict[str, Any]:
         "ci": ci,
         "p_value": fmt(r.p_value) if np.isfinite(r.p_value) else "",
         "flagged": bool(r.flagged),
+        "one_sided": bool(getattr(r, "one_sided", False)),
     }
 
 
