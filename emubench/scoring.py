@@ -110,7 +110,9 @@ def score(
         )
     reference, heldout = val.head(n), test.head(n)
     cache = {} if cache is None else cache
-    key = (n, settings.floor_draws, settings.seed, choose_source(settings.null, val), _fingerprint(reference))
+    # what the cached null, pool features and memorisation index depend on (besides the training split)
+    key = (n, settings.floor_draws, settings.seed, choose_source(settings.null, val))
+    key += (_fingerprint(reference), _fingerprint(heldout))
     if "null" not in cache:
         cache["null"], cache["key"] = make_null(splits, n, settings.floor_draws, settings.seed, settings.null), key
     elif cache.get("key") != key:
@@ -170,7 +172,7 @@ def score(
 
 
 def _fingerprint(maps: np.ndarray) -> str:
-    """A hash of the reference maps, so that a score cache is never reused against another reference."""
+    """A hash of maps (the reference, the held-out set), so that a score cache is never reused against others."""
     import hashlib
 
     return hashlib.sha256(np.ascontiguousarray(maps, dtype=np.float32).tobytes()).hexdigest()[:16]

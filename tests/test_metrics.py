@@ -1,9 +1,10 @@
-"""Metrics: exact permutation KS, curve comparisons, floors, and the built-in metrics on real-vs-real data."""
+"""Metrics: curve comparisons, calibrated floors, the score cache, and the built-in metrics on real-vs-real data."""
 
 import numpy as np
 import pytest
 from scipy import stats as sps
 
+from emubench.errors import EmubenchError
 from emubench.metrics.base import calibrate, compare_curves, curve_summaries
 from emubench.scoring import score, verdicts
 
@@ -108,6 +109,17 @@ def test_score_refuses_mismatched_sizes(small_splits):
         score(np.full((10, 64, 64), np.nan, np.float32), small_splits)
     with pytest.raises(EmubenchError, match="generated set has only 10"):
         score(np.zeros((10, 64, 64), np.float32), small_splits, n=100)
+
+
+def test_a_score_cache_is_refused_for_other_settings(small_splits):
+    """A cache holds the null of one reference and one set of settings; reusing it with another n or seed is a
+    one-line error, not a silently wrong null."""
+    test = small_splits["test"].head(len(small_splits["test"]))
+    cache: dict = {}
+    score(test, small_splits, metrics=["power-spectrum"], floor_draws=200, bootstrap_draws=0, cache=cache)
+    for change in ({"n": 20}, {"seed": 3}, {"floor_draws": 300}):
+        with pytest.raises(EmubenchError, match="this score cache holds the null of another reference"):
+            score(test, small_splits, **{"metrics": ["power-spectrum"], "floor_draws": 200, **change}, cache=cache)
 
 
 def test_same_seeds_same_table(small_splits):
