@@ -237,7 +237,7 @@ def _header(entries: list[Scored], columns: list[tuple[str, str]], common: list[
         ),
         "ranked_on": common,
         "floors": floors,
-        "floor_label": "real-vs-real floor (median)",
+        "floor_label": "real-vs-real floor",
         "across": None,
     }
 
