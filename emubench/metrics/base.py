@@ -411,10 +411,7 @@ class FeatureMetric:
     def null_band(self, x: np.ndarray, fg: dict, ctx: Context, level: float = 0.95) -> list[dict]:
         """The central ``level`` of each bin's mean curve over the null draws (n real maps each), as curve records
         of sets "null-low" and "null-high": the report's grey band comes from the same null as the floors."""
-        from ..stats import to_tensor
-
-        per_map = lambda maps: self.features(to_tensor(np.asarray(maps)).to(ctx.device), ctx)[1]  # noqa: E731
-        fp = ctx.null.features(per_map, ctx.cache, (self.name, "pool"))
+        fp = self.pool_features(ctx)
         out = []
         for key in fg:
             means = np.concatenate([sel @ fp[key].astype(np.float32) / ctx.null.n for sel in ctx.null.selections()])
@@ -426,13 +423,18 @@ class FeatureMetric:
                 ]
         return out
 
-    def null_summaries(self, fg: dict, fr: dict, ctx: Context) -> dict[str, np.ndarray]:
-        """Every summary statistic in every null draw: {name: (D,)}. The pool's features are computed once per
-        null and kept in ``ctx.cache``; the generated maps' features ``fg`` only name the keys."""
+    def pool_features(self, ctx: Context) -> dict[str, np.ndarray]:
+        """{statistic prefix: (P, B)} per-map features of the null's pool, computed once per reference and kept in
+        ``ctx.cache`` (scores of many models against one reference share them)."""
         from ..stats import to_tensor
 
         per_map = lambda maps: self.features(to_tensor(np.asarray(maps)).to(ctx.device), ctx)[1]  # noqa: E731
-        fp = ctx.null.features(per_map, ctx.cache, (self.name, "pool"))
+        return ctx.null.features(per_map, ctx.cache, (self.name, "pool"))
+
+    def null_summaries(self, fg: dict, fr: dict, ctx: Context) -> dict[str, np.ndarray]:
+        """Every summary statistic in every null draw: {name: (D,)}. The generated maps' features ``fg`` only name
+        the keys: the null never sees them."""
+        fp = self.pool_features(ctx)
         out: dict[str, np.ndarray] = {}
         for key in fg:
             prefix = f"{key}-" if len(fg) > 1 else ""
