@@ -130,6 +130,7 @@ def score(
         null=cache["null"],
         bootstrap_draws=settings.bootstrap_draws,
         cache=cache,
+        params=None if val.params is None or not len(val) else val.params[0],
     )
     rows, curves = [], []
     for name, metric in instances.items():

@@ -59,6 +59,8 @@ class Context:
     # What does not depend on the generated maps (the null pool's features, held-out distances), kept across
     # scores of many emulators against the same splits, n and seed (``score(cache=...)``); empty otherwise.
     cache: dict = field(default_factory=dict)
+    # the reference's parameters (P,) when it is one cosmology of a dataset of several, else None
+    params: np.ndarray | None = None
 
     @property
     def floor_draws(self) -> int:
