@@ -177,3 +177,21 @@ def test_values_the_reference_never_reaches_are_not_dropped(small_splits):
     planted, _ = score(bad, small_splits, **kw)
     v0 = planted[planted.statistic == "V0-outside-reference-range"].iloc[0]
     assert v0.flagged and v0.value == pytest.approx(15 / len(test)) and v0.ci_low <= v0.value <= v0.ci_high
+
+
+def test_files_draw_their_null_from_the_training_split(small_splits):
+    """Maps without a generator (files): the null is drawn from the training split (real maps, never the
+    generated ones), and asking for a fresh null is a one-line error naming the way out."""
+    from emubench.data import MapSet, split
+
+    full = small_splits["train"]
+    maps = np.concatenate([full.head(len(full)), small_splits["val"].head(len(small_splits["val"]))])
+    files = split(MapSet(maps, full.side_deg, "files"), 0)  # no ``fresh``: as files of real maps are
+    test = files["test"].head(len(files["test"]))
+    df, ctx = score(test, files, metrics=["power-spectrum"], floor_draws=200, bootstrap_draws=0)
+    cal = ctx.extras["calibration"]
+    assert cal["null"] == "train" and "training split" in cal["null_description"]
+    assert cal["null_pool"] == min(len(files["train"]), 8 * len(files["val"]))
+    assert not verdicts(df).verdict.eq("flag").any()
+    with pytest.raises(EmubenchError, match="has no generator: a fresh null is not possible, use --null train"):
+        score(test, files, metrics=["power-spectrum"], floor_draws=200, null="fresh")
