@@ -26,6 +26,8 @@ from typing import Any
 
 from .errors import EmubenchError
 
+HASH_VERSIONS = (1, 2)  # the MapSet.content_hash versions this emubench computes and manifests may name
+
 MANIFEST_VERSION = 1
 _NONE = type(None)
 _NUMBER = (int, float)
@@ -93,7 +95,7 @@ def validate_manifest(manifest: Any, path: str | os.PathLike) -> dict[str, Any]:
     if isinstance(ds, dict):
         _check_keys(ds, DATASET_SCHEMA, "dataset.", path, strict)
         version = ds.get("hash_version", 1)  # optional: manifests before it hashed with version 1
-        if isinstance(version, bool) or version not in (1, 2):
+        if isinstance(version, bool) or version not in HASH_VERSIONS:
             raise EmubenchError(f"{path}: manifest key 'dataset.hash_version' must be 1 or 2, got {version!r}")
         if not ds.get("name") and not ds.get("files"):
             raise EmubenchError(

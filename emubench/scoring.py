@@ -176,7 +176,7 @@ def _fingerprint(maps: np.ndarray) -> str:
     """A hash of maps (the reference, the held-out set), so that a score cache is never reused against others."""
     import hashlib
 
-    return hashlib.sha256(np.ascontiguousarray(maps, dtype=np.float32).tobytes()).hexdigest()[:16]
+    return hashlib.sha256(np.ascontiguousarray(maps, dtype=np.float32)).hexdigest()[:16]  # the buffer: no copy
 
 
 def several_cosmologies(splits: dict[str, MapSet]) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmubenchError
+from ..manifest import HASH_VERSIONS
 
 SPLITS = ("train", "val", "test")
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
@@ -114,13 +115,23 @@ class MapSet:
         out.fresh = None if base is None else (lambda n_maps, seed=0: base(n_maps, seed, params=theta))
         return out
 
+    def of_cosmology(self, params: Sequence[float] | None) -> MapSet | None:
+        """The maps at ``params`` (one vector) when these span several cosmologies, None when none is at it; the
+        maps themselves when they carry no parameters, hold only that cosmology, or ``params`` is None."""
+        if self.params is None or params is None:
+            return self
+        here = np.all(np.isclose(self.params, np.asarray(params, dtype=np.float64), rtol=0, atol=1e-9), axis=1)
+        if here.all():
+            return self
+        return self.at(params) if here.any() else None
+
     def content_hash(self, version: int | None = None) -> str:
         """A short hash of shape, side, every map's parameters (where given) and every map's float32 κ, read
         ``HASH_CHUNK`` maps at a time (memory-mapped files are streamed, never loaded whole): a change to any one
         map changes it. ``version`` 1 is the hash of manifests written before version 2 (the first and last 32
         maps only), kept so that those runs still check against their data. Computed once per map set."""
         version = HASH_VERSION if version is None else int(version)
-        if version not in (1, 2):
+        if version not in HASH_VERSIONS:
             raise EmubenchError(f"{self.name}: unknown content hash version {version} (this emubench knows 1 and 2)")
         if version not in self._hashes:
             h = hashlib.sha256(f"{self.maps.shape}|{self.side_deg}".encode())

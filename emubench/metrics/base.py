@@ -416,7 +416,8 @@ class FeatureMetric:
         fp = self.pool_features(ctx)
         out = []
         for key in fg:
-            means = np.concatenate([sel @ fp[key].astype(np.float32) / ctx.null.n for sel in ctx.null.selections()])
+            x32 = fp[key].astype(np.float32)
+            means = np.concatenate([sel @ x32 / ctx.null.n for sel in ctx.null.selections()])
             lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2], axis=0)
             for label, q in (("null-low", lo), ("null-high", hi)):
                 out += [

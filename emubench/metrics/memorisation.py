@@ -163,14 +163,11 @@ class _Sets:
 
     @classmethod
     def build(cls, ctx: Context, r: np.ndarray, h: np.ndarray) -> _Sets:
-        train = ctx.train
-        if ctx.params is not None and train.params is not None:
-            # At one cosmology of several: the training maps of that cosmology, like the controls (all of them
-            # would make ~100 chunks beside a few control sets, and the test nearly blind). At a held-out
-            # cosmology there are none: every training map, and the test is weak there.
-            here = np.all(np.isclose(train.params, ctx.params, rtol=0, atol=1e-9), axis=1)
-            if here.any():
-                train = train.at(ctx.params)
+        # At one cosmology of several: the training maps of that cosmology, like the controls (all of them would
+        # make ~100 chunks beside a few control sets, and the test nearly blind). At a held-out cosmology there are
+        # none: every training map, and the test is weak there.
+        here = ctx.train.of_cosmology(ctx.params)
+        train = ctx.train if here is None else here
         train_maps = np.asarray(train.get(slice(0, len(train))), dtype=np.float32)
         m = len(r)
         controls = [r]

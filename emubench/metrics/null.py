@@ -25,7 +25,7 @@ own offset from the truth, 1/POOL_FACTOR of a set's variance, shared by every dr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -46,14 +46,11 @@ class NullDraws:
 
     source: "fresh" or "train" (where the pool came from); pool: (P, H, W) κ real maps outside the reference and the
     held-out set; index: (D, n) rows of ``pool`` for each of the D draws (with replacement), each compared with the
-    fixed reference.
-    ``key`` is what the draws depend on (n, draws, seed, source, pool size); ``ScoreCache`` refuses to reuse them
-    for another key."""
+    fixed reference. (``scoring.score`` keys a cached null by what it depends on and refuses another.)"""
 
     source: str
     pool: np.ndarray
     index: np.ndarray
-    key: tuple = field(default=())
 
     @classmethod
     def make(cls, pool: np.ndarray, n: int, draws: int, seed: int, source: str) -> NullDraws:
@@ -64,7 +61,7 @@ class NullDraws:
             raise EmubenchError(f"a null of {source} maps needs at least 2n = {2 * n} of them, got {len(pool)}")
         rng = np.random.default_rng([seed, _STREAM])
         index = np.sort(rng.integers(0, len(pool), (draws, n)), axis=1)
-        return cls(source, pool, index, (n, draws, seed, source, len(pool)))
+        return cls(source, pool, index)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -134,15 +131,13 @@ def make_null(splits: dict[str, MapSet], n: int, draws: int, seed: int, choice: 
         pool = splits["val"].fresh(size, seed)
     else:
         train, val = splits.get("train"), splits["val"]
-        if train is not None and train.params is not None and val.params is not None and len(val):
-            theta = val.params[0]  # a score at one cosmology: its null is made of maps of that cosmology
-            if not np.all(train.params == theta):
-                if val.is_heldout(theta):
-                    raise EmubenchError(
-                        f"{val.name}: a held-out cosmology has no training maps to draw a null from "
-                        "(--null fresh needs a generator)"
-                    )
-                train = train.at(theta)
+        if train is not None and val.params is not None and len(val):
+            train = train.of_cosmology(val.params[0])  # a score at one cosmology: a null of that cosmology's maps
+            if train is None:
+                raise EmubenchError(
+                    f"{val.name}: no training maps at this cosmology (a held-out one) to draw a null from "
+                    "(--null fresh needs a generator)"
+                )
         have = 0 if train is None else len(train)
         if have < 2 * n:
             raise EmubenchError(
