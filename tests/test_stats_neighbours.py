@@ -119,3 +119,76 @@ def test_shift_index_finds_translated_rotated_and_cropped_copies(small_maps):
     assert found.mean() >= 0.9 and np.allclose(out["distance"][found], 0, atol=2e-3 * sigma)
     plain, _ = brute_force(copies, refs)
     assert (plain / 64 > 0.5 * sigma).all()  # what a search without translations sees: no copy at all
+
+
+def _square_distance_brute(q: np.ndarray, r: np.ndarray, shift: tuple[int, int]) -> float:
+    """The smallest RMS difference over the (n/2)² squares inside q of q(y) − r(y + shift mod n), in float64."""
+    n, w = q.shape[-1], q.shape[-1] // 2
+    e = (q.astype(np.float64) - np.roll(r, (-shift[0], -shift[1]), axis=(0, 1))) ** 2
+    return min(float(np.sqrt(e[a : a + w, b : b + w].mean())) for a in range(n - w + 1) for b in range(n - w + 1))
+
+
+def test_patch_index_distance_is_the_best_square_at_the_alignment_it_reports():
+    """Every candidate's distance is the brute-force smallest RMS over the squares of σq at its reported shift
+    and symmetry (so a reported distance is never below the true one); and with every reference a candidate,
+    the nearest is no farther than brute force over all shifts of the whole map allows plus the alignment step
+    (a planted region copy sits at 0 with its shift, symmetry and corner)."""
+    from emubench.data.augment import symmetry
+    from emubench.metrics.memorisation import inverse_symmetry
+    from emubench.stats import PatchNeighbourIndex
+
+    rng = np.random.default_rng(0)
+    refs = rng.standard_normal((30, 16, 16)).astype(np.float32)
+    queries = rng.standard_normal((4, 16, 16)).astype(np.float32)
+    # query 0: under symmetry 5, its 8² square at (6, 2) is reference 7's square at (3, 5)
+    sq0 = np.ascontiguousarray(symmetry(queries[0], 5))
+    sq0[6:14, 2:10] = refs[7, 3:11, 5:13]
+    queries[0] = symmetry(sq0, inverse_symmetry(5))
+    out = PatchNeighbourIndex(refs, map_candidates=30, window_candidates=30).query_candidates(queries)
+    for i, q in enumerate(queries):
+        for c in range(0, out["distance"].shape[1], 7):
+            sq = np.ascontiguousarray(symmetry(q, int(out["symmetry"][i, c])))
+            shift = tuple(-out["offset"][i, c])  # r[y] faces σq[y + offset]: σq(y) faces r(y − offset)
+            want = _square_distance_brute(sq, refs[out["index"][i, c]], shift)
+            assert out["distance"][i, c] == pytest.approx(want, rel=1e-4, abs=1e-5)
+    j = out["distance"][0].argmin()
+    assert out["index"][0, j] == 7 and out["distance"][0, j] < 1e-5
+    assert tuple(out["corner"][0, j]) == (6, 2) and tuple(out["offset"][0, j]) == (3, -3)
+    assert out["symmetry"][0, j] in (5, 7)  # 7 = 5 turned by 180°: |F| cannot tell them apart, the shift can
+    sq = symmetry(queries[0], int(out["symmetry"][0, j]))
+    assert np.allclose(sq[6:14, 2:10], refs[7, 3:11, 5:13]) or out["symmetry"][0, j] == 5
+
+
+def test_patch_index_finds_patchworks_pasted_crops_and_noisy_copies(small_maps):
+    """Maps stitched from quadrants of 4 references (each shifted and turned), fresh maps with a 32² reference
+    crop pasted at a random place under a random symmetry, and whole shifted copies with 0.5 σ_κ of noise:
+    the nearest reference is a source at ~0 (the noise for whole copies) for nearly all of them; plain maps
+    are far from everything."""
+    from emubench.data.augment import symmetry
+    from emubench.stats import PatchNeighbourIndex
+
+    refs, fresh = small_maps[:200], small_maps[200:240]
+    sigma = refs.std()
+    rng = np.random.default_rng(2)
+    patch = np.empty_like(fresh)
+    patch_src = rng.integers(0, 200, (40, 4))
+    for i in range(40):
+        for j, (a, b) in enumerate(((0, 0), (0, 32), (32, 0), (32, 32))):
+            moved = symmetry(np.roll(refs[patch_src[i, j]], tuple(rng.integers(0, 64, 2)), axis=(0, 1)), j + i % 2)
+            patch[i, a : a + 32, b : b + 32] = moved[a : a + 32, b : b + 32]
+    paste, paste_src = fresh.copy(), rng.integers(0, 200, 40)
+    for i in range(40):
+        (oy, ox), (py, px) = rng.integers(0, 33, 2), rng.integers(0, 33, 2)
+        paste[i, py : py + 32, px : px + 32] = symmetry(refs[paste_src[i], oy : oy + 32, ox : ox + 32], i % 8)
+    copy_src = rng.choice(200, 40, replace=False)
+    noisy = np.roll(refs[copy_src], (5, 9), axis=(1, 2)) + 0.5 * sigma * rng.standard_normal(fresh.shape)
+    index = PatchNeighbourIndex(refs)
+    out = index.query(patch)
+    hit = (out["index"][:, None] == patch_src).any(1) & (out["distance"] < 1e-3 * sigma)
+    assert hit.mean() >= 0.9, hit.mean()
+    out = index.query(paste)
+    hit = (out["index"] == paste_src) & (out["distance"] < 1e-3 * sigma)
+    assert hit.mean() >= 0.7, hit.mean()
+    out = index.query(noisy.astype(np.float32))
+    assert (out["index"] == copy_src).all() and np.allclose(out["distance"], 0.5 * sigma, rtol=0.15)
+    assert (index.query(fresh)["distance"] > 0.5 * sigma).all()

@@ -8,8 +8,9 @@ from .. import stats
 from ..contracts import MetricResult, Plot
 from .base import CI_LEVEL, Context, clopper_pearson, row
 
-CUTOFF = 3.0  # maps count from this many times the 99th percentile of held-out maps' margins (see Memorisation)
-CANDIDATES = 6  # fingerprint matches measured exactly per map, over every set at once
+# maps count from this many times the 99th percentile of held-out maps' margins (see Memorisation); whole copies
+# with 0.5 σ_κ of noise have margins of 0.77-0.95 at the default size, the cutoff is ~0.63 there
+CUTOFF = 2.0
 
 
 def inverse_symmetry(k: int) -> int:
@@ -24,6 +25,16 @@ def aligned(train_map: np.ndarray, k: int, offset: tuple[int, int]) -> np.ndarra
     )
 
 
+def square_in_map(n: int, k: int, corner: tuple[int, int]) -> tuple[int, int, int]:
+    """(row, column, side) of the matching (n/2)² square in the generated map's own frame, given its top-left
+    ``corner`` in the frame of symmetry k (for outlining it in the report)."""
+    w = n // 2
+    m = np.zeros((n, n), bool)
+    m[corner[0] : corner[0] + w, corner[1] : corner[1] + w] = True
+    rows, cols = np.nonzero(stats.symmetry(m, inverse_symmetry(k)))
+    return int(rows.min()), int(cols.min()), w
+
+
 def like_sized_chunks(total: int, size: int) -> list[np.ndarray]:
     """Indices of ``total`` training maps in the fewest chunks of at most ``size`` maps, their sizes differing by
     at most one, so that every training map is in exactly one chunk."""
@@ -31,35 +42,39 @@ def like_sized_chunks(total: int, size: int) -> list[np.ndarray]:
 
 
 class Memorisation:
-    """Are generated maps much nearer to one training map than to any new real map, up to translations and
-    symmetries?
+    """Are generated maps, or large parts of them, much nearer to a training map than to any new real map, up to
+    translations and symmetries?
 
-    Distance: ``stats.ShiftNeighbourIndex``, the smallest RMS difference over the pixels two maps share, over
-    every offset that keeps half the pixels in common (cyclic shifts included) and the 8 symmetries of the
-    square. So a training map shifted by any number of pixels, cut at an offset, rotated or flipped, with or
-    without noise, is still near its source.
+    Distance: ``stats.PatchNeighbourIndex``, the RMS difference over the best-matching square of (n/2)² pixels
+    (a quarter of the map) at the best cyclic shift and symmetry of the square. So a training map shifted, cut
+    at an offset, rotated or flipped, with or without noise, is near its source, and so is a map stitched from
+    quadrants of training maps or a fresh map with a training crop pasted into it: each of their copied regions
+    sits at ~0 from its source.
 
     Like with like: the training split is cut into K chunks of at most as many maps as the validation split
     (every training map in one, ``like_sized_chunks``), and beside them stand J control sets of as many maps
     (to within one) of real maps in no training chunk: the validation maps and, where the null has fresh maps
     of the dataset's generator (``NullDraws.outside_training``), up to K − 1 sets of those. Per map: d1, the
-    smallest distance to any set, and d2, the smallest to another set (both from one search over all sets);
-    its *margin* is ln(d2 / d1), and it is *near a training map* when d1 is in a training chunk. For a map that
-    is no copy the K + J sets are alike, so which set is nearest is uniform over them, whatever the map looks
-    like, and independent of the margin: among the M generated maps whose margin exceeds the cutoff
-    (``CUTOFF`` times the 99th percentile of held-out maps' margins, a scale from real maps only), the number L
-    near a training map is Binomial(M, K / (K + J)); the p-value is that binomial tail (exact, in log space).
-    Maps that merely lack small-scale power have wider margins but no preference for training chunks: not
-    flagged. A copy of a training map (with noise of 0.5 σ_κ, margin ~1) is nearest its chunk by a wide margin.
-    Not looked for: copies of regions smaller than half a map (a quadrant patchwork, a pasted crop). At one
-    cosmology of a dataset of several (``ctx.params``) the training chunks are that cosmology's training maps; at
-    a held-out cosmology, which has none, every training map (many chunks beside few controls: a weak test).
+    smallest distance to any set, and d2, the smallest distance *over the same square* to a map of another set
+    (both from one search over all sets; "the same square" so that a patchwork's other sources, which explain
+    other parts of the map, are not rivals of the first); its *margin* is ln(d2 / d1), and it is *near a
+    training map* when d1 is in a training chunk. For a map that is no copy the K + J sets are alike, so which
+    set is nearest is uniform over them, whatever the map looks like, and independent of the margin (both are
+    unchanged by relabelling the sets): among the M generated maps whose margin exceeds the cutoff (``CUTOFF``
+    times the 99th percentile of held-out maps' margins, a scale from real maps only), the number L near a
+    training map is Binomial(M, K / (K + J)); the p-value is that binomial tail (exact, in log space). Maps that
+    merely lack small-scale power have wider margins but no preference for training chunks: not flagged. A copy
+    (whole, with noise of 0.5 σ_κ: margin ~0.8; a region: margin ≫ 1) is nearest its chunk by a wide margin.
+    The search can miss a source (README: the rates measured for each kind of copy). At one cosmology of a
+    dataset of several (``ctx.params``) the training chunks are that cosmology's training maps; at a held-out
+    cosmology, which has none, every training map (many chunks beside few controls: a weak test).
     """
 
     name = "memorisation"
     description = (
-        "nearest-map distance up to translations and the 8 square symmetries, to training maps and to as many new "
-        "real maps: generated maps much nearer to a training map than chance allows"
+        "nearest-map distance over the best-matching quarter of the map, up to translations and the 8 square "
+        "symmetries, to training maps and to as many new real maps: generated maps (or large parts of them) much "
+        "nearer to a training map than chance allows"
     )
     aspects = ("memorisation",)
     headline = ("fraction-near-copies",)
@@ -68,15 +83,15 @@ class Memorisation:
             "nearest-training-map distance",
             ("nn-distance",),
             "percentile over maps",
-            "RMS κ difference to the nearest training map",
+            "RMS κ difference to the nearest training map (best-matching quarter)",
         ),
     )
     explain = {
-        "memorisation": "A flag means more generated maps sit much nearer to one training map than to any new real "
-        "map than chance allows: near-copies, up to shifts, rotations and flips. Closeness is judged against sets "
-        "of new real maps as large as the training chunks, so maps that merely lack small-scale power (close to "
-        "everything) are not flagged. Copies of regions smaller than half a map are not looked for. The closest "
-        "pairs are shown below."
+        "memorisation": "A flag means more generated maps than chance allows have a quarter of the map (or more) "
+        "much nearer to one training map than to any new real map: whole copies, patchworks of training quadrants, "
+        "pasted training crops, up to shifts, rotations and flips. Closeness is judged against sets of new real "
+        "maps as large as the training chunks, so maps that merely lack small-scale power (close to everything) "
+        "are not flagged. The closest pairs are shown below, the matching square outlined."
     }
 
     def evaluate(self, generated, reference, heldout, ctx: Context) -> MetricResult:
@@ -134,6 +149,7 @@ class Memorisation:
             "train_maps": [
                 aligned(sets.train_maps[near["index"][i]], int(near["symmetry"][i]), near["offset"][i]) for i in order
             ],
+            "squares": [square_in_map(g.shape[-1], int(near["symmetry"][i]), near["corner"][i]) for i in order],
         }
         curves = [
             {"statistic": "nn-distance", "x": float(q), "set": label, "mean": float(np.percentile(d, q)), "std": np.nan}
@@ -157,7 +173,7 @@ class _Sets:
         self.label = np.concatenate([np.full(len(c), i) for i, c in enumerate([*chunks, *controls])])
         self.source = np.concatenate([*chunks, np.full(sum(map(len, controls)), -1)])
         maps = np.concatenate([train_maps[np.concatenate(chunks)], *controls])
-        self.index = stats.ShiftNeighbourIndex(maps, candidates=CANDIDATES, device=device)
+        self.index = stats.PatchNeighbourIndex(maps, device=device)
         self.heldout: dict[str, np.ndarray] = {}
         self.cutoff = np.inf
 
@@ -182,17 +198,20 @@ class _Sets:
         return sets
 
     def nearest(self, maps: np.ndarray) -> dict[str, np.ndarray]:
-        """Per map: ``margin`` ln(d2 / d1), d1 the smallest distance over the sets and d2 the smallest in another
-        set (among the candidates; the largest candidate distance if all are in one set), ``to_train`` (whether
-        d1 is in a training chunk), and its nearest training candidate (``distance``, ``index`` in the training
-        split, ``symmetry``, ``offset``; d1's map when no candidate is a training map)."""
+        """Per map: ``margin`` ln(d2 / d1), d1 the smallest distance over the sets and d2 the smallest over d1's
+        square in another set (among the candidates; the largest candidate distance there if all are in one set),
+        ``to_train`` (whether d1 is in a training chunk), and its nearest training candidate (``distance``,
+        ``index`` in the training split, ``symmetry``, ``offset``, ``corner`` of the matching square in the
+        symmetry's frame; d1's map when no candidate is a training map)."""
         found = self.index.query_candidates(maps)
         d, label = found["distance"], self.label[found["index"]]  # (n, C)
         rows = np.arange(len(maps))
         first = d.argmin(1)
         d1, set1 = d[rows, first], label[rows, first]
-        other = np.where(label != set1[:, None], d, np.inf).min(1)
-        d2 = np.where(np.isfinite(other), other, d.max(1))
+        # rivals for the same region only: a patchwork's other sources explain other parts of the map
+        there = found["on_nearest_square"]
+        other = np.where(label != set1[:, None], there, np.inf).min(1)
+        d2 = np.where(np.isfinite(other), other, there.max(1))
         with np.errstate(divide="ignore", invalid="ignore"):
             margin = np.nan_to_num(np.log(d2) - np.log(d1), nan=0.0)  # 0/0: two maps equal to the query
         is_train = self.source[found["index"]] >= 0
@@ -202,6 +221,7 @@ class _Sets:
             "index": np.maximum(self.source[found["index"][rows, t]], 0),
             "symmetry": found["symmetry"][rows, t],
             "offset": found["offset"][rows, t],
+            "corner": found["corner"][rows, t],
             "margin": margin,
             "to_train": set1 < self.k,
         }

@@ -160,8 +160,11 @@ def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
 def pairs_figure(generated: np.ndarray, extras: dict) -> str:
     """The generated maps closest to a training map (top) above that training map, moved onto them (bottom).
 
-    extras: a metric's ``generated_index``, ``train_maps`` (aligned nearest training maps) and ``distance``.
+    extras: a metric's ``generated_index``, ``train_maps`` (aligned nearest training maps) and ``distance``;
+    optionally ``squares``, (row, column, side) of the matching region, outlined on both maps.
     """
+    from matplotlib.patches import Rectangle
+
     gi, dist, train_maps = extras["generated_index"], extras["distance"], np.asarray(extras["train_maps"])
     k = len(gi)
     fig, axes = plt.subplots(2, k, figsize=(1.6 * k, 3.6), squeeze=False, layout="constrained")
@@ -173,6 +176,9 @@ def pairs_figure(generated: np.ndarray, extras: dict) -> str:
         for a in axes[:, j]:
             a.set_xticks([])
             a.set_yticks([])
+            if "squares" in extras:
+                y, x, side = extras["squares"][j]
+                a.add_patch(Rectangle((x - 0.5, y - 0.5), side, side, fill=False, edgecolor="cyan", linewidth=0.8))
     axes[0, 0].set_ylabel("generated", fontsize=8)
     axes[1, 0].set_ylabel("nearest train", fontsize=8)
     return png(fig)

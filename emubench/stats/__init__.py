@@ -26,6 +26,7 @@ _WHERE = {
     "brute_force": "neighbours",
     "NeighbourIndex": "neighbours",
     "ShiftNeighbourIndex": "neighbours",
+    "PatchNeighbourIndex": "patch_neighbours",
     "screen_dtype": "neighbours",
     "symmetry": "symmetries",
     "all_symmetries": "symmetries",
