@@ -32,11 +32,11 @@ def scored(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EMUBENCH_PLUGINS_DIR", str(ROOT / "examples" / "plugins"))
         plugins.reset()
-        toy = ["--dataset", "toy-grf", "--floor-draws", "200"]
+        toy = ["--dataset", "toy-grf", "--floor-draws", "300"]
         commands = {
             "A": ["--model", "grf", *toy, "--metric", "pixel-moments", "--metric", "power-spectrum"],
             "B": ["--model", "lognormal", *toy, "--metric", "pixel-moments", "--label", "grf"],
-            "C": ["--model", "grf", "--dataset", "lognormal-lcdm-64", "-D", "n_maps=400", "--floor-draws", "200"],
+            "C": ["--model", "grf", "--dataset", "lognormal-lcdm-64", "-D", "n_maps=400", "--floor-draws", "300"],
         }
         for name, args in commands.items():
             res = CliRunner().invoke(cli, ["-q", "score", *args, "--out", str(tmp / name)], obj={})

@@ -61,6 +61,8 @@ class Context:
     cache: dict = field(default_factory=dict)
     # the reference's parameters (P,) when it is one cosmology of a dataset of several, else None
     params: np.ndarray | None = None
+    # the reference maps themselves (N, H, W) κ, for units a metric derives from them (starlet scales' σ)
+    reference: np.ndarray | None = None
 
     @property
     def floor_draws(self) -> int:
@@ -72,6 +74,7 @@ class Context:
             side_deg=float(side_deg),
             npix=int(reference.shape[-1]),
             sigma_ref=float(np.asarray(reference, dtype=np.float64).std()),
+            reference=np.asarray(reference),
             **kw,
         )
 

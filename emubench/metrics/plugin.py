@@ -1,7 +1,7 @@
 """Built-in metric plugins, registered like any third-party plugin."""
 
 from .. import hookimpl
-from .curves import MinkowskiMetric, PeaksMetric, PowerSpectrumMetric
+from .curves import MinkowskiMetric, PeaksMetric, PowerSpectrumMetric, StarletMetric
 from .memorisation import Memorisation
 from .parameter_bias import ParameterBias
 from .pixel_ks import PixelKS
@@ -13,5 +13,6 @@ def register_metrics(register):
     register(PowerSpectrumMetric)
     register(MinkowskiMetric)
     register(PeaksMetric)
+    register(StarletMetric)
     register(Memorisation)
     register(ParameterBias)
