@@ -4,8 +4,10 @@
   ``emubench data export DATASET -D seed=S --split test`` writes it) scored against the dataset's own
   reference: how often each verdict, and the whole score, flags them. It should be at most the stated rates.
 - ``sensitivity``: the same perfect emulators with a planted flaw of growing size (κ amplitude, Gaussian
-  smoothing, white noise, variance about each map's mean): the smallest flaw each verdict flags on every basis,
-  and any larger flaw it passes after flagging a smaller one (``emubench power``; there should be none).
+  smoothing, white noise, variance about each map's mean, Fourier phases partly randomised; and, for
+  memorisation, a growing fraction of whole copies, patchworks and pasted crops of training maps): the
+  smallest flaw each verdict flags on every basis, and any larger flaw it passes after flagging a smaller one
+  (``emubench power``; there should be none).
 - ``cosmology_false_positive_rates``: for a dataset of several cosmologies, perfect conditional emulators
   (the dataset's generator with other seeds, at each cosmology) scored at every cosmology.
 
@@ -130,6 +132,18 @@ def variance(maps: np.ndarray, level: float, rng: np.random.Generator) -> np.nda
     return (mean + (maps - mean) * np.float32(1 + level)).astype(np.float32)
 
 
+def phases(maps: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
+    """Fourier phases partly randomised: each mode's phase θ(k) becomes θ(k) + level·φ(k), φ the phases of a
+    white-noise map (odd in k, so the map stays real). |F(k)| is kept, so every map's power spectrum is exactly
+    unchanged; at level 1 the map is Gaussian. The non-Gaussian information (PDF, peaks, minima, MFs) goes."""
+    f = np.fft.fft2(maps)
+    phi = np.angle(np.fft.fft2(rng.standard_normal(maps.shape)))
+    n = maps.shape[-1]
+    real = [0, n // 2] if n % 2 == 0 else [0]  # modes equal to their own mirror −k carry a real F: left alone
+    phi[..., np.ix_(real, real)[0], np.ix_(real, real)[1]] = 0.0
+    return np.fft.ifft2(f * np.exp(1j * level * phi)).real.astype(np.float32)
+
+
 FLAWS = {
     "amplitude": (amplitude, "κ amplitude error (fraction)", [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1]),
     "smoothing": (smoothing, "Gaussian smoothing σ (pixels)", [0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0]),
@@ -139,8 +153,67 @@ FLAWS = {
         "fluctuations about each map's mean scaled by 1 + ε",
         [0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2],
     ),
+    "phases": (
+        phases,
+        "Fourier phases randomised by a fraction (C_ℓ unchanged)",
+        [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0],
+    ),
 }
-DISTRIBUTIONAL = ["pixel-ks", "power-spectrum", "minkowski", "peaks"]  # memorisation does not look at these flaws
+# the metrics scored against FLAWS (memorisation looks for copies, not for these)
+DISTRIBUTIONAL = ["pixel-ks", "power-spectrum", "minkowski", "peaks", "starlet"]
+
+
+def _copies_of(train: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k training maps (k, n, n), each shifted cyclically by a random offset and under a random symmetry."""
+    from .stats import symmetry
+
+    n = train.shape[-1]
+    picked = train[np.sort(rng.choice(len(train), k, replace=k > len(train)))]
+    return np.stack([symmetry(np.roll(m, tuple(rng.integers(0, n, 2)), axis=(0, 1)), rng.integers(8)) for m in picked])
+
+
+def _replaced(maps: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
+    """Which maps a copy flaw of size ``level`` (a fraction of the maps) replaces: round(level · N), at least 1."""
+    return np.sort(rng.choice(len(maps), max(1, round(level * len(maps))), replace=False))
+
+
+def whole_copies(maps: np.ndarray, level: float, rng: np.random.Generator, train: np.ndarray) -> np.ndarray:
+    """A fraction ``level`` of the maps replaced by training maps, moved (``_copies_of``), with white noise of
+    0.5 σ_κ."""
+    out, which = maps.copy(), _replaced(maps, level, rng)
+    copies = _copies_of(train, len(which), rng)
+    out[which] = copies + (0.5 * maps.std()) * rng.standard_normal(copies.shape).astype(np.float32)
+    return out
+
+
+def patchworks(maps: np.ndarray, level: float, rng: np.random.Generator, train: np.ndarray) -> np.ndarray:
+    """A fraction ``level`` of the maps replaced by maps stitched from the quadrants of four moved training maps."""
+    out, which = maps.copy(), _replaced(maps, level, rng)
+    h = maps.shape[-1] // 2
+    for i in which:
+        quarters = _copies_of(train, 4, rng)
+        for q, (a, b) in zip(quarters, ((0, 0), (0, h), (h, 0), (h, h))):
+            out[i, a : a + h, b : b + h] = q[a : a + h, b : b + h]
+    return out
+
+
+def pasted_crops(maps: np.ndarray, level: float, rng: np.random.Generator, train: np.ndarray) -> np.ndarray:
+    """A fraction ``level`` of the maps each get one (n/2)² crop of a moved training map pasted at a random place
+    (a quarter of the map copied, three quarters its own)."""
+    out, which = maps.copy(), _replaced(maps, level, rng)
+    h = maps.shape[-1] // 2
+    for i, crop in zip(which, _copies_of(train, len(which), rng)[:, :h, :h]):
+        y, x = rng.integers(0, h + 1, 2)
+        out[i, y : y + h, x : x + h] = crop
+    return out
+
+
+_COPY_LEVELS = [0.0025, 0.005, 0.01, 0.02, 0.05, 0.1]
+COPY_FLAWS = {  # what memorisation looks for (the distributional metrics are not asked: copies are real maps)
+    "whole-copies": (whole_copies, "fraction of maps: moved training maps + 0.5 σ_κ noise", _COPY_LEVELS),
+    "patchworks": (patchworks, "fraction of maps: quadrants of 4 moved training maps", _COPY_LEVELS),
+    "pasted-crops": (pasted_crops, "fraction of maps with a pasted (n/2)² training crop", _COPY_LEVELS),
+}
 
 
 def smallest_text(r) -> str:
@@ -184,31 +257,35 @@ def sensitivity(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(every verdict at every flaw level and basis, smallest level each verdict flags on every basis).
 
-    The rates are those of a full score with the default metrics (alpha split over their verdicts) unless
-    ``settings.metrics`` says otherwise; memorisation is left out of the scoring here (it looks for copies, not
-    these flaws) but still counted in the split of alpha, so the levels are those of a default score."""
+    ``flaws``: by default ``FLAWS`` (scored by the distributional metrics, or ``settings.metrics``) and
+    ``COPY_FLAWS`` (scored by memorisation, given the training maps). Every verdict is judged at the rate it
+    has in a default score (alpha split over every registered metric's verdicts)."""
     settings = ScoreSettings.of(settings or ScoreSettings(bootstrap_draws=0), **kw)
     options = dict(options or {})
-    flaws = flaws or FLAWS
+    flaws = flaws or {**FLAWS, **COPY_FLAWS}
     splits = _reference(dataset, options, split_seed, seeds)
-    metrics = list(settings.metrics or DISTRIBUTIONAL)
-    # a default score splits alpha over every registered metric's verdicts, memorisation included
+    train = np.asarray(splits["train"].get(slice(0, len(splits["train"]))), dtype=np.float32)
     from .registry import get, get_registry
     from .scoring import declared_aspects
 
-    n_all = sum(len(declared_aspects(get("metrics", e.name)())) for e in get_registry("metrics"))
-    n_here = sum(len(declared_aspects(get("metrics", m)())) for m in metrics)
-    settings = settings.replace(
-        n=int(settings.n or len(splits["val"])), metrics=tuple(metrics), alpha=settings.alpha * n_here / n_all
-    )
+    def verdicts_of(names) -> int:
+        return sum(len(declared_aspects(get("metrics", m)())) for m in names)
+
+    per_verdict = settings.alpha / verdicts_of(e.name for e in get_registry("metrics"))
+    settings = settings.replace(n=int(settings.n or len(splits["val"])))
+    distributional = tuple(settings.metrics or DISTRIBUTIONAL)
     cache: dict = {}
     bases = {s: perfect_maps(dataset, options, s, settings.n, split_seed) for s in seeds}
     rows = []
     for flaw, (fn, _, levels) in flaws.items():
+        copies = flaw in COPY_FLAWS
+        metrics = ("memorisation",) if copies else distributional
+        run = settings.replace(metrics=metrics, alpha=per_verdict * verdicts_of(metrics))
         for level in levels:
             for s, maps in bases.items():
                 rng = np.random.default_rng([s, 7])
-                df, _ = score(fn(maps, level, rng), splits, settings, cache=cache, model=f"{flaw}-{level}-{s}")
+                planted = fn(maps, level, rng, train) if copies else fn(maps, level, rng)
+                df, _ = score(planted, splits, run, cache=cache, model=f"{flaw}-{level}-{s}")
                 for r in verdicts(df).itertuples():
                     rows.append(
                         {

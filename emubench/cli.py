@@ -485,8 +485,9 @@ def calibrate(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out
 @click.pass_context
 def power(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, bases):
     """What each metric can see: the smallest amplitude error, smoothing, white noise and variance error each verdict
-    flags, and any larger one it passes after flagging a smaller (written to passes_after_flag.csv)."""
-    from .calibration import FLAWS, passes_after_flag, sensitivity, smallest_text
+    flags, and the smallest fraction of copied maps (whole, patchworks, pasted crops) memorisation flags; and any
+    larger flaw a verdict passes after flagging a smaller (written to passes_after_flag.csv)."""
+    from .calibration import COPY_FLAWS, FLAWS, passes_after_flag, sensitivity, smallest_text
     from .io import write_text
     from .report import markdown_table, plot_sensitivity
 
@@ -508,9 +509,9 @@ def power(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, ba
     )
     wide = smallest.pivot(index="verdict", columns="flaw", values="smallest_flagged")
     shown = smallest.pivot(index="verdict", columns="flaw", values="text")
-    wide = wide.reindex(columns=[c for c in FLAWS if c in wide.columns])
+    wide = wide.reindex(columns=[c for c in (*FLAWS, *COPY_FLAWS) if c in wide.columns])
     write_text(folder / "smallest_flagged.csv", wide.to_csv())
-    shown = shown.reindex(columns=wide.columns)
+    shown = shown.reindex(columns=wide.columns).fillna("not tried")
     md = markdown_table(shown.reset_index())
     write_text(folder / "smallest_flagged.md", md + "\n")
     plot_sensitivity(table, folder / "sensitivity.png")

@@ -188,16 +188,24 @@ def test_floors_are_the_same_for_every_model():
 
 
 def test_power_never_falls_as_a_flaw_grows():
-    """Every distributional verdict against amplitude (to 10%), smoothing (to 2 px), white noise (to 3 σ_κ) and
-    variance (to 20%) at a small size (n = 154, one basis, 400 null draws): no verdict passes a flaw larger than
-    one it flagged; the largest of each flaw is flagged by most verdicts. ``passes_after_flag`` finds a fall
+    """Every distributional verdict against amplitude (to 10%), smoothing (to 2 px), white noise (to 3 σ_κ),
+    variance (to 20%) and Fourier phases partly randomised (to 100%: the power spectrum cannot see it, starlet
+    must), and memorisation against a growing fraction of whole copies, patchworks and pasted crops
+    (to 10% of the maps), at a small size (n = 154, one basis, 400 null draws): no verdict passes a flaw larger
+    than one it flagged; the largest of each flaw is flagged by most verdicts (memorisation by itself).
+    ``passes_after_flag`` finds a fall
     where there is one."""
     import pandas as pd
 
-    from emubench.calibration import FLAWS, passes_after_flag, sensitivity
+    from emubench.calibration import COPY_FLAWS, FLAWS, passes_after_flag, sensitivity
 
     table, smallest = sensitivity("lognormal-lcdm-64", [100], options={"n_maps": 1024}, floor_draws=400)
-    assert set(table.flaw) == set(FLAWS) and table.level.max() >= 3.0
+    assert set(table.flaw) == set(FLAWS) | set(COPY_FLAWS) and table.level.max() >= 3.0
+    assert set(table[table.flaw.isin(list(COPY_FLAWS))].metric) == {"memorisation"}
+    # phases partly randomised keep every map's C_ℓ: the power spectrum passes at every level, starlet flags
+    phases = table[table.flaw == "phases"]
+    assert (phases[phases.metric == "power-spectrum"].verdict == "pass").all()
+    assert (phases[phases.metric == "starlet"].verdict == "flag").any()
     assert passes_after_flag(table).empty, passes_after_flag(table)
     assert (smallest.passed_above == "").all()
     largest = table[table["level"] == table.groupby("flaw")["level"].transform("max")]

@@ -200,20 +200,25 @@ def samples_figure(generated: np.ndarray, reference: np.ndarray, k: int = 6) -> 
 
 def plot_sensitivity(table: pd.DataFrame, path: str | os.PathLike) -> None:
     """Fraction of bases flagged against flaw size, one panel per planted flaw, one line per verdict."""
-    from ..calibration import FLAWS
+    from ..calibration import COPY_FLAWS, FLAWS
 
+    labels = {name: label for name, (_, label, _) in {**FLAWS, **COPY_FLAWS}.items()}
     flaws = list(dict.fromkeys(table.flaw))
-    fig, axes = plt.subplots(1, len(flaws), figsize=(5 * len(flaws), 3.8), squeeze=False)
-    for ax, flaw in zip(axes[0], flaws):
+    cols = min(4, len(flaws))
+    rows_ = -(-len(flaws) // cols)
+    fig, axes = plt.subplots(rows_, cols, figsize=(5 * cols, 3.8 * rows_), squeeze=False)
+    for ax in axes.flat[len(flaws) :]:
+        ax.set_visible(False)
+    for ax, flaw in zip(axes.flat, flaws):
         t = table[table.flaw == flaw]
         for (metric, aspect), g in t.groupby(["metric", "aspect"], sort=False):
             frac = g.groupby("level").verdict.apply(lambda x: (x == "flag").mean())
             ax.plot(frac.index, frac.values, "o-", label=f"{metric}/{aspect}", ms=3)
         ax.set_xscale("log")
         ax.set_ylim(-0.05, 1.05)
-        ax.set_xlabel(FLAWS[flaw][1] if flaw in FLAWS else flaw)
+        ax.set_xlabel(labels.get(flaw, flaw))
         ax.set_ylabel("fraction of bases flagged")
-    axes[0][0].legend(fontsize=7)
+        ax.legend(fontsize=6)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=80)
