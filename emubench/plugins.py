@@ -55,6 +55,7 @@ def add_plugin_dir(path: str | os.PathLike) -> None:
     _extra_dirs.append(Path(path))
     if _loaded:
         _load_dir(Path(path))
+        _check_pending()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -63,9 +64,31 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _register_module(module, name: str) -> None:
+    """Register ``module`` as plugin ``name``; a hook implementation whose arguments its hook does not have is
+    refused by pluggy, and recorded in ``load_failures`` instead of taking the harness down."""
     if pm.is_registered(module) or pm.get_plugin(name) is not None:
         return
-    pm.register(module, name=name)
+    try:
+        pm.register(module, name=name)
+    except pluggy.PluginValidationError as exc:  # its message spans lines: which hook, the definition, the args
+        load_failures[name] = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
+def _check_pending() -> None:
+    """Report, under the plugin's name, every ``@hookimpl`` with no hook of that name (a misspelt hook would
+    otherwise be silently ignored): pluggy's ``check_pending``, one line per plugin with a suggestion."""
+    import difflib
+
+    known = [n for n in dir(hookspecs) if n.startswith("register_")]
+    for hook_name in dir(pm.hook):
+        caller = getattr(pm.hook, hook_name)
+        if hook_name.startswith("_") or not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
+            continue
+        close = difflib.get_close_matches(hook_name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; emubench's hooks: {', '.join(known)}"
+        for impl in caller.get_hookimpls():
+            name = pm.get_name(impl.plugin) or repr(impl.plugin)
+            load_failures[name] = f"defines hook {hook_name!r}, which emubench does not have{hint}"
 
 
 def _load_entry_points() -> None:
@@ -110,6 +133,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
         dirs = [Path(p) for p in os.environ.get("EMUBENCH_PLUGINS_DIR", "").split(os.pathsep) if p]
         for folder in dirs + _extra_dirs:
             _load_dir(folder)
+        _check_pending()
     return pm
 
 

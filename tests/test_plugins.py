@@ -112,3 +112,24 @@ def test_allow_list_limits_installed_plugins(fresh_plugins, monkeypatch):
     fresh_plugins.reset()
     monkeypatch.setenv("EMUBENCH_LOAD_PLUGINS", "cosmogan-dcgan")
     assert "cosmogan-dcgan" in get_registry("models")
+
+
+def test_a_misspelt_hook_and_a_wrong_argument_are_named(fresh_plugins, monkeypatch):
+    """``register_model`` (for ``register_models``) is no hook: pluggy would ignore it silently; a hook
+    implementation with an argument its specification lacks is refused by pluggy at registration. Both are
+    reported by plugin name, with a suggestion, and everything else keeps working; ``emubench plugins`` lists
+    them."""
+    folder = Path(__file__).parent / "misspelt_plugins"
+    monkeypatch.setenv("EMUBENCH_PLUGINS_DIR", str(folder))
+    from emubench.registry import get_registry
+
+    assert "grf" in get_registry("models") and "pixel-ks" in get_registry("metrics")
+    failures = fresh_plugins.load_failures
+    assert failures["misspelt_hook_plugin"] == (
+        "defines hook 'register_model', which emubench does not have; did you mean 'register_models'?"
+    )
+    assert "register_metrics" in failures["wrong_argument_plugin"] and "add" in failures["wrong_argument_plugin"]
+    env = {**os.environ, "EMUBENCH_PLUGINS_DIR": str(folder)}
+    res = subprocess.run([sys.executable, "-m", "emubench.cli", "plugins"], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "misspelt_hook_plugin" in res.stdout + res.stderr and "register_model'" in res.stdout + res.stderr
