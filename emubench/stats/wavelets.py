@@ -36,18 +36,18 @@ def _smooth(c: torch.Tensor, j: int) -> torch.Tensor:
     the pairs from the outermost in, each pair added before it is weighted) and without fused multiply-adds, so
     the planes equal lenspack's bit for bit and ties between neighbouring pixels break alike."""
     step = 2**j
-    out = c
+    y = c
     for axis in (1, 2):
-        n = out.shape[axis]
+        n = y.shape[axis]
         # index of each padded position: 2·step beyond each edge, clamped onto the edge pixel
         idx = torch.arange(-2 * step, n + 2 * step, device=c.device).clamp(0, n - 1)
-        padded = out.index_select(axis, idx)
+        padded = y.index_select(axis, idx)
         taps = [padded.narrow(axis, k * step, n) for k in range(5)]  # the pixels −2·step … +2·step away
         acc = taps[2] * B3[2]
         for k in (0, 1):
             acc.add_((taps[k] + taps[4 - k]).mul_(B3[k]))
-        out = acc
-    return out
+        y = acc
+    return y
 
 
 def _check_scales(nscales: int, npix: int) -> None:
