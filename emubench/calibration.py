@@ -258,8 +258,9 @@ def sensitivity(
     """(every verdict at every flaw level and basis, smallest level each verdict flags on every basis).
 
     ``flaws``: by default ``FLAWS`` (scored by the distributional metrics, or ``settings.metrics``) and
-    ``COPY_FLAWS`` (scored by memorisation, given the training maps). Every verdict is judged at the rate it
-    has in a default score (alpha split over every registered metric's verdicts)."""
+    ``COPY_FLAWS`` (scored by memorisation, given the training maps). Every verdict is judged at alpha split over
+    the verdicts of every registered metric (``parameter-bias`` included, which a score at one cosmology leaves
+    out: slightly stricter than such a score)."""
     settings = ScoreSettings.of(settings or ScoreSettings(bootstrap_draws=0), **kw)
     options = dict(options or {})
     flaws = flaws or {**FLAWS, **COPY_FLAWS}
