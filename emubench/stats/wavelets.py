@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from ._backend import as_maps, edges_tensor, midpoints, out
+from ._backend import as_maps, binned_sum, edges_tensor, midpoints, out
 
 B3 = (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16)
 CHUNK_PIXELS = 1 << 18  # pixels per pass on CPU: a scale's intermediates stay in cache
@@ -55,34 +55,35 @@ def _check_scales(nscales: int, npix: int) -> None:
         raise ValueError(f"nscales must be at least 1 and 2^(nscales+1) at most the map side {npix}, got {nscales}")
 
 
+def _planes(c: torch.Tensor, nscales: int):
+    """Yield the wavelet planes w_0 … w_{nscales−1} of maps c (n, H, W), then the coarse map: the à trous loop
+    that ``starlet`` and ``starlet_statistics`` share."""
+    for j in range(nscales):
+        smoother = _smooth(c, j)
+        yield c - smoother
+        c = smoother
+    yield c
+
+
 def starlet(maps: Any, nscales: int):
     """Starlet transform of each map: (N, nscales + 1, H, W), the wavelet planes w_0 … w_{nscales−1} (κ) then the
     coarse map; ``maps`` (N, H, W) or (H, W) (then (nscales + 1, H, W))."""
     t, is_numpy, single = as_maps(maps)
     _check_scales(nscales, t.shape[-1])
-    planes = []
-    c = t
-    for j in range(nscales):
-        smoother = _smooth(c, j)
-        planes.append(c - smoother)
-        c = smoother
-    planes.append(c)
-    return out(torch.stack(planes, 1), is_numpy, single)
+    return out(torch.stack(list(_planes(t, nscales)), 1), is_numpy, single)
 
 
 def _scales(t: torch.Tensor, nscales: int, sigma: Any):
-    """Yield (j, S (n, H, W)): each wavelet plane in units of σ_j, a cache-sized batch of maps at a time."""
+    """Yield (first map, j, S (n, H, W)): each wavelet plane in units of σ_j, a cache-sized batch of maps at a
+    time."""
     _check_scales(nscales, t.shape[-1])
     sig = torch.as_tensor(sigma, dtype=torch.float64, device=t.device).reshape(-1)
     if len(sig) != nscales or not bool(torch.all(sig > 0)):
         raise ValueError(f"sigma must hold {nscales} positive values (one per scale), got {tuple(sig.shape)}")
     step = t.shape[0] if t.is_cuda else max(1, CHUNK_PIXELS // (t.shape[-1] * t.shape[-2]))
     for s in range(0, t.shape[0], step):
-        c = t[s : s + step]
-        for j in range(nscales):
-            smoother = _smooth(c, j)
-            yield s, j, (c - smoother) / sig[j]
-            c = smoother
+        for j, w in zip(range(nscales), _planes(t[s : s + step], nscales)):  # the coarse map is not a scale
+            yield s, j, w / sig[j]
 
 
 def _bin(values: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
@@ -141,8 +142,7 @@ def starlet_statistics(maps: Any, nscales: int, edges: Any, sigma: Any) -> tuple
     for s, j, snr in _scales(t, nscales, sigma):
         rows = slice(s, s + len(snr))
         flat = snr.reshape(len(snr), -1)
-        acc = torch.zeros(len(flat), nb + 1, dtype=torch.float64, device=t.device)
-        result["l1"][rows, j] = acc.scatter_add_(1, _bin(flat, e), flat.abs())[:, :nb]
+        result["l1"][rows, j] = binned_sum(flat.abs(), _bin(flat, e), nb)  # index nb (outside) is dropped
         result["peaks"][rows, j], result["minima"][rows, j] = _extrema_counts(snr, e)
     return midpoints(e), {k: out(v, is_numpy, single) for k, v in result.items()}
 
