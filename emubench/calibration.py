@@ -4,10 +4,10 @@
   ``emubench data export DATASET -D seed=S --split test`` writes it) scored against the dataset's own
   reference: how often each verdict, and the whole score, flags them. It should be at most the stated rates.
 - ``sensitivity``: the same perfect emulators with a planted flaw of growing size (κ amplitude, Gaussian
-  smoothing, white noise, variance about each map's mean, Fourier phases partly randomised; and, for
-  memorisation, a growing fraction of whole copies, patchworks and pasted crops of training maps): the
-  smallest flaw each verdict flags on every basis, and any larger flaw it passes after flagging a smaller one
-  (``emubench power``; there should be none).
+  smoothing, white noise, variance about each map's mean, Fourier phases partly randomised, small scales swapped
+  between maps; and, for memorisation, a growing fraction of whole copies, patchworks and pasted crops of
+  training maps): the smallest flaw each verdict flags on every basis, and any larger flaw it passes after
+  flagging a smaller one (``emubench power``; there should be none).
 - ``cosmology_false_positive_rates``: for a dataset of several cosmologies, perfect conditional emulators
   (the dataset's generator with other seeds, at each cosmology) scored at every cosmology.
 
@@ -144,6 +144,23 @@ def phases(maps: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarr
     return np.fft.ifft2(f * np.exp(1j * level * phi)).real.astype(np.float32)
 
 
+def scale_swap(maps: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
+    """A fraction ``level`` of the maps get their small scales (Fourier modes of wavelength under 6.7 px,
+    |k| > 0.15 cycles per pixel) from another of those maps: each scale's power and every map's large scales stay
+    real, what ties a map's small scales to its large ones (in κ: peaks sit on overdensities) goes. The cross-
+    statistic flaw of ``joint``; in a lognormal field the ties are strong enough that every statistic sees it."""
+    n = maps.shape[-1]
+    k = np.fft.fftfreq(n)
+    small = np.hypot(k[:, None], k[None, :]) > 0.15
+    which = _replaced(maps, level, rng)
+    donors = which[np.roll(np.arange(len(which)), 1)]  # each map's small scales from the next one picked
+    f = np.fft.fft2(maps[which])
+    f[:, small] = np.fft.fft2(maps[donors])[:, small]
+    out = maps.copy()
+    out[which] = np.fft.ifft2(f).real.astype(np.float32)
+    return out
+
+
 FLAWS = {
     "amplitude": (amplitude, "κ amplitude error (fraction)", [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1]),
     "smoothing": (smoothing, "Gaussian smoothing σ (pixels)", [0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0]),
@@ -158,9 +175,14 @@ FLAWS = {
         "Fourier phases randomised by a fraction (C_ℓ unchanged)",
         [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0],
     ),
+    "scale-swap": (
+        scale_swap,
+        "fraction of maps with the small scales of another map",
+        [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0],
+    ),
 }
 # the metrics scored against FLAWS (memorisation looks for copies, not for these)
-DISTRIBUTIONAL = ["pixel-ks", "power-spectrum", "minkowski", "peaks", "starlet"]
+DISTRIBUTIONAL = ["pixel-ks", "power-spectrum", "minkowski", "peaks", "starlet", "joint"]
 
 
 def _copies_of(train: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -258,21 +280,20 @@ def sensitivity(
     """(every verdict at every flaw level and basis, smallest level each verdict flags on every basis).
 
     ``flaws``: by default ``FLAWS`` (scored by the distributional metrics, or ``settings.metrics``) and
-    ``COPY_FLAWS`` (scored by memorisation, given the training maps). Every verdict is judged at alpha split over
-    the verdicts of every registered metric (``parameter-bias`` included, which a score at one cosmology leaves
-    out: slightly stricter than such a score)."""
+    ``COPY_FLAWS`` (scored by memorisation, given the training maps). Every verdict is judged at the rate a
+    default score of the dataset gives it: alpha split over the verdicts of the metrics that apply to it."""
     settings = ScoreSettings.of(settings or ScoreSettings(bootstrap_draws=0), **kw)
     options = dict(options or {})
     flaws = flaws or {**FLAWS, **COPY_FLAWS}
     splits = _reference(dataset, options, split_seed, seeds)
     train = np.asarray(splits["train"].get(slice(0, len(splits["train"]))), dtype=np.float32)
-    from .registry import get, get_registry
-    from .scoring import declared_aspects
+    from .registry import get
+    from .scoring import declared_aspects, default_metrics
 
     def verdicts_of(names) -> int:
         return sum(len(declared_aspects(get("metrics", m)())) for m in names)
 
-    per_verdict = settings.alpha / verdicts_of(e.name for e in get_registry("metrics"))
+    per_verdict = settings.alpha / verdicts_of(default_metrics(splits))
     settings = settings.replace(n=int(settings.n or len(splits["val"])))
     distributional = tuple(settings.metrics or DISTRIBUTIONAL)
     cache: dict = {}

@@ -34,7 +34,7 @@ DISTRIBUTIONAL = {
     ("peaks", "mean"),
     ("peaks", "covariance"),
 }
-STARLET = {("starlet", "mean"), ("starlet", "covariance")}
+STARLET = {("starlet", "mean"), ("starlet", "covariance"), ("joint", "cross-covariance")}
 EXPECT = {
     "grf": (
         {("pixel-ks", "distribution"), ("minkowski", "mean"), ("peaks", "mean"), ("starlet", "mean")},

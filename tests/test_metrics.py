@@ -128,7 +128,7 @@ def test_same_seeds_same_table(small_splits):
     tables = []
     for _ in range(2):
         model, _ = resolve_model("lognormal", small_splits["train"], seed=3)
-        df, _ = score(model.sample(len(small_splits["val"]), seed=3), small_splits, seed=3, floor_draws=200)
+        df, _ = score(model.sample(len(small_splits["val"]), seed=3), small_splits, seed=3, floor_draws=300)
         tables.append(df)
     import pandas as pd
 
@@ -139,7 +139,7 @@ def test_bootstrap_intervals_cover_a_known_amplitude_error(small_splits):
     """Maps scaled by 1.05 have C_ℓ 1.1025× the truth: the per-bin ratio intervals must contain that and
     exclude 1; the memorisation fractions get exact binomial intervals; pixel-ks has none."""
     test = small_splits["test"].head(len(small_splits["test"]))
-    df, _ = score(1.05 * test, small_splits, seed=1, floor_draws=200, bootstrap_draws=200)
+    df, _ = score(1.05 * test, small_splits, seed=1, floor_draws=300, bootstrap_draws=200)
     ratio = df[(df.metric == "power-spectrum") & (df.statistic == "ratio")]
     assert ratio[["ci_low", "ci_high"]].notna().all().all()
     assert (ratio.ci_low <= ratio.ci_high).all()

@@ -63,6 +63,9 @@ class Context:
     params: np.ndarray | None = None
     # the reference maps themselves (N, H, W) κ, for units a metric derives from them (starlet scales' σ)
     reference: np.ndarray | None = None
+    # what one score computes from its generated maps and other metrics may reuse (per-map features), by key;
+    # emptied with every score (``cache`` keeps what does not depend on the generated maps)
+    scratch: dict = field(default_factory=dict)
 
     @property
     def floor_draws(self) -> int:
@@ -396,13 +399,22 @@ class FeatureMetric:
                 rows[-1]["resolution"] = 1.0 / len(off)  # one map
         return rows
 
-    def evaluate(self, generated, reference, heldout, ctx: Context) -> MetricResult:
+    def set_features(self, maps: np.ndarray, label: str, ctx: Context) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``features`` of one of a score's sets (label "generated", "reference" or "heldout"), computed once per
+        score and kept for metrics built on other metrics' features (``joint``): the reference's and the held-out
+        set's in ``ctx.cache`` (they do not depend on the model), the generated maps' in ``ctx.scratch``."""
         from ..stats import to_tensor
 
-        to = lambda m: to_tensor(np.asarray(m)).to(ctx.device)  # noqa: E731
-        x, fg = self.features(to(generated), ctx)
-        _, fr = self.features(to(reference), ctx)
-        _, fh = self.features(to(heldout), ctx)
+        store = ctx.scratch if label == "generated" else ctx.cache
+        key = (self.name, "features", label)
+        if key not in store:
+            store[key] = self.features(to_tensor(np.asarray(maps)).to(ctx.device), ctx)
+        return store[key]
+
+    def evaluate(self, generated, reference, heldout, ctx: Context) -> MetricResult:
+        x, fg = self.set_features(generated, "generated", ctx)
+        _, fr = self.set_features(reference, "reference", ctx)
+        _, fh = self.set_features(heldout, "heldout", ctx)
         rows = self.compare(fg, fr, x, ctx)
         calibrate_rows(rows, self.null_summaries(fg, fr, ctx), ctx.alpha)
         curves = []

@@ -2,6 +2,7 @@
 
 from .. import hookimpl
 from .curves import MinkowskiMetric, PeaksMetric, PowerSpectrumMetric, StarletMetric
+from .joint import JointMetric
 from .memorisation import Memorisation
 from .parameter_bias import ParameterBias
 from .pixel_ks import PixelKS
@@ -14,5 +15,6 @@ def register_metrics(register):
     register(MinkowskiMetric)
     register(PeaksMetric)
     register(StarletMetric)
+    register(JointMetric)
     register(Memorisation)
     register(ParameterBias)
