@@ -34,15 +34,13 @@ def _smooth(c: torch.Tensor, j: int) -> torch.Tensor:
     """h_j ∗ c for c (N, H, W): the B3 kernel with 2^j − 1 zeros between taps, along rows then columns, edges
     replicated. Slices of an edge-padded copy, summed in scipy's order for a symmetric kernel (centre tap, then
     the pairs from the outermost in, each pair added before it is weighted) and without fused multiply-adds, so
-    the planes equal lenspack's bit for bit and ties between neighbouring pixels break alike."""
+    the planes equal lenspack's bit for bit and ties between neighbouring pixels break alike. The copy is padded
+    along both axes at once: filtering along one axis commutes with replicating edge pixels along the other."""
     step = 2**j
-    y = c
-    for axis in (1, 2):
-        n = y.shape[axis]
-        # index of each padded position: 2·step beyond each edge, clamped onto the edge pixel
-        idx = torch.arange(-2 * step, n + 2 * step, device=c.device).clamp(0, n - 1)
-        padded = y.index_select(axis, idx)
-        taps = [padded.narrow(axis, k * step, n) for k in range(5)]  # the pixels −2·step … +2·step away
+    n_rows, n_cols = c.shape[-2:]
+    y = torch.nn.functional.pad(c[:, None], (2 * step,) * 4, mode="replicate")[:, 0]
+    for axis, n in ((1, n_rows), (2, n_cols)):
+        taps = [y.narrow(axis, k * step, n) for k in range(5)]  # the pixels −2·step … +2·step away
         acc = taps[2] * B3[2]
         for k in (0, 1):
             acc.add_((taps[k] + taps[4 - k]).mul_(B3[k]))
@@ -88,9 +86,19 @@ def _scales(t: torch.Tensor, nscales: int, sigma: Any):
 
 def _bin(values: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
     """Bin index of each value: edges[k] <= v < edges[k+1], the last bin closed above (``numpy.histogram``);
-    B (one past the last bin) outside."""
+    B (one past the last bin) outside.
+
+    On evenly spaced edges (the metric's fine grid) the index is arithmetic, then set exact by comparing with the
+    two edges it points between (rounding can put a value one bin off next to an edge): ~2× a binary search."""
     nb = len(edges) - 1
-    k = torch.searchsorted(edges, values.contiguous(), right=True) - 1
+    values = values.contiguous()
+    step = (edges[-1] - edges[0]) / nb
+    if bool(torch.allclose(edges[1:] - edges[:-1], step, rtol=1e-9, atol=0.0)):
+        k = torch.floor((values - edges[0]) / step).clamp_(0, nb - 1).long()
+        k -= (values < edges[k]).long()
+        k += (values >= edges[k + 1]).long()
+    else:
+        k = torch.searchsorted(edges, values, right=True) - 1
     k[values == edges[-1]] = nb - 1
     k[(k < 0) | (k >= nb)] = nb
     return k
@@ -99,18 +107,14 @@ def _bin(values: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
 def _strict_maxima(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(map, row, column) of the pixels of x (n, H, W) strictly above their 8 neighbours, the border excluded.
 
-    A 3×3 max pool finds the pixels no neighbour exceeds; only those (a few per cent) are checked for a tie."""
-    c = x[:, 1:-1, 1:-1]
-    top = torch.nn.functional.max_pool2d(x[:, None], 3, stride=1)[:, 0]
-    which, iy, ix = (c == top).nonzero(as_tuple=True)
-    iy, ix = iy + 1, ix + 1
-    centre = x[which, iy, ix]
-    strict = torch.ones_like(centre, dtype=torch.bool)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy or dx:
-                strict &= x[which, iy + dy, ix + dx] < centre
-    return which[strict], iy[strict], ix[strict]
+    Dense and separable (no gather, no float64 ``max_pool2d``, which is ~10× slower on CPU): the largest of the
+    8 neighbours is the largest of the 3 above, the 3 below, the left and the right one."""
+    across = torch.maximum(torch.maximum(x[:, :, :-2], x[:, :, 1:-1]), x[:, :, 2:])  # 3 along each row
+    neighbours = torch.maximum(
+        torch.maximum(across[:, :-2], across[:, 2:]), torch.maximum(x[:, 1:-1, :-2], x[:, 1:-1, 2:])
+    )
+    which, iy, ix = (x[:, 1:-1, 1:-1] > neighbours).nonzero(as_tuple=True)
+    return which, iy + 1, ix + 1
 
 
 def _extrema_counts(snr: torch.Tensor, edges: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
