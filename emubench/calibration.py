@@ -182,7 +182,7 @@ FLAWS = {
     ),
 }
 # the metrics scored against FLAWS (memorisation looks for copies, not for these)
-DISTRIBUTIONAL = ["pixel-ks", "power-spectrum", "minkowski", "peaks", "starlet", "joint"]
+DISTRIBUTIONAL = ["pixel-ks", "power-spectrum", "minkowski", "peaks", "starlet", "betti", "joint"]
 
 
 def _copies_of(train: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""Metrics on per-map curves: power spectrum, Minkowski functionals, peak counts, starlet statistics (one stats
-call each)."""
+"""Metrics on per-map curves: power spectrum, Minkowski functionals, peak counts, starlet statistics, Betti numbers
+(one stats call each)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .base import Context, FeatureMetric
 # Lognormal κ is skewed to positive values, hence the asymmetric range.
 MF_NU = np.linspace(-2.0, 4.0, 25)
 PEAK_NU = np.linspace(-1.0, 5.0, 13)
+BETTI_NU = np.linspace(-2.0, 4.0, 13)  # every 0.5 σ: each threshold is one labelling of every map
 # Starlet statistics are histogrammed on a fine S/N grid (coefficients in units of the reference's spread at each
 # scale), then merged into STARLET_BINS bins holding equal shares of the reference's mass, per statistic and
 # scale: fixed S/N bins left rare bins (peaks at S/N < −1, minima above 1) with zero spread in some null draws,
@@ -62,6 +63,22 @@ class PeaksMetric(FeatureMetric):
     def features(self, maps, ctx: Context):
         nu, counts = stats.peak_counts(maps, PEAK_NU * ctx.sigma_ref)
         return nu / ctx.sigma_ref, {"peaks": counts.cpu().numpy()}
+
+
+class BettiMetric(FeatureMetric):
+    """Betti numbers β0 (connected regions) and β1 (holes) of the excursion sets κ ≥ ν·σ_ref, ν ∈ [-2, 4]."""
+
+    name = "betti"
+    description = (
+        "Betti numbers of the excursion sets over ν ∈ [-2, 4] σ_ref: regions (β0) and holes (β1), "
+        "ratio, deviation, χ², correlation fidelity"
+    )
+    headline = ("beta0-chi2-dof", "beta1-chi2-dof")
+    plots = (Plot("Betti numbers", ("beta0", "beta1"), "ν = κ / σ_ref", "regions (β0) · holes (β1) per map"),)
+
+    def features(self, maps, ctx: Context):
+        nu, b0, b1 = stats.betti_numbers(maps, BETTI_NU * ctx.sigma_ref)
+        return nu / ctx.sigma_ref, {"beta0": b0.cpu().numpy(), "beta1": b1.cpu().numpy()}
 
 
 class StarletMetric(FeatureMetric):

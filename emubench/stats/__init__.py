@@ -1,7 +1,8 @@
 """Statistics of κ maps: one implementation each, numpy or torch input, CPU or GPU.
 
-The definitions follow LensTools 1.2 ``ConvergenceMap`` (see docs/statistics.md): power_spectrum,
-minkowski, peak_counts, pdf; plus moments, exact nearest neighbours and the symmetries of the square.
+The definitions follow LensTools 1.2 ``ConvergenceMap`` (README, "Statistics"): power_spectrum,
+minkowski, peak_counts, pdf; the starlet transform and its statistics (lenspack's conventions), Betti numbers
+(gudhi's cubical complexes); plus moments, exact nearest neighbours and the symmetries of the square.
 
 This package imports nothing from the rest of emubench (a test checks it): it is the bottom layer that data,
 baselines, metrics and plugins share. Its modules load on first use (``emubench.stats.power_spectrum`` imports
@@ -24,6 +25,7 @@ _WHERE = {
     "starlet_l1_norm": "wavelets",
     "starlet_peaks": "wavelets",
     "starlet_statistics": "wavelets",
+    "betti_numbers": "topology",
     "pixel_cdf": "pixels",
     "moments": "pixels",
     "nearest_neighbours": "neighbours",
