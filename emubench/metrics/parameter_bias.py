@@ -3,9 +3,13 @@ from real maps?
 
 The likelihood is built from **real training maps only**, once per score (every cosmology shares it):
 
-- a summary vector per map: ln band powers of C_ℓ (``stats.power_spectrum``, 8 log ℓ bins up to Nyquist) and
-  peak counts in 6 bins of height ν ∈ [-1, 5] in units of σ_train, the pixel standard deviation of all
-  training maps (a fixed unit, so the counts compare across cosmologies);
+- a summary vector per map: ln band powers of C_ℓ (``stats.power_spectrum``, 8 log ℓ bins up to Nyquist), peak
+  counts in 6 bins of height ν ∈ [-1, 5] in units of σ_train, the pixel standard deviation of all training
+  maps (a fixed unit, so the counts compare across cosmologies), and the starlet ℓ1-norm at 4 scales in 6 S/N
+  bins each (S/N in units of the training maps' coefficient spread per scale). ℓ1 is the new statistic that
+  constrains (Ωm, σ8) most on top of the first two: on lognormal-cosmo-64, n = 77 maps, the median posterior
+  σ(σ8) over the training cosmologies goes from 0.0088 to 0.0042 (Betti numbers: 0.0057, starlet peaks and
+  minima 0.0052, Minkowski functionals 0.0059). ``statistics`` chooses the blocks;
 - its mean at any parameters: a full cubic polynomial in the parameters (each scaled by its spread over the
   design), fitted by least squares to the means at the training cosmologies;
 - its covariance: pooled over the training cosmologies (each map's residual from its cosmology's mean);
@@ -34,6 +38,9 @@ from .base import Context, calibrate_rows, row
 
 N_ELL_BINS = 8
 PEAK_NU = np.linspace(-1.0, 5.0, 7)  # 6 bins of peak height, in units of σ_train
+L1_SNR = np.array([-1e3, -2.0, -1.0, 0.0, 1.0, 2.0, 1e3])  # 6 S/N bins of the starlet ℓ1-norm, tails included
+L1_SCALES = 4
+STATISTICS = ("power-spectrum", "peaks", "starlet-l1")  # the blocks of the summary vector, in order
 GRID = 61  # posterior grid points per parameter
 
 
@@ -42,7 +49,9 @@ class Likelihood:
 
     train: a MapSet with ``params`` at ≥ 10 cosmologies (a cubic in two parameters has 10 coefficients)."""
 
-    def __init__(self, train, side_deg: float, device: str = "cpu", max_maps: int = 512):
+    def __init__(
+        self, train, side_deg: float, device: str = "cpu", max_maps: int = 512, statistics: tuple = STATISTICS
+    ):
         if train is None or train.params is None or len(train.cosmologies()) < 10:
             raise EmubenchError(
                 "metric 'parameter-bias' needs training maps at 10 or more cosmologies (e.g. lognormal-cosmo-64)"
@@ -53,9 +62,14 @@ class Likelihood:
         self.thetas = train.cosmologies()
         npix = train.npix
         self.edges = _coarse_edges(stats.default_ell_edges(npix, side_deg), N_ELL_BINS)
-        self.side_deg, self.device = side_deg, device
-        sample = train.get(slice(0, min(len(train), 4096)))
-        self.sigma = float(np.asarray(sample, np.float64).std())
+        unknown = set(statistics) - set(STATISTICS)
+        if unknown or not statistics:
+            raise EmubenchError(f"parameter-bias statistics must be among {', '.join(STATISTICS)}, got {statistics}")
+        self.side_deg, self.device, self.statistics = side_deg, device, tuple(statistics)
+        sample = np.asarray(train.get(slice(0, min(len(train), 4096))), np.float64)
+        self.sigma = float(sample.std())
+        scales = min(L1_SCALES, int(np.log2(npix)) - 1)
+        self.sigma_j = stats.starlet(sample[:1024], scales)[:, :scales].std(axis=(0, 2, 3))
         means, resid = [], []
         for theta in self.thetas:
             sub = train.at(theta)
@@ -86,13 +100,22 @@ class Likelihood:
         return np.stack(terms, 1)
 
     def features(self, maps) -> np.ndarray:
-        """Per-map summary vectors (n, F): ln band powers, then peak counts."""
+        """Per-map summary vectors (n, F): the blocks of ``statistics`` side by side (ln band powers, peak counts,
+        starlet ℓ1-norms)."""
         from .. import stats
 
         t = stats.to_tensor(np.asarray(maps)).to(self.device)
-        _, p = stats.power_spectrum(t, self.side_deg, self.edges)
-        _, peaks = stats.peak_counts(t, PEAK_NU * self.sigma)
-        return np.concatenate([np.log(p.cpu().numpy().astype(np.float64)), peaks.cpu().numpy()], axis=1)
+        blocks = []
+        for name in self.statistics:
+            if name == "power-spectrum":
+                _, p = stats.power_spectrum(t, self.side_deg, self.edges)
+                blocks.append(np.log(p.cpu().numpy().astype(np.float64)))
+            elif name == "peaks":
+                blocks.append(stats.peak_counts(t, PEAK_NU * self.sigma)[1].cpu().numpy())
+            else:
+                _, l1 = stats.starlet_l1_norm(t, len(self.sigma_j), L1_SNR, self.sigma_j)
+                blocks.append(l1.reshape(len(t), -1).cpu().numpy())
+        return np.concatenate(blocks, axis=1)
 
     def posterior(self, mean_features: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Posterior means and standard deviations (D, P) of the parameters for D sets of n maps with mean
@@ -120,8 +143,8 @@ class ParameterBias:
 
     name = "parameter-bias"
     description = (
-        "shift of the cosmological parameters inferred from generated vs real maps (power spectrum and peaks, "
-        "real-maps likelihood), in posterior σ; needs a dataset of several cosmologies"
+        "shift of the cosmological parameters inferred from generated vs real maps (power spectrum, peaks and "
+        "starlet ℓ1-norm; real-maps likelihood), in posterior σ; needs a dataset of several cosmologies"
     )
     aspects = ("bias",)
     needs_parameters = True  # scored only on datasets whose maps carry parameters
