@@ -484,9 +484,10 @@ def calibrate(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out
 )
 @click.pass_context
 def power(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, bases):
-    """What each metric can see: the smallest amplitude error, smoothing, white noise and variance error each verdict
-    flags, and the smallest fraction of copied maps (whole, patchworks, pasted crops) memorisation flags; and any
-    larger flaw a verdict passes after flagging a smaller (written to passes_after_flag.csv)."""
+    """What each metric can see: the smallest amplitude error, smoothing, white noise, variance error, Fourier phase
+    randomisation and fraction of maps with another map's small scales each verdict flags, and the smallest
+    fraction of copied maps (whole, patchworks, pasted crops) memorisation flags; and any larger flaw a verdict
+    passes after flagging a smaller (written to passes_after_flag.csv)."""
     from .calibration import COPY_FLAWS, FLAWS, passes_after_flag, sensitivity, smallest_text
     from .io import write_text
     from .report import markdown_table, plot_sensitivity

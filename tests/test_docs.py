@@ -105,3 +105,11 @@ def test_the_documented_commands_run_as_printed(tmp_path):
     assert "pixel-moments:chi2-dof" in board and "## Dataset `toy-grf`" in board
     assert list((tmp_path / "reports" / "toy-leaderboard" / "plots").glob("*pixel-moments.png"))
     assert (tmp_path / "runs" / "mean-spectrum" / "manifest.json").exists()
+
+
+def test_the_cli_reference_is_what_help_prints():
+    """docs/cli.md is generated from every command's --help (``python -m emubench.cli_reference``): it must not
+    drift from the code."""
+    from emubench.cli_reference import markdown
+
+    assert (ROOT / "docs" / "cli.md").read_text() == markdown(), "run: python -m emubench.cli_reference > docs/cli.md"
