@@ -100,12 +100,16 @@ def get_registry(kind: str) -> Registry:
         return _cache[kind]
     pm = get_plugin_manager()
     reg = Registry(kind)
-    hook = getattr(pm.hook, f"register_{kind}")
-    for impl in hook.get_hookimpls():  # registration order: built-ins first
-        plugin_name = pm.get_name(impl.plugin) or repr(impl.plugin)
+    hook_name = f"register_{kind}"
+    implementers = [impl.plugin for impl in getattr(pm.hook, hook_name).get_hookimpls()]  # built-ins first
+    for plugin in implementers:
+        plugin_name = pm.get_name(plugin) or repr(plugin)
         collected: list[Any] = []
+        # Dispatched by pluggy (arguments by name, as the hook spec declares them), one plugin at a time, so that
+        # one plugin's error is recorded against it and the others still register.
+        only_this = pm.subset_hook_caller(hook_name, remove_plugins=[p for p in implementers if p is not plugin])
         try:
-            impl.function(collected.append)
+            only_this(register=collected.append)
         except Exception as exc:
             load_failures[plugin_name] = f"register_{kind} raised {type(exc).__name__}: {exc}"
             continue
