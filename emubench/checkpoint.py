@@ -226,14 +226,23 @@ class RunLock:
 
     def __enter__(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise EmubenchError(
+                    f"{self.path.parent}: another process is writing this run folder (locked); refused"
+                ) from None
+            # The holder removes the file when it is done (no stale .lock is left behind): a lock taken on a file
+            # that was removed meanwhile guards nothing, so take the one now at the path instead.
+            try:
+                if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
             os.close(fd)
-            raise EmubenchError(
-                f"{self.path.parent}: another process is writing this run folder (locked); refused"
-            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
@@ -241,6 +250,7 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
+            self.path.unlink(missing_ok=True)  # while still held: see __enter__
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None

@@ -1,6 +1,7 @@
 """Run folders (RunFolder), the manifest schema, data provenance, and the cheap checks that come first."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -333,3 +334,19 @@ def test_a_run_without_its_data_in_the_manifest_is_not_scored_on_a_guess(tmp_pat
         text=True,
     )
     assert res.returncode == 1 and "no checkpoint yet" in res.stderr, res.stderr
+
+
+def test_the_lock_leaves_no_file_behind_and_still_excludes(tmp_path):
+    """A released lock removes its .lock file (no stale process id left in a finished run), and while held a
+    second taker is refused; taking it again afterwards works."""
+    from emubench.checkpoint import RunLock
+
+    with RunLock(tmp_path):
+        assert (tmp_path / ".lock").read_text() == str(os.getpid())
+        with pytest.raises(EmubenchError, match="another process"):
+            with RunLock(tmp_path):
+                pass
+    assert not (tmp_path / ".lock").exists()
+    with RunLock(tmp_path):
+        assert (tmp_path / ".lock").exists()
+    assert list(tmp_path.iterdir()) == []
