@@ -605,4 +605,6 @@ def _train(
         dist.all_gather(sums, local)
         if d.master:
             run.update(ddp_parameter_checksums=[float(s.item()) for s in sums])
+    if d.master and run.best:  # what `emubench score --model RUN` and `sample` will load
+        log(f"best checkpoint: {run.best} (validation score {run.manifest['best_score']:.4g}), in {out}")
     return out
