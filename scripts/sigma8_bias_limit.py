@@ -9,7 +9,8 @@ verdict of a default score across cosmologies gets (α = 0.05 over its 14 verdic
 
 "Smallest flagged" is the smallest ε flagged on every basis. Usage (about 15 minutes on 2 CPU cores):
 
-    python scripts/sigma8_bias_limit.py [--bases 3] [--out reports/calibration/sigma8_bias_limit.csv]
+    python scripts/sigma8_bias_limit.py [--bases 3] [--likelihoods before after] [--levels 0.005 0.01 ...]
+        [--out reports/calibration/sigma8_bias_limit.csv]
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from emubench.scoring import across_cosmologies, cosmology_verdicts, score_cosmo
 
 DATASET = "lognormal-cosmo-64"
 LEVELS = [0.005, 0.01, 0.02, 0.04, 0.08]
-LIKELIHOODS = {"C_ℓ + peaks": ("power-spectrum", "peaks"), "C_ℓ + peaks + starlet ℓ1": None}
+LIKELIHOODS = {"before": ("C_ℓ + peaks", ("power-spectrum", "peaks")), "after": ("C_ℓ + peaks + starlet ℓ1", None)}
 ALPHA = 0.05 / 14  # one verdict of a default score across cosmologies (14 verdicts)
 
 
@@ -34,6 +35,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bases", type=int, default=3)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--likelihoods", nargs="+", choices=list(LIKELIHOODS), default=list(LIKELIHOODS))
+    parser.add_argument("--levels", nargs="+", type=float, default=LEVELS)
     args = parser.parse_args()
     mapset = open_dataset(DATASET)
     splits = split(mapset, 0)
@@ -42,10 +45,10 @@ def main() -> None:
     centre = train_thetas[np.argmin(np.linalg.norm(scaled, axis=1))]
     s8 = list(mapset.param_names).index("sigma8")
     rows = []
-    for label, statistics in LIKELIHOODS.items():
+    for label, statistics in (LIKELIHOODS[k] for k in args.likelihoods):
         kw = {} if statistics is None else {"statistics": statistics}
         shared = {"parameter-bias": Likelihood(splits["train"], mapset.side_deg, **kw)}
-        for level in LEVELS:
+        for level in args.levels:
             for basis in range(args.bases):
                 emulator = PerfectConditional(DATASET, {}, seed=3000 + basis)
 
