@@ -116,7 +116,7 @@ def test_leaderboard_ranks_scores_across_cosmologies_in_a_table_of_their_own(tmp
     section = text.split("## Dataset `lognormal-cosmo-64`")[1].split("\n## Dataset")[0]
     assert "scored across cosmologies" in section and "cosmologies per verdict" in section
     row = next(line for line in section.splitlines() if line.startswith("| sigma8-biased |"))
-    assert "training: 6 of 11; held-out: 5 of 11" in row and row.count("flag (") == 11
+    assert "training: 7 of 14; held-out: 6 of 14" in row and row.count("flag (") == 13
     long = pd.read_csv(tmp_path / "lb" / "leaderboard.csv")
     bias = long[(long.model == "sigma8-biased") & (long.metric == "parameter-bias")].set_index("cosmologies")
     assert bias.loc["held-out", "flagged"] and bias.loc["held-out", "value"] < 0.05
