@@ -1,7 +1,7 @@
 """Statistics of κ maps: one implementation each, numpy or torch input, CPU or GPU.
 
-The definitions follow LensTools 1.2 ``ConvergenceMap`` (README, "Statistics"): power_spectrum,
-minkowski, peak_counts, pdf, bispectrum; the starlet transform and its statistics (lenspack's conventions), Betti numbers
+The definitions follow LensTools 1.2 ``ConvergenceMap`` (README, "Statistics"): power_spectrum, minkowski,
+peak_counts, pdf, bispectrum; the starlet transform and its statistics (lenspack's conventions), Betti numbers
 (gudhi's cubical complexes); plus moments, exact nearest neighbours and the symmetries of the square.
 
 This package imports nothing from the rest of emubench (a test checks it): it is the bottom layer that data,
