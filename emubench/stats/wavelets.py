@@ -94,13 +94,14 @@ def _bin(values: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
     values = values.contiguous()
     step = (edges[-1] - edges[0]) / nb
     if bool(torch.allclose(edges[1:] - edges[:-1], step, rtol=1e-9, atol=0.0)):
-        k = torch.floor((values - edges[0]) / step).clamp_(0, nb - 1).long()
+        position = torch.nan_to_num((values - edges[0]) / step, nan=0.0)  # NaN: put outside below
+        k = torch.floor(position).clamp_(0, nb - 1).long()
         k -= (values < edges[k]).long()
         k += (values >= edges[k + 1]).long()
     else:
         k = torch.searchsorted(edges, values, right=True) - 1
     k[values == edges[-1]] = nb - 1
-    k[(k < 0) | (k >= nb)] = nb
+    k[(k < 0) | (k >= nb) | torch.isnan(values)] = nb
     return k
 
 
