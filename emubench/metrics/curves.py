@@ -106,11 +106,18 @@ class StarletMetric(FeatureMetric):
         """Wavelet scales used: 4 (planes of ~2, 4, 8, 16 px), fewer on maps under 32 px."""
         return max(1, min(4, int(np.log2(npix)) - 1))
 
+    @classmethod
+    def scale_sigma(cls, maps: np.ndarray) -> np.ndarray:
+        """σ_j (κ) of the wavelet coefficients at each of ``scales`` scales over real maps (N, H, W): the S/N unit
+        of every set compared with them (parameter-bias uses the training maps' for its ℓ1-norm too)."""
+        j = cls.scales(maps.shape[-1])
+        return stats.starlet(np.asarray(maps, dtype=np.float64), j)[:, :j].std(axis=(0, 2, 3))
+
     def _reference_units(self, ctx: Context) -> tuple[np.ndarray, dict]:
         """(σ_j of each scale, the fine-bin cut points of every statistic's bins), from the reference only."""
-        j = self.scales(ctx.npix)
         ref = np.asarray(ctx.reference, dtype=np.float64)
-        sigma = stats.starlet(ref, j)[:, :j].std(axis=(0, 2, 3))
+        sigma = self.scale_sigma(ref)
+        j = len(sigma)
         _, fine = stats.starlet_statistics(ref, j, STARLET_FINE, sigma)
         cuts = {}
         for kind, v in fine.items():

@@ -89,7 +89,7 @@ class JointMetric(FeatureMetric):
                 sd = r.std(0, ddof=1)
                 keep = sd > 0
                 z = (r[:, keep] - r[:, keep].mean(0)) / sd[keep]
-                w, v = np.linalg.eigh(np.corrcoef(z, rowvar=False))
+                _, v = np.linalg.eigh(np.corrcoef(z, rowvar=False))
                 k = min(COMPONENTS, int(keep.sum()))
                 load = v[:, ::-1][:, :k] / sd[keep][:, None]
                 basis.append((keep, r[:, keep].mean(0), load))

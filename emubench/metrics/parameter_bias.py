@@ -35,11 +35,11 @@ import numpy as np
 from ..contracts import MetricResult
 from ..errors import EmubenchError
 from .base import Context, calibrate_rows, row
+from .curves import StarletMetric
 
 N_ELL_BINS = 8
 PEAK_NU = np.linspace(-1.0, 5.0, 7)  # 6 bins of peak height, in units of σ_train
 L1_SNR = np.array([-1e3, -2.0, -1.0, 0.0, 1.0, 2.0, 1e3])  # 6 S/N bins of the starlet ℓ1-norm, tails included
-L1_SCALES = 4
 STATISTICS = ("power-spectrum", "peaks", "starlet-l1")  # the blocks of the summary vector, in order
 GRID = 61  # posterior grid points per parameter
 
@@ -68,8 +68,7 @@ class Likelihood:
         self.side_deg, self.device, self.statistics = side_deg, device, tuple(statistics)
         sample = np.asarray(train.get(slice(0, min(len(train), 4096))), np.float64)
         self.sigma = float(sample.std())
-        scales = min(L1_SCALES, int(np.log2(npix)) - 1)
-        self.sigma_j = stats.starlet(sample[:1024], scales)[:, :scales].std(axis=(0, 2, 3))
+        self.sigma_j = StarletMetric.scale_sigma(sample[:1024])  # the starlet metric's scales and S/N unit
         means, resid = [], []
         for theta in self.thetas:
             sub = train.at(theta)
