@@ -15,3 +15,19 @@ def best_time(fn, repeat: int = 3) -> float:
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def compare_with_minkowski(benchmark, ours, maps, label: str) -> float:
+    """Time ``ours`` against the Minkowski functionals (the metric's 25 thresholds) on the same maps, both the same
+    way in one run; record the ratio, benchmark ``ours`` and, under tox -e bench, assert the statistics issue's
+    limit of twice their time. Returns the ratio."""
+    from emubench.metrics.curves import MF_NU
+    from emubench.stats import minkowski
+
+    ratio = best_time(ours, repeat=2) / best_time(lambda: minkowski(maps, MF_NU * maps.std()), repeat=2)
+    benchmark.extra_info["ratio_vs_minkowski"] = ratio
+    benchmark(ours)
+    print(f"\n{label}: {ratio:.2f}x the Minkowski functionals' time ({len(maps)} maps of {maps.shape[-1]}²)")
+    if FULL:
+        assert ratio <= 2.0
+    return ratio

@@ -6,11 +6,11 @@ ratio is asserted under tox -e bench only.
 """
 
 import pytest
-from benchutil import FULL, best_time
+from benchutil import FULL, compare_with_minkowski
 
 from emubench.data.lognormal import generate
-from emubench.metrics.curves import BETTI_NU, MF_NU
-from emubench.stats import betti_numbers, minkowski
+from emubench.metrics.curves import BETTI_NU
+from emubench.stats import betti_numbers
 
 SIZES = [(1229, 64), (256, 256)] if FULL else [(128, 64)]
 
@@ -23,9 +23,4 @@ def test_betti_numbers_vs_minkowski(benchmark, n, npix):
     def ours():
         betti_numbers(maps, BETTI_NU * sigma)
 
-    ratio = best_time(ours, repeat=2) / best_time(lambda: minkowski(maps, MF_NU * sigma), repeat=2)
-    benchmark.extra_info["ratio_vs_minkowski"] = ratio
-    benchmark(ours)
-    print(f"\nBetti numbers: {ratio:.2f}x the Minkowski functionals' time ({n} maps of {npix}²)")
-    if FULL:
-        assert ratio <= 2.0
+    compare_with_minkowski(benchmark, ours, maps, "Betti numbers")

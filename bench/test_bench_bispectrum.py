@@ -6,11 +6,10 @@ ratio is asserted under tox -e bench only.
 """
 
 import pytest
-from benchutil import FULL, best_time
+from benchutil import FULL, compare_with_minkowski
 
 from emubench.data.lognormal import generate
-from emubench.metrics.curves import MF_NU
-from emubench.stats import bispectrum, minkowski
+from emubench.stats import bispectrum
 from emubench.stats.power import default_ell_edges
 
 SIZES = [(1229, 64), (256, 256)] if FULL else [(128, 64)]
@@ -26,9 +25,4 @@ def test_bispectrum_vs_minkowski(benchmark, n, npix):
         bispectrum(maps, SIDE, edges, "equilateral")
         bispectrum(maps, SIDE, edges, "folded")
 
-    ratio = best_time(ours, repeat=2) / best_time(lambda: minkowski(maps, MF_NU * maps.std()), repeat=2)
-    benchmark.extra_info["ratio_vs_minkowski"] = ratio
-    benchmark(ours)
-    print(f"\nbispectrum (2 configurations): {ratio:.2f}x the Minkowski functionals' time ({n} maps of {npix}²)")
-    if FULL:
-        assert ratio <= 2.0
+    compare_with_minkowski(benchmark, ours, maps, "bispectrum (2 configurations)")

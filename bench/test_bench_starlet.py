@@ -7,10 +7,10 @@ default: 128 maps of 64². The ratio is asserted under tox -e bench only.
 
 import numpy as np
 import pytest
-from benchutil import FULL, best_time
+from benchutil import FULL, compare_with_minkowski
 
 from emubench.data.lognormal import generate
-from emubench.stats import minkowski, starlet, starlet_statistics
+from emubench.stats import starlet, starlet_statistics
 
 SIZES = [(1229, 64), (256, 256)] if FULL else [(128, 64)]
 
@@ -20,14 +20,8 @@ def test_starlet_statistics_vs_minkowski(benchmark, n, npix):
     maps = generate(n, npix=npix, seed=4)
     sigma = starlet(maps[:64], 4)[:, :4].std(axis=(0, 2, 3))
     fine = np.linspace(-6.0, 8.0, 281)  # the starlet metric's grid
-    thresholds = np.linspace(-2.0, 4.0, 25) * maps.std()  # the minkowski metric's
 
     def ours():
         starlet_statistics(maps, 4, fine, sigma)
 
-    ratio = best_time(ours, repeat=2) / best_time(lambda: minkowski(maps, thresholds), repeat=2)
-    benchmark.extra_info["ratio_vs_minkowski"] = ratio
-    benchmark(ours)
-    print(f"\nstarlet statistics: {ratio:.2f}x the Minkowski functionals' time ({n} maps of {npix}²)")
-    if FULL:
-        assert ratio <= 2.0
+    compare_with_minkowski(benchmark, ours, maps, "starlet statistics")
