@@ -199,7 +199,9 @@ def train(
     resume,
     config_opts,
 ):
-    """Train MODEL (e.g. cosmogan-dcgan) on a dataset; writes a run folder with checkpoints and a manifest."""
+    # No abbreviation with a period ("e.g.") in the first sentence: click 8.5.1 and older cut the command list's
+    # short help at different places there, and docs/cli.md must read the same under both.
+    """Train MODEL, such as cosmogan-dcgan, on a dataset; writes a run folder with checkpoints and a manifest."""
     from .training import find_trainer
 
     trainer = find_trainer(model)
