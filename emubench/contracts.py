@@ -98,7 +98,12 @@ class Dataset(Protocol):
 
 @runtime_checkable
 class Model(Protocol):
-    """A training-free emulator: ``emubench score --model NAME`` fits it on the training split."""
+    """A training-free emulator: ``emubench score --model NAME`` fits it on the training split.
+
+    Optional: ``n_parameters`` (int), the number of values the fitted model holds (a network's weights, a
+    fitted spectrum's bins, a memoriser's stored pixels); reports and the leaderboard show it as its size, "—"
+    without it. The same holds for a ``TrainedModel``.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]

@@ -90,7 +90,58 @@ def resolve_model(spec: str, train: MapSet | None, *, seed: int = 0, device: str
     cls = get("models", spec)
     if train is None:
         raise EmubenchError(f"model {spec!r} is fitted from a dataset's training split; give --dataset or --data")
-    return cls.fit(train, seed=seed), {"model": cls.name, "fitted_on": train.name, "seed": seed}
+    t0 = time.perf_counter()
+    model = cls.fit(train, seed=seed)
+    fit_seconds = time.perf_counter() - t0
+    return model, {"model": cls.name, "fitted_on": train.name, "seed": seed, "fit_seconds": fit_seconds}
+
+
+def reset_peak_memory(device: str) -> None:
+    """Start measuring an accelerator's peak memory (nothing on CPU, where a process's peak is not the model's)."""
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_mb(device: str) -> float | None:
+    """The accelerator's peak allocated memory since ``reset_peak_memory`` in MiB; None on CPU."""
+    if not device.startswith("cuda"):
+        return None
+    import torch
+
+    return torch.cuda.max_memory_allocated(device) / 2**20
+
+
+def model_cost(model: Any, provenance: dict, throughput: float, device: str, peak_mb: float | None = None) -> dict:
+    """What a model cost, for its report and the leaderboard (score.json's ``cost``).
+
+    parameters: ``model.n_parameters`` (the contract's optional size; None without it). training: from a run's
+    manifest, the device, precision, processes, optimiser steps and training seconds to its last checkpoint
+    (None for runs trained before emubench recorded them). fit_seconds: a training-free model's fit on the
+    training split. sample_ms_per_map: sampling time per map on ``device``. peak_memory_mb: the accelerator's
+    peak while sampling (None on CPU).
+    """
+    size = getattr(model, "n_parameters", None)
+    manifest = provenance.get("manifest")
+    training = None
+    if manifest:
+        last = (manifest.get("checkpoints") or {}).get(manifest.get("latest") or "", {})
+        training = {
+            "device": manifest.get("device"),
+            "precision": "bf16 autocast" if manifest.get("amp_bf16") else "fp32",
+            "processes": int(manifest.get("world_size") or 1),
+            "steps": last.get("step"),
+            "seconds": last.get("train_seconds"),
+        }
+    return {
+        "parameters": None if size is None else int(size),
+        "training": training,
+        "fit_seconds": provenance.get("fit_seconds"),
+        "sample_ms_per_map": 1000.0 / throughput if np.isfinite(throughput) and throughput > 0 else None,
+        "sample_device": device,
+        "peak_memory_mb": peak_mb,
+    }
 
 
 def timed_sample(

@@ -102,7 +102,7 @@ def score_and_report(
     import pandas as pd
 
     from .devices import resolve_device
-    from .models import resolve_model, timed_sample
+    from .models import model_cost, peak_memory_mb, reset_peak_memory, resolve_model, timed_sample
     from .report import write_report
     from .scoring import check_generated, score
 
@@ -132,9 +132,12 @@ def score_and_report(
         n_req = settings.n or min(n_req, len(generated))
         generated = np.asarray(generated[:n_req], dtype=np.float32)
         provenance, rate, name = {"maps_file": str(maps_file)}, float("nan"), Path(maps_file).stem
+        cost = None  # maps made elsewhere: their cost is not known here
     else:
         model, provenance = resolve_model(model_spec, splits["train"], seed=seed, device=device)
+        reset_peak_memory(device)
         generated, rate = timed_sample(model, n_req, seed=seed, device=device)
+        cost = model_cost(model, provenance, rate, device, peak_memory_mb(device))
         name = provenance["model"] if run is None else f"{provenance['model']}:{run.path.name}"
         _log(quiet, f"sampled {n_req} maps from {name} at {rate:.1f} maps/s on {device}")
     label = label or name
@@ -145,6 +148,7 @@ def score_and_report(
         "dataset_files": mapset.meta.get("files"),
         "n": n_req,
         "throughput_maps_per_s": rate,
+        "cost": cost,
     }
     curves = pd.DataFrame(ctx.curves, columns=["metric", *CURVE_FIELDS])
     folder = Path(out or Path("reports") / label.replace(":", "-").replace("/", "-"))
@@ -197,7 +201,7 @@ def _score_cosmologies(job: _Job, splits: dict, mapset, t0: float) -> Path:
     cosmologies (``scoring.across_cosmologies``), and the report with verdict maps over the parameter plane."""
     import pandas as pd
 
-    from .models import resolve_model, timed_sample
+    from .models import model_cost, peak_memory_mb, reset_peak_memory, resolve_model, timed_sample
     from .report.cosmologies import write_cosmology_report
     from .scoring import across_cosmologies, cosmology_verdicts, score_cosmologies
 
@@ -207,9 +211,11 @@ def _score_cosmologies(job: _Job, splits: dict, mapset, t0: float) -> Path:
     name = provenance["model"] if run is None else f"{provenance['model']}:{run.path.name}"
     label = job.label or name
     first = splits["val"].cosmologies()[0]
+    reset_peak_memory(device)
     _, rate = timed_sample(
         model, min(64, settings.n or 64), seed=settings.seed, device=device, params=first if conditional else None
     )
+    cost = model_cost(model, provenance, rate, device, peak_memory_mb(device))
     _log(job.quiet, f"{name} is {'conditioned on ' + ', '.join(model.parameters) if conditional else 'unconditional'}; "
          f"sampling at {rate:.1f} maps/s on {device}")  # fmt: skip
 
@@ -229,6 +235,7 @@ def _score_cosmologies(job: _Job, splits: dict, mapset, t0: float) -> Path:
         "parameters": names,
         "heldout_params": mapset.meta.get("heldout_params"),
         "throughput_maps_per_s": rate,
+        "cost": cost,
     }
     curves_df = pd.DataFrame(curves, columns=["metric", *CURVE_FIELDS, *names, "cosmology"])
     folder = Path(job.out or Path("reports") / label.replace(":", "-").replace("/", "-"))

@@ -66,6 +66,12 @@ class ConditionalFit:
         self._interpolators: dict[str, Any] | None = None  # one thin-plate spline per state entry, built on use
         self._cache: dict[tuple[float, ...], Any] = {}
 
+    @property
+    def n_parameters(self) -> int | None:
+        """The fits at every training cosmology together (the interpolation between them adds none)."""
+        sizes = [getattr(f, "n_parameters", None) for f in self.fits]
+        return None if None in sizes else int(sum(sizes))
+
     def at(self, theta: np.ndarray) -> Any:
         """The base model at parameters ``theta`` (P,)."""
         theta = np.asarray(theta, dtype=np.float64) * self.factor

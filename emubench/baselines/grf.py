@@ -40,6 +40,11 @@ class GRF:
         self.amp = np.sqrt(power2d)
         self.mean = mean
 
+    @property
+    def n_parameters(self) -> int:
+        """The fitted 2-D spectrum's amplitudes and the mean."""
+        return int(self.amp.size) + 1
+
     @classmethod
     def fit(cls, train: MapSet, *, seed: int = 0) -> GRF | ConditionalFit:
         """Fitted on ``train``; on maps of several cosmologies, at each and interpolated between them."""

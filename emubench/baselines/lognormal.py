@@ -43,6 +43,11 @@ class Lognormal:
     def __init__(self, amp: np.ndarray, var_g: float, lam: float, mean: float):
         self.amp, self.var_g, self.lam, self.mean = amp, var_g, lam, mean
 
+    @property
+    def n_parameters(self) -> int:
+        """The fitted 2-D spectrum's amplitudes, the Gaussian variance, the shift and the mean."""
+        return int(np.size(self.amp)) + 3
+
     @classmethod
     def fit(cls, train: MapSet, *, seed: int = 0) -> Lognormal | ConditionalFit:
         """Fitted on ``train``; on maps of several cosmologies, at each and interpolated between them."""

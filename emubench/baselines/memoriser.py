@@ -24,6 +24,11 @@ class Memoriser:
     def fit(cls, train: MapSet, *, seed: int = 0):
         return cls(train)
 
+    @property
+    def n_parameters(self) -> int:
+        """Every pixel of every training map: what it stores is what it returns."""
+        return len(self.train) * self.train.npix**2
+
     def sample(self, n: int, *, seed: int, device: str = "cpu") -> np.ndarray:
         rng = np.random.default_rng(seed)
         idx = rng.choice(len(self.train), size=n, replace=n > len(self.train))
@@ -76,6 +81,10 @@ class Collapsed:
 
     def __init__(self, base):
         self.base = base
+
+    @property
+    def n_parameters(self) -> int | None:
+        return getattr(self.base, "n_parameters", None)
 
     @classmethod
     def fit(cls, train: MapSet, *, seed: int = 0):

@@ -28,6 +28,11 @@ class CosmoGANDCGAN:
         # non-empty for a model trained on maps of several cosmologies: the harness then passes params to sample
         self.parameters: tuple[str, ...] = generator.cfg.params
 
+    @property
+    def n_parameters(self) -> int:
+        """The generator's weights (what sampling needs; the discriminator is a training cost only)."""
+        return sum(p.numel() for p in self.generator.parameters())
+
     @classmethod
     def from_run(cls, run_dir: str | Path, manifest: dict, *, checkpoint: str | None = None, device: str = "cpu"):
         """Rebuild the generator from a run folder: config from the manifest, weights from a verified checkpoint."""

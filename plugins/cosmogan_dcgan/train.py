@@ -376,6 +376,7 @@ def _train(
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_at(0), betas=(cfg.beta1, cfg.beta2))
     rng = torch.Generator(device=device).manual_seed(cfg.seed * 7919 + d.rank)
     step, best = 0, None
+    seconds_before = 0.0  # training time of the sessions before a resume, up to the checkpoint resumed from
     if resume and not run.manifest["checkpoints"]:
         # Killed before its first checkpoint: nothing was saved, so the run starts again from step 0.
         log("no checkpoint was written before the run stopped; starting it again from step 0")
@@ -393,6 +394,7 @@ def _train(
         rng.set_state(state["rng"][d.rank] if isinstance(state["rng"], list) else state["rng"])
         step = int(state["step"])
         best = run.manifest.get("best_score")
+        seconds_before = float(run.manifest["checkpoints"][name].get("train_seconds") or 0.0)
         log(f"resumed from {name} at step {step}")
     # bf16 is resolved once, so a resumed run keeps its precision even on other hardware
     amp_bf16 = (
@@ -456,7 +458,10 @@ def _train(
             "rng": rngs,
             "step": step,
         }
-        run.save_checkpoint(name, state, step=step, keep_last=cfg.keep_last, **info)
+        # the cost of the run so far (the leaderboard's training time): wall seconds of the loop, summed over
+        # sessions; the work a killed session did after its last checkpoint is redone, so not counted twice
+        seconds = seconds_before + time.perf_counter() - t0
+        run.save_checkpoint(name, state, step=step, keep_last=cfg.keep_last, train_seconds=seconds, **info)
         return name
 
     if d.master:
