@@ -30,3 +30,6 @@ for page in smoke/report.html leaderboard/leaderboard.html; do
   chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,2600 \
     --screenshot="reports/screenshots/$(basename "$page" .html).png" "file://$PWD/reports/$page" 2>/dev/null
 done
+# The first screen of a report across cosmologies: the size of sigma8-biased's bias, in numbers and colour.
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,900 \
+  --screenshot=reports/screenshots/sigma8-biased.png "file://$PWD/reports/cosmologies/sigma8-biased/report.html" 2>/dev/null

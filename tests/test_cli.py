@@ -120,10 +120,17 @@ def test_data_export_sample_stats_score_maps_and_report(tmp_path):
     )
     info = json.loads((tmp_path / "grf" / "score.json").read_text())
     assert info["throughput_maps_per_s"] > 0 and info["dataset_hash"] and info["split_seed"] == 0
+    # its cost: the fitted spectrum's amplitudes and mean, the seconds of the fit, the sampling time per map
+    cost = info["cost"]
+    assert cost["parameters"] == info["npix"] ** 2 + 1 and cost["fit_seconds"] > 0 and cost["training"] is None
+    assert cost["sample_ms_per_map"] == pytest.approx(1000 / info["throughput_maps_per_s"])
+    assert json.loads((tmp_path / "ln" / "score.json").read_text())["cost"] is None  # maps made elsewhere
     res = r.invoke(cli, ["report", str(tmp_path / "ln"), str(tmp_path / "grf"), "--out", str(tmp_path / "lb")], obj={})
     assert res.exit_code == 0, res.output
     md = (tmp_path / "lb" / "leaderboard.md").read_text()
     assert "| grf |" in md and "| ln |" in md and "floor" in md
+    ranking = next(line for line in md.splitlines() if "[grf](../grf/report.html)" in line)  # linked to its report
+    assert "| 4.1k | fit " in ranking and " ms/map on cpu |" in ranking, ranking  # 64² + 1 parameters
     assert '<table class="leaderboard' in (tmp_path / "lb" / "leaderboard.html").read_text()
 
 

@@ -132,6 +132,21 @@ def test_run_folder_scores_end_to_end(tmp_path):
         im.load()
         assert im.mode == "L" and im.size[0] == im.size[1] and (im.size[0] + 2) % 66 == 0, (im.mode, im.size)
         assert len(set(im.getdata())) > 50  # maps, not a blank canvas
+    # its score report shows its training history and its cost (the generator's weights, its training time)
+    from click.testing import CliRunner
+
+    from emubench.cli import cli
+
+    args = ["-q", "score", "--model", str(run), "-n", "40", "--metric", "pixel-ks", "--floor-draws", "50"]
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "rep")], obj={})
+    assert res.exit_code == 0, res.output
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert (
+        '<h2 id="training">Training history</h2>' in page and (tmp_path / "rep/figures/training-history.pdf").exists()
+    )
+    cost = json.loads((tmp_path / "rep" / "score.json").read_text())["cost"]
+    assert cost["parameters"] == model.n_parameters and cost["training"]["seconds"] > 0
+    assert f"{cost['training']['steps']} steps on cpu" in page
 
 
 def test_short_smoke_training_improves_ks_and_power_spectrum(tmp_path):
@@ -220,6 +235,13 @@ def test_conditional_dcgan_trains_across_cosmologies_and_samples_at_any(tmp_path
     summary = __import__("pandas").read_csv(out / "summary.csv")
     assert set(summary["cosmology"]) == {"train", "heldout"}
     assert set(summary.query("cosmology == 'train'")["cosmologies"]) == {25}
+    # its cost: the generator's weights, and the training recorded by the run (steps, seconds, hardware)
+    cost = json.loads((out / "score.json").read_text())["cost"]
+    assert cost["parameters"] == model.n_parameters == sum(p.numel() for p in model.generator.parameters())
+    manifest = json.loads((run / "manifest.json").read_text())
+    last = manifest["checkpoints"][manifest["latest"]]
+    assert cost["training"]["steps"] == last["step"] > 0 and cost["training"]["seconds"] == last["train_seconds"] > 0
+    assert cost["training"]["device"] == "cpu" and cost["sample_ms_per_map"] > 0
 
 
 def test_sigint_writes_a_checkpoint_and_exits_cleanly(tmp_path):

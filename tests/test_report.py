@@ -2,6 +2,7 @@
 plots whose axes cannot hide a failure, one leaderboard table per dataset, and both pages checked in a real
 browser (headless Chromium over the DevTools protocol)."""
 
+import base64
 import json
 import os
 import re
@@ -61,9 +62,16 @@ def test_report_is_a_self_contained_page_with_a_card_per_verdict(scored):
     cards = re.findall(r'<section class="card (pass|flag)" data-metric="([\w-]+)" data-aspect="([\w-]+)"', page)
     assert sorted((m, a) for _, m, a in cards) == sorted(verdicts.index)
     assert ("flag", "pixel-ks", "distribution") in cards  # a GRF has the wrong one-point distribution
-    # every image is embedded; nothing is fetched from elsewhere
-    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    # every image is embedded at 150 dpi; each figure links its vector copy, written beside the page
+    sources = re.findall(r'src="([^"]+)"', page)
     assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    for b64 in sources:
+        png = base64.b64decode(b64.split(",", 1)[1])
+        (ppm,) = re.findall(rb"pHYs(.{4})", png)  # pixels per metre, as matplotlib writes it
+        assert int.from_bytes(ppm, "big") / 39.37 == pytest.approx(150, abs=1)
+    links = re.findall(r'href="([^"]+)"', page)
+    assert len(links) == len(sources) and all(link.startswith("figures/") and link.endswith(".pdf") for link in links)
+    assert all((scored / "C" / link).read_bytes().startswith(b"%PDF") for link in links)
     # each metric's section has its declared figures, the closest pairs sit under the memorisation check
     for title in ("pixel pdf", "power spectrum", "Minkowski functionals", "peak counts"):
         assert f'alt="{title}"' in page
@@ -115,12 +123,43 @@ def test_leaderboard_ranks_scores_across_cosmologies_in_a_table_of_their_own(tmp
     text = (tmp_path / "lb" / "leaderboard.md").read_text()
     section = text.split("## Dataset `lognormal-cosmo-64`")[1].split("\n## Dataset")[0]
     assert "scored across cosmologies" in section and "cosmologies per verdict" in section
-    row = next(line for line in section.splitlines() if line.startswith("| sigma8-biased |"))
-    assert "training: 7 of 14; held-out: 6 of 14" in row and row.count("flag (") == 13
+    ranking = next(line for line in section.splitlines() if "[sigma8-biased](" in line)
+    assert "training: 7 of 14; held-out: 6 of 14" in ranking
+    cells = [line for line in section.splitlines() if line.startswith("| sigma8-biased |")]
+    assert len(cells) == 4 and sum(line.count("flag (") for line in cells) == 13  # 4 tables of ≤ 7 columns
+    # held-out cosmologies first, the parameter bias first within them
+    first = section.split("### held-out cosmologies")[1].splitlines()[2]
+    assert first.startswith("| model | parameter-bias/bias |"), first
     long = pd.read_csv(tmp_path / "lb" / "leaderboard.csv")
     bias = long[(long.model == "sigma8-biased") & (long.metric == "parameter-bias")].set_index("cosmologies")
     assert bias.loc["held-out", "flagged"] and bias.loc["held-out", "value"] < 0.05
     assert set(long[long.dataset == "lognormal-lcdm-64"]["cosmologies"].fillna("")) == {""}
+
+
+def test_leaderboard_disqualifies_copies_and_breaks_ties_by_severity(tmp_path):
+    """A memoriser (a useless copy of the training maps) is listed apart and not ranked, however few its flags;
+    equal flag counts are ordered by how far beyond their floors the flags are; names link to the reports."""
+    from emubench.report.board import _severity
+
+    shipped = Path(__file__).parent.parent / "reports"
+    names = ["memoriser", "collapsed", "smoke", "lognormal"]
+    table = leaderboard([shipped / n for n in names], tmp_path / "lb")
+    assert list(table["model"]) == ["lognormal", "collapsed", "cosmogan-dcgan:smoke", "memoriser"]
+    assert list(table["rank"].astype("float").fillna(0)) == [1, 2, 3, 0] and table["disqualified"].iloc[-1]
+    collapsed, smoke = table.set_index("model").loc[["collapsed", "cosmogan-dcgan:smoke"]].itertuples()
+    assert collapsed.flags == smoke.flags and collapsed.severity < smoke.severity  # a tie, broken by severity
+    text = (tmp_path / "lb" / "leaderboard.md").read_text()
+    assert "### Disqualified" in text and text.index("### Disqualified") < text.index("| memoriser (disqualified) |")
+    assert "[memoriser](../../" not in text.split("### Disqualified")[0]
+    for link in re.findall(r'href="([^"#]+)"', (tmp_path / "lb" / "leaderboard.html").read_text()):
+        assert (tmp_path / "lb" / link).resolve().is_file(), link
+    # severity: Σ over flagged verdicts of log10 of its worst flagged multiple of the floor (54× outweighs 3.6×)
+    rows = [("m", "mean", "a", 10.0, 0.0, 2.0, True), ("m", "mean", "b", 3.0, 0.0, 2.0, True)]
+    rows += [("m", "covariance", "c", 108.0, 0.0, 2.0, True), ("m", "covariance", "d", 1.0, 0.0, 2.0, False)]
+    scores = pd.DataFrame(rows, columns=["metric", "aspect", "statistic", "value", "ideal", "floor", "flagged"])
+    scores["summary"] = True
+    assert _severity(scores, ["m"]) == pytest.approx(np.log10(5) + np.log10(54))
+    assert _severity(scores, ["other"]) == 0
 
 
 def test_leaderboard_refuses_an_out_folder_it_would_destroy(scored, tmp_path):
@@ -159,6 +198,46 @@ def test_the_ratio_panel_follows_the_data():
     lo, hi = fig.axes[1].get_ylim()
     assert fig.axes[1].get_yscale() == "linear" and lo < 0.95 and 1.05 < hi < 1.3  # band (±2√2·0.3/10) shown
     assert fig.axes[0].collections, "the real-vs-real band is drawn"
+
+
+def test_a_curve_without_a_ratio_panel_gets_its_residuals_in_sigma():
+    """Under a curve that looks right by eye, (generated − real) / σ per bin: 3σ off reads as 3; 10⁴σ off as
+    10⁴ on a symmetric-log axis (the Minkowski functionals of the smoke DCGAN looked identical at χ²/dof 1.3e4)."""
+    plot = Plot("peak counts", ("peaks",), "ν", "count", ratio=False)
+    x = np.linspace(-1, 4, 11)
+    n, std = 100, np.full(11, 2.0)
+    rows = []
+    for label, shift in (("reference", 0.0), ("heldout", 0.0), ("generated", 3 * 2.0 * np.sqrt(2 / n))):
+        rows += [
+            {"statistic": "peaks", "x": a, "set": label, "mean": 10 + shift, "std": s, "model": "m"}
+            for a, s in zip(x, std)
+        ]
+    fig = curve_figure(plot, pd.DataFrame(rows), n=n)
+    main, residual = fig.axes
+    line = next(line for line in residual.get_lines() if line.get_label() == "m")
+    np.testing.assert_allclose(line.get_ydata(), 3.0)
+    assert residual.get_yscale() == "linear" and residual.get_ylabel() == "Δ / σ"
+    far = pd.DataFrame(rows).assign(mean=lambda d: np.where(d["set"] == "generated", 10 + 1e4 * 0.28, d["mean"]))
+    assert curve_figure(plot, far, n=n).axes[1].get_yscale() == "symlog"
+    assert len(curve_figure(plot, pd.DataFrame(rows), n=None).axes) == 1  # no n, no σ of the difference
+
+
+def test_overlays_keep_every_model_readable():
+    """On the leaderboard's overlay, a model 5× off gets a ratio panel of its own (the others are not squashed
+    onto the line at 1), and models with identical curves are drawn once under a joint label."""
+    plot = Plot("power spectrum", ("C_ell",), "ℓ", "C", xscale="log", yscale="log", y="ell2", ratio=True)
+    models = {"a": 1.02, "copy-of-a": 1.02, "b": 0.98, "far": 0.2}
+    curves = pd.concat([_curves(scale).assign(model=m) for m, scale in models.items()])
+    fig = curve_figure(plot, curves, n=100)
+    main, close, far = fig.axes
+    assert [t.get_text() for t in main.get_legend().get_texts()][-3:] == ["a = copy-of-a", "b", "far"]
+    lo, hi = close.get_ylim()
+    assert close.get_yscale() == "linear" and 0.9 < lo and hi < 1.15
+    assert [line.get_label() for line in far.get_lines() if line.get_label() == "far"] == ["far"]
+    assert far.get_ylim()[0] < 0.2
+    # without an outlier (or with one model, however far off) no third panel
+    assert len(curve_figure(plot, curves[curves.model != "far"], n=100).axes) == 2
+    assert len(curve_figure(plot, curves[curves.model == "far"], n=100).axes) == 2
 
 
 def test_declarations_defaults_and_one_line_errors():
@@ -217,9 +296,11 @@ def test_pages_in_a_real_browser(scored, board):
         assert browser.js("document.querySelector('details#manifest').open") is True
 
         browser.open(board / "leaderboard.html")
-        assert browser.js("document.querySelectorAll('section.dataset table.leaderboard').length") == 2
+        assert browser.js("document.querySelectorAll('section.dataset table.ranking').length") == 2
         names = browser.js("[...document.querySelectorAll('section.dataset h2 code')].map((e) => e.textContent)")
         assert names == ["toy-grf", "lognormal-lcdm-64"]
+        assert browser.js("document.documentElement.scrollWidth") <= 1400, "the leaderboard scrolls sideways"
+        assert browser.js(f"{overflowing}.length") == 0, "a leaderboard table is wider than the page"
         column = (
             "[...document.querySelectorAll('table.leaderboard')[0].tBodies[0].rows]"
             ".map((r) => r.cells[{}].dataset.sort)"
@@ -229,10 +310,77 @@ def test_pages_in_a_real_browser(scored, board):
         assert browser.js(column.format(0)) == sorted(browser.js(column.format(0)))
         browser.click(header.format(1))  # again: descending
         assert browser.js(column.format(0)) == sorted(browser.js(column.format(0)), reverse=True)
-        browser.click(header.format(6))  # the first metric column (pixel-moments chi2-dof), numeric
-        values = [float(v) for v in browser.js(column.format(5))]
+        browser.click(header.format(2))  # the first metric column (pixel-moments chi2-dof): by ×floor, best first
+        values = [float(v) for v in browser.js(column.format(1))]
         assert values == sorted(values)
         assert browser.js("[...document.images].every((i) => i.complete && i.naturalWidth > 0)")
         assert not browser.errors, browser.errors
+        # on a phone (420 px) a statistics table scrolls sideways inside its box, and the model column stays
+        browser.close()
+        browser = Browser(exe, width=420)
+        browser.open(board / "leaderboard.html")
+        box = "document.querySelectorAll('section.dataset')[1].querySelector('table.leaderboard').parentElement"
+        assert browser.js(f"{box}.scrollWidth > {box}.clientWidth"), "the table fits 420 px: nothing to check"
+        cell = f"{box}.querySelector('tbody td.model')"
+        left = browser.js(f"{cell}.getBoundingClientRect().left")
+        browser.js(f"{box}.scrollLeft = 300")
+        assert browser.js(f"{box}.scrollLeft") > 0
+        assert abs(browser.js(f"{cell}.getBoundingClientRect().left") - left) < 1, "the model column scrolled away"
+        assert not browser.errors, browser.errors
     finally:
         browser.close()
+
+
+def test_the_size_of_a_parameter_bias_is_on_the_first_screen():
+    """sigma8-biased (σ8 × 1.02 at every cosmology): its report says in numbers, in its first screen, that σ8 is
+    inferred about 2% high at nearly every cosmology, and shows it as a signed plane; Ωm gets no such claim."""
+    from emubench.report.cosmologies import bias_sentences, bias_summary, inferred_parameters
+
+    folder = ROOT / "reports" / "cosmologies" / "sigma8-biased"
+    table = inferred_parameters(pd.read_csv(folder / "scores.csv"), ["omega_m", "sigma8"])
+    summary = bias_summary(table)
+    s = summary.set_index(["cosmology", "parameter"])
+    assert 1.0 < s.loc[("train", "sigma8"), "pct_mean"] < 3.0 and s.loc[("train", "sigma8"), "same_sign"] >= 22
+    assert abs(s.loc[("train", "omega_m"), "pct_mean"]) < 0.5 and pd.isna(s.loc[("train", "S8"), "flagged"])
+    sentences = bias_sentences(summary)
+    assert any(
+        re.match(r"σ8 is inferred [12]\.\d% high .*: high at 2\d of 25 training cosmologies", x) for x in sentences
+    )
+    assert any(x.startswith("Ωm: no coherent shift at the training cosmologies") for x in sentences), sentences
+    page = (folder / "report.html").read_text()
+    first = page.split('<h2 id="verdicts">')[0]
+    assert re.search(r"σ8 is inferred [12]\.\d% high", first) and 'alt="biases over the parameter plane"' in first
+
+    from browser import Browser, find_chromium
+
+    exe = find_chromium()
+    if exe is None:
+        if os.environ.get("EMUBENCH_REQUIRE_BROWSER"):
+            pytest.fail("EMUBENCH_REQUIRE_BROWSER is set but no chromium is installed")
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium); .ci/run installs it")
+    browser = Browser(exe, width=1400, height=900)
+    try:
+        browser.open(folder / "report.html")
+        bottom = "(s) => document.querySelector(s).getBoundingClientRect().bottom"
+        assert browser.js(f"({bottom})('ul.bias')") < 900, "the bias in numbers is below the first screen"
+        top = "document.querySelector('img[alt=\"biases over the parameter plane\"]').getBoundingClientRect().top"
+        assert browser.js(top) < 900 - 150, "the signed plane is below the first screen"
+        assert not browser.errors, browser.errors
+    finally:
+        browser.close()
+
+
+def test_a_trained_run_shows_its_training_history(tmp_path):
+    """The report of a trained run draws its log.jsonl (losses per step, validation per epoch, the scored
+    checkpoint marked); a line cut by a kill is skipped; training-free models and vanished runs have none."""
+    from emubench.report.pages import _history
+
+    log = [{"step": s, "epoch": s // 10, "loss_d": 1.0 / s, "loss_g": 2.0, "time_s": s} for s in (5, 10, 15, 20)]
+    log += [{"step": s, "epoch": s // 10, "validation": {"ks_D": 0.5 / s, "ks_floor": 0.01}} for s in (10, 20)]
+    (tmp_path / "log.jsonl").write_text("\n".join(json.dumps(r) for r in log) + '\n{"step": 2')
+    manifest = {"best": "step-10", "checkpoints": {"step-10": {"step": 10}, "step-20": {"step": 20}}}
+    info = {"provenance": {"run": str(tmp_path), "checkpoint": "step-10", "manifest": manifest}}
+    picture = _history(info)
+    assert picture is not None and picture.pdf.startswith(b"%PDF")
+    assert _history({"provenance": {"model": "grf", "fit_seconds": 0.1}}) is None
+    assert _history({"provenance": {"run": str(tmp_path / "gone"), "manifest": manifest}}) is None

@@ -83,7 +83,7 @@ class Memorisation:
             "nearest-training-map distance",
             ("nn-distance",),
             "percentile over maps",
-            "RMS κ difference to the nearest training map (best-matching quarter)",
+            "RMS Δκ to nearest training map",  # over the best-matching quarter (the description says so)
         ),
     )
     explain = {

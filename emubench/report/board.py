@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,18 @@ from ..errors import EmubenchError
 from ..io import atomic_folder, write_bytes, write_json, write_text
 from ..scoring import verdicts
 from .display import Display, resolve
-from .pages import CURVES, INFO, SCORES, environment, metric_figures, wide
-from .tables import fmt, times_floor, times_text
+from .pages import CURVES, INFO, SCORES, environment, metric_figures, slug, wide
+from .tables import cost_cells, fmt, fmt_p, fmt_rate, times_floor, times_text
 
+INTRO = (
+    "One section per dataset (name and content hash). The ranking: `flags` counts flagged (metric, aspect) "
+    "verdicts over the metrics every model of the table was scored with; ties are broken by `severity`, the sum "
+    "over flagged verdicts of log10 of the multiple of the floor (across cosmologies: of −log10 of the combined "
+    "p-value), the smaller first; flags on other metrics are listed but not ranked. A model flagged for "
+    "memorisation copies its training maps and is disqualified: listed apart, not ranked. Then the headline "
+    "statistics, a few metrics per table. Each cell: value (|value − ideal| as a multiple of its floor, the "
+    "difference a row must exceed to be flagged, from real-vs-real null draws); ⚑ marks a flagged row."
+)
 MARKER = "leaderboard.json"  # what makes a folder a leaderboard's (and safe to replace wholesale)
 
 
@@ -121,10 +129,13 @@ def _table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, str]], 
             "model": e.label,
             "folder": str(e.folder),
             "flags": int((ranked["verdict"] == "flag").sum()),
+            "severity": _severity(e.scores, common),
+            "disqualified": bool(((v["metric"] == "memorisation") & (v["verdict"] == "flag")).any()),
             "flagged": "; ".join(f"{a.metric}/{a.aspect}" for a in ranked[ranked["verdict"] == "flag"].itertuples()),
             "other flags": "; ".join(f"{a.metric}/{a.aspect}" for a in other.itertuples()),
             "maps/s": float(e.info.get("throughput_maps_per_s", np.nan) or np.nan),
             "device": e.info.get("device", ""),
+            "cost": cost_cells(e.info),
         }
         summary = e.scores[e.scores["summary"].astype(bool)]
         for metric, stat in columns:
@@ -140,8 +151,7 @@ def _table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, str]], 
             else:
                 r[f"{metric}:{stat}"] = None
         rows.append(r)
-    table = pd.DataFrame(rows).sort_values(["flags", "model"], kind="stable").reset_index(drop=True)
-    return table, columns, common
+    return _ranked(pd.DataFrame(rows)), columns, common
 
 
 GROUPS = {"train": "training", "heldout": "held-out"}  # groups of cosmologies of a score across cosmologies
@@ -161,7 +171,9 @@ def _across_table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, 
             for r in t[t["metric"] == m].itertuples()
         )
     )
-    columns.sort(key=lambda c: list(GROUPS.values()).index(c[1]) if c[1] in GROUPS.values() else len(GROUPS))
+    # held-out cosmologies first, and the parameter bias first in each group: what a user of an emulator asks first
+    order = ["held-out", "training"]
+    columns.sort(key=lambda c: (order.index(c[1]) if c[1] in order else len(order), c[0] != "parameter-bias/bias"))
     rows = []
     for e in entries:
         t = tables[id(e)]
@@ -171,6 +183,9 @@ def _across_table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, 
             "model": e.label,
             "folder": str(e.folder),
             "flags": int((ranked["verdict"] == "flag").sum()),
+            # a flagged verdict weighs −log10 of its combined p-value (down to 1e-10, what the page resolves)
+            "severity": float(-np.log10(np.clip(ranked.loc[ranked["verdict"] == "flag", "p_value"], 1e-10, 1)).sum()),
+            "disqualified": bool(((t["metric"] == "memorisation") & (t["verdict"] == "flag")).any()),
             # per group, how many of its ranked verdicts flag (the cells say which: a list would repeat them)
             "flagged": "; ".join(
                 f"{GROUPS.get(g, g)}: {int((v['verdict'] == 'flag').sum())} of {len(v)}"
@@ -179,6 +194,7 @@ def _across_table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, 
             "other flags": "; ".join(label(x) for x in other[other["verdict"] == "flag"].itertuples()),
             "maps/s": float(e.info.get("throughput_maps_per_s", np.nan) or np.nan),
             "device": e.info.get("device", ""),
+            "cost": cost_cells(e.info),
         }
         verdicts = _by_column(t)
         for key, group in columns:
@@ -188,15 +204,62 @@ def _across_table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, 
                 continue
             r[f"{key}:{group}"] = {
                 "value": x.verdict,
-                "times": f"{x.flagged}/{x.cosmologies} alone, p {float(x.p_value):.2g}",
-                "sort": int(x.flagged) + (1000 if x.verdict == "flag" else 0),
+                "times": f"{x.flagged}/{x.cosmologies} alone, p {fmt_p(float(x.p_value))}",
+                "sort": float(-np.log10(max(float(x.p_value), 1e-10))),
                 "flag": x.verdict == "flag",
                 "p_value": float(x.p_value),
                 "cosmologies": int(x.cosmologies),
             }
         rows.append(r)
-    table = pd.DataFrame(rows).sort_values(["flags", "model"], kind="stable").reset_index(drop=True)
-    return table, columns, common
+    return _ranked(pd.DataFrame(rows)), columns, common
+
+
+def _severity(scores: pd.DataFrame, metrics: list[str]) -> float:
+    """How far a score's flags are beyond their floors: over its flagged verdicts on ``metrics``, the sum of
+    log10 of the largest multiple of the floor among each verdict's flagged summary rows (so a verdict 54× its
+    floor weighs more than one at 3.6×, and two flags at 10× weigh as one at 100×)."""
+    rows = scores[scores["summary"].astype(bool) & scores["flagged"].astype(bool) & scores["metric"].isin(metrics)]
+    if rows.empty:
+        return 0.0
+    one_sided = rows["one_sided"].astype(bool) if "one_sided" in rows else pd.Series(False, index=rows.index)
+    mult = [
+        times_floor(float(r.value), float(r.ideal), float(r.floor), bool(o))
+        for r, o in zip(rows.itertuples(), one_sided)
+    ]
+    worst = rows.assign(_m=np.nan_to_num(mult, nan=1.0)).groupby(["metric", "aspect"])["_m"].max()
+    return float(np.log10(np.clip(worst.to_numpy(float), 1.0, None)).sum())
+
+
+def _ranked(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows in rank order: models that copy training maps (memorisation flagged) are disqualified and go last,
+    unranked; the others by flags, ties broken by severity (the smaller first), then by name."""
+    table = table.sort_values(["disqualified", "flags", "severity", "model"], kind="stable").reset_index(drop=True)
+    ranks = (~table["disqualified"]).cumsum()
+    return table.assign(rank=ranks.where(~table["disqualified"]).astype("Int64"))
+
+
+def _chunks(columns: list[tuple[str, str]], across: bool, size: int = 7) -> list[dict[str, Any]]:
+    """The headline columns cut into tables of at most ``size`` columns, a metric (and, across cosmologies, a
+    group of cosmologies) never split, so that every table fits the page's width with the model column."""
+    blocks: list[tuple[tuple[str, ...], list[tuple[str, str]]]] = []
+    for m, s in columns:
+        key = (s, m.split("/")[0]) if across else (m,)
+        if blocks and blocks[-1][0] == key:
+            blocks[-1][1].append((m, s))
+        else:
+            blocks.append((key, [(m, s)]))
+    chunks: list[dict[str, Any]] = []
+    for key, cols in blocks:
+        group = key[0] if across else None
+        if chunks and chunks[-1]["group"] == group and len(chunks[-1]["columns"]) + len(cols) <= size:
+            chunks[-1]["columns"] += cols
+        else:
+            chunks.append({"group": group, "columns": list(cols)})
+    for c in chunks:
+        metrics = ", ".join(dict.fromkeys(m.split("/")[0] for m, _ in c["columns"]))
+        c["title"] = f"{c['group']} cosmologies: {metrics}" if across else metrics
+        c["cols"] = [f"{m}:{s}" for m, s in c["columns"]]
+    return chunks
 
 
 def _cell(x: Any) -> dict[str, Any]:
@@ -206,7 +269,8 @@ def _cell(x: Any) -> dict[str, Any]:
     if isinstance(x, tuple):
         value, floor, flag, mult = x
         times = times_text(mult, " floor")
-        return {"value": fmt(value), "times": times, "sort": fmt(value), "flag": flag}
+        # sorted by the multiple of the floor (signed for one-sided rows), so ascending puts the best first
+        return {"value": fmt(value), "times": times, "sort": fmt(mult) if np.isfinite(mult) else "", "flag": flag}
     return {"value": x or "—", "times": "", "sort": "", "flag": False}
 
 
@@ -267,10 +331,6 @@ def _by_column(table: pd.DataFrame) -> dict[tuple[str, str], Any]:
     return {(f"{x.metric}/{x.aspect}", GROUPS.get(x.cosmology, x.cosmology)): x for x in table.itertuples()}
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "x"
-
-
 def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.DataFrame:
     """Read score folders and write, under ``out`` (replaced as a whole), one ranked table per dataset:
     leaderboard.md, leaderboard.html (sortable, plots embedded), leaderboard.csv (long: one row per model and
@@ -290,13 +350,8 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
         groups.setdefault((*e.dataset, e.across is not None), []).append(e)
 
     sections, tables, long_rows, md = [], [], [], ["# emubench leaderboard", ""]
-    md.append(
-        "One table per dataset (name and content hash). Each cell: value (|value − ideal| as a multiple of its "
-        "floor, the difference a row must exceed to be flagged, from real-vs-real null draws); ⚑ marks a flagged "
-        "row. `flags` counts flagged (metric, aspect) verdicts over the metrics every model of the table was "
-        "scored with, and the table is sorted by it; flags on other metrics are listed but not ranked."
-    )
-    pngs: dict[str, bytes] = {}
+    md.append(INTRO)
+    plot_files: dict[str, bytes] = {}
     for (name, digest, across), group in groups.items():
         _labels(group)
         table, columns, common = (_across_table if across else _table)(group)
@@ -310,23 +365,38 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
         curves = [] if across else [e.curves.assign(model=e.label) for e in group if len(e.curves)]
         n = int(group[0].info["n"]) if group[0].info.get("n") else None
         figures = [f for figs in metric_figures(display, pd.concat(curves), n).values() for f in figs] if curves else []
-        slug = _slug(f"{name}-{digest}")
+        key = slug(f"{name}-{digest}")
         files = []
         for title, b64 in figures:
-            file = f"plots/{slug}-{_slug(title)}.png"
-            pngs[file] = base64.b64decode(b64)
-            files.append((title, file))
+            file = f"plots/{key}-{slug(title)}"
+            plot_files[f"{file}.png"] = base64.b64decode(b64)
+            plot_files[f"{file}.pdf"] = b64.pdf  # the vector copy, for a paper
+            files.append((title, f"{file}.png"))
         rows = []
         for r in table.to_dict("records"):
-            cells = [_cell(r[c]) for c in cols]
-            rows.append({**r, "maps": fmt(r["maps/s"]) if np.isfinite(r["maps/s"]) else "—", "cells": cells})
+            report = Path(r["folder"]) / "report.html"
+            rows.append(
+                {
+                    **r,
+                    "rank": "—" if pd.isna(r["rank"]) else int(r["rank"]),
+                    "severity_text": f"{r['severity']:.2f}",
+                    "maps": fmt_rate(r["maps/s"]),
+                    "cells": {c: _cell(r[c]) for c in cols},
+                    # relative, so the leaderboard and the reports move together (a folder, a web server)
+                    "link": os.path.relpath(report, out).replace(os.sep, "/") if report.exists() else None,
+                }
+            )
             for (metric, stat), c in zip(columns, (r[c] for c in cols)):
                 row = {
                     "dataset": name,
                     "dataset_hash": digest,
                     "model": r["model"],
                     "folder": r["folder"],
+                    "rank": r["rank"],
+                    "disqualified": r["disqualified"],
                     "flags": r["flags"],
+                    "severity": r["severity"],
+                    **{f"cost_{k}": v for k, v in r["cost"].items()},
                     "metric": metric,
                     "statistic": stat,
                     "cosmologies": "",
@@ -341,19 +411,31 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
                     row |= {"flagged": c["flag"]}
                 long_rows.append(row)
         other_flags = any(r["other flags"] for r in rows)
-        shown = [(title, b64, wide(b64)) for title, b64 in figures]
+        shown = [
+            (title, b64, wide(b64), file[: -len(".png")] + ".pdf") for (title, b64), (_, file) in zip(figures, files)
+        ]
+        chunks = _chunks(columns, across)
         sections.append(
-            {**header, "columns": cols, "rows": rows, "figures": shown, "slug": slug, "other_flags": other_flags}
+            {
+                **header,
+                "ranked": [r for r in rows if not r["disqualified"]],
+                "disqualified": [r for r in rows if r["disqualified"]],
+                "rows": rows,
+                "chunks": chunks,
+                "figures": shown,
+                "slug": key,
+                "other_flags": other_flags,
+            }
         )
         tables.append(table.assign(dataset=name, dataset_hash=digest))
-        md += _markdown_section(header, cols, rows, files)
+        md += _markdown_section(header, chunks, rows, files)
 
     with atomic_folder(out) as work:
         write_text(work / "leaderboard.md", "\n".join(md) + "\n")
         page = environment().get_template("leaderboard.html.j2").render(title="emubench leaderboard", sections=sections)
         write_text(work / "leaderboard.html", page)
         write_text(work / "leaderboard.csv", pd.DataFrame(long_rows).to_csv(index=False))
-        for file, data in pngs.items():
+        for file, data in plot_files.items():
             write_bytes(work / file, data)
         write_json(
             work / MARKER,
@@ -368,7 +450,8 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
     return pd.concat(tables, ignore_index=True)
 
 
-def _markdown_section(header: dict, cols: list[str], rows: list[dict], files: list[tuple[str, str]]) -> list[str]:
+def _markdown_section(header: dict, chunks: list[dict], rows: list[dict], files: list[tuple[str, str]]) -> list[str]:
+    """One dataset's section of leaderboard.md: the ranking, the disqualified models, the headline tables."""
     md = [
         "",
         f"## Dataset `{header['dataset']}` (hash `{header['hash']}`)"
@@ -378,19 +461,36 @@ def _markdown_section(header: dict, cols: list[str], rows: list[dict], files: li
         f"{header['seed']}; false-positive rate of a whole score {header['alpha']}. Ranked on: "
         f"{', '.join(header['ranked_on']) or 'no metric every model was scored with'}."
         + (f" {header['across'][0].upper()}{header['across'][1:]}." if header["across"] else ""),
-        "",
-        "| model | flags | flagged (metric/aspect) | other flags (not ranked) | maps/s | device | "
-        + " | ".join(cols)
-        + " |",
-        "|---" * (6 + len(cols)) + "|",
-        f"| *{header['floor_label']}* | | | | | | " + " | ".join(header["floors"][c] for c in cols) + " |",
     ]
-    for r in rows:
-        texts = [c["value"] + (f" ({c['times']})" if c["times"] else "") for c in r["cells"]]
-        cells = [(f"**{t}** ⚑" if c["flag"] else t).replace("|", "\\|") for t, c in zip(texts, r["cells"])]
-        md.append(
-            f"| {r['model']} | {r['flags']} | {r['flagged'] or 'none'} | {r['other flags'] or '—'} | {r['maps']} | "
-            f"{r['device']} | " + " | ".join(cells) + " |"
-        )
-    md += [f"\n![{title}]({file})" for title, file in files]
+    name = lambda r: f"[{r['model']}]({r['link']})" if r["link"] else r["model"]  # noqa: E731
+    for title, group in (("Ranking", False), (DISQUALIFIED, True)):
+        chosen = [r for r in rows if r["disqualified"] == group]
+        if not chosen:
+            continue
+        md += ["", f"### {title}", ""]
+        md += [
+            "| rank | model | flags | severity | flagged | other flags (not ranked) | parameters | training | "
+            "sampling |"
+        ]
+        md += ["|---" * 9 + "|"]
+        md += [
+            f"| {r['rank']} | {name(r)} | {r['flags']} | {r['severity_text']} | {r['flagged'] or 'none'} | "
+            f"{r['other flags'] or '—'} | {r['cost']['parameters']} | {r['cost']['training']} | "
+            f"{r['cost']['sampling']} |"
+            for r in chosen
+        ]
+    for chunk in chunks:
+        keys = chunk["cols"]
+        heads = [k.split(":", 1)[0] if header["across"] else k for k in keys]
+        md += ["", f"### {chunk['title']}", "", "| model | " + " | ".join(heads) + " |", "|---" * (1 + len(keys)) + "|"]
+        md.append(f"| *{header['floor_label']}* | " + " | ".join(header["floors"][k] for k in keys) + " |")
+        for r in rows:
+            cells = [r["cells"][k] for k in keys]
+            texts = [c["value"] + (f" ({c['times']})" if c["times"] else "") for c in cells]
+            marked = [(f"**{t}** ⚑" if c["flag"] else t).replace("|", "\\|") for t, c in zip(texts, cells)]
+            md.append(f"| {r['model']}{' (disqualified)' if r['disqualified'] else ''} | " + " | ".join(marked) + " |")
+    md += [f"\n![{title}]({file}) ([PDF]({file[: -len('.png')]}.pdf))" for title, file in files]
     return md
+
+
+DISQUALIFIED = "Disqualified: flagged as copies of training maps (memorisation), not ranked"

@@ -12,17 +12,136 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from ..io import atomic_folder, write_json, write_text
-from .pages import _write_df, environment
-from .plots import plt, png
-from .tables import flatten, fmt
+from ..io import atomic_folder, write_bytes, write_json, write_text
+from .pages import _write_df, environment, keep_vector, null_draws
+from .plots import Picture, plt, png
+from .tables import cost_text, flatten, fmt, fmt_p
 
-LABELS = {"omega_m": "Ωm", "sigma8": "σ8"}
+LABELS = {"omega_m": "Ωm", "sigma8": "σ8", "S8": "S8"}
+GROUP_NAMES = {"train": "training", "heldout": "held-out"}
 
 
-def plane_figure(per: pd.DataFrame, names: list[str]) -> str:
+def inferred_parameters(scores: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """``parameter-bias`` at every cosmology as a table: per cosmology and parameter (those the metric infers,
+    and the lensing combination S8 = σ8 (Ωm/0.3)^0.5 from the posterior means when both are), the value
+    inferred from real (reference) and from generated maps, the difference (absolute, relative in %, and in
+    units of the reference posterior's standard deviation where the metric gives it) and whether the verdict
+    flagged that parameter. Empty without that metric."""
+    pb = scores[scores["metric"] == "parameter-bias"]
+    rows = []
+    for key, g in pb.groupby([*names, "cosmology"], sort=False):
+        theta, group = dict(zip(names, key[:-1])), key[-1]
+        by = g.set_index("statistic")
+        inferred = {}
+        for p in names:
+            if f"{p}-reference" not in by.index:
+                continue
+            ref, gen = float(by.loc[f"{p}-reference", "value"]), float(by.loc[f"{p}-generated", "value"])
+            sigma = (float(by.loc[f"{p}-reference", "ci_high"]) - float(by.loc[f"{p}-reference", "ci_low"])) / 4
+            inferred[p] = (ref, gen, sigma, bool(by.loc[f"{p}-shift", "flagged"]))
+        if {"omega_m", "sigma8"} <= set(inferred):
+            om, s8 = inferred["omega_m"], inferred["sigma8"]
+            s8_of = [s8[i] * (om[i] / 0.3) ** 0.5 for i in (0, 1)]  # reference, generated
+            inferred["S8"] = (*s8_of, np.nan, None)  # derived: no verdict of its own
+        for p, (ref, gen, sigma, flagged) in inferred.items():
+            rows.append(
+                {
+                    **theta,
+                    "cosmology": group,
+                    "parameter": p,
+                    "reference": ref,
+                    "generated": gen,
+                    "delta": gen - ref,
+                    "delta_pct": 100 * (gen - ref) / ref,
+                    "delta_sigma": (gen - ref) / sigma if sigma > 0 else np.nan,
+                    "flagged": flagged,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def bias_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """``inferred_parameters`` summarised per group of cosmologies and parameter: the mean and spread over the
+    cosmologies of Δ (absolute, %, σ), at how many cosmologies Δ has the sign of the mean, how many flagged."""
+    out = []
+    for (group, p), g in table.groupby(["cosmology", "parameter"], sort=False):
+        mean = g["delta"].mean()
+        out.append(
+            {
+                "cosmology": group,
+                "parameter": p,
+                "cosmologies": len(g),
+                "delta_mean": mean,
+                "delta_sd": g["delta"].std(ddof=1) if len(g) > 1 else np.nan,
+                "pct_mean": g["delta_pct"].mean(),
+                "pct_sd": g["delta_pct"].std(ddof=1) if len(g) > 1 else np.nan,
+                "sigma_mean": g["delta_sigma"].mean(),
+                "sigma_sd": g["delta_sigma"].std(ddof=1) if len(g) > 1 else np.nan,
+                "same_sign": int((np.sign(g["delta"]) == np.sign(mean)).sum()),
+                "flagged": int(g["flagged"].sum()) if g["flagged"].notna().all() else None,
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def bias_sentences(summary: pd.DataFrame) -> list[str]:
+    """The parameter bias in words, one sentence per group and parameter, e.g. "σ8 is inferred 2.1% high
+    (+0.017, +3.9σ; spread 0.6%) at 24 of 25 training cosmologies"."""
+    out = []
+    for r in summary.itertuples():
+        sigma = f", {r.sigma_mean:+.1f}σ" if np.isfinite(r.sigma_mean) else ""
+        spread = f"; spread {r.pct_sd:.1f}% between cosmologies" if np.isfinite(r.pct_sd) else ""
+        side = "high" if r.pct_mean > 0 else "low"
+        name, where = LABELS.get(r.parameter, r.parameter), GROUP_NAMES.get(r.cosmology, r.cosmology)
+        # coherent: the mean shift is beyond twice its standard error over the cosmologies
+        coherent = not np.isfinite(r.pct_sd) or abs(r.pct_mean) > 2 * r.pct_sd / np.sqrt(r.cosmologies)
+        if coherent:
+            out.append(
+                f"{name} is inferred {abs(r.pct_mean):.1f}% {side} from the generated maps ({r.delta_mean:+.3f}"
+                f"{sigma}{spread}): {side} at {r.same_sign} of {r.cosmologies} {where} cosmologies"
+            )
+        else:
+            out.append(
+                f"{name}: no coherent shift at the {where} cosmologies (mean {r.pct_mean:+.1f}%{sigma}{spread}; "
+                f"{side} at {r.same_sign} of {r.cosmologies})"
+            )
+    return out
+
+
+def signed_planes_figure(scores: pd.DataFrame, table: pd.DataFrame, names: list[str]) -> Picture | None:
+    """The size and sign of each bias over the parameter plane, on a diverging colour-blind-safe scale (PuOr,
+    symmetric about 0): the power spectrum's amplitude − 1 and the relative bias of each inferred parameter
+    (and S8), in %. Circles: training cosmologies, stars: held-out ones; a black ring where the verdict flags."""
+    x, y = names[0], names[1]
+    panels: list[tuple[str, pd.DataFrame]] = []
+    amp = scores[(scores["metric"] == "power-spectrum") & (scores["statistic"] == "amplitude")]
+    if len(amp):
+        panels.append(("P(ℓ) amplitude − 1 (%)", amp.assign(v=100 * (amp["value"] - 1))))
+    for p in dict.fromkeys(table["parameter"]) if len(table) else []:
+        t = table[table["parameter"] == p]
+        panels.append((f"Δ{LABELS.get(p, p)} / {LABELS.get(p, p)} (%), generated − real", t.assign(v=t["delta_pct"])))
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.9 * len(panels), 3.4), layout="constrained", squeeze=False)
+    for ax, (title, t) in zip(axes[0], panels):
+        lim = max(float(np.nanmax(np.abs(t["v"]))), 1e-3)
+        for group, marker, size in (("train", "o", 90), ("heldout", "*", 260)):
+            sel = t[t["cosmology"] == group]
+            sc = ax.scatter(sel[x], sel[y], c=sel["v"], cmap="PuOr_r", vmin=-lim, vmax=lim, marker=marker, s=size,
+                            edgecolors=np.where(sel["flagged"].fillna(False).astype(bool), "k", "0.6"),
+                            linewidths=np.where(sel["flagged"].fillna(False).astype(bool), 1.6, 0.4))  # fmt: skip
+        fig.colorbar(sc, ax=ax, shrink=0.9)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(LABELS.get(x, x))
+        ax.set_ylabel(LABELS.get(y, y))
+        ax.tick_params(labelsize=8)
+    return png(fig)
+
+
+def plane_figure(per: pd.DataFrame, names: list[str]) -> Picture:
     """One panel per (metric, aspect): each cosmology in the plane of the first two parameters, green where the
     verdict passes, red where it flags; circles for training cosmologies, stars for held-out ones."""
     keys = list(dict.fromkeys(zip(per["metric"], per["aspect"])))
@@ -46,7 +165,7 @@ def plane_figure(per: pd.DataFrame, names: list[str]) -> str:
     return png(fig)
 
 
-def bias_figure(scores: pd.DataFrame, names: list[str]) -> str | None:
+def bias_figure(scores: pd.DataFrame, names: list[str]) -> Picture | None:
     """``parameter-bias``: at each cosmology, an arrow from the parameters inferred from real (reference) maps
     to those inferred from generated maps, and a cross at the true parameters; None without that metric."""
     pb = scores[scores["metric"] == "parameter-bias"]
@@ -79,7 +198,7 @@ def summary_markdown(summary: pd.DataFrame, per: pd.DataFrame, info: dict) -> st
     ]
     lines += [
         f"| {r.cosmology} | {r.metric} | {r.aspect} | **{r.verdict}** | {r.flagged} of {r.cosmologies} | "
-        f"{fmt(r.p_value)} | {r.where or '—'} |"
+        f"{fmt_p(r.p_value)} | {r.where or '—'} |"
         for r in summary.itertuples()
     ]
     lines += ["", METHOD.format(**method_args(info))]
@@ -122,6 +241,7 @@ def facts(info: dict) -> list[tuple[str, str]]:
         ("dataset", f"{info.get('dataset')} (hash {info.get('dataset_hash')}, {info.get('npix')}² pixels)"),
         ("held-out cosmologies", ", ".join(str(tuple(t)) for t in info.get("heldout_params") or []) or "none"),
         ("maps per set", str(info.get("n") or "the validation maps of each cosmology")),
+        ("cost", cost_text(info)),
         ("null", f"{cal.get('null_draws')} draws per cosmology ({cal.get('null')})"),
         ("emubench", str(info.get("emubench_version"))),
     ]
@@ -138,13 +258,25 @@ def write_cosmology_report(
     """Write the folder described in the module docstring under ``out``, swapped in whole at the end. ``per``:
     the verdicts at each cosmology (``scoring.cosmology_verdicts``), ``summary``: across them."""
     names = list(info["parameters"])
+    draws = null_draws(info)
     plane = plane_figure(per, names)
     bias = bias_figure(scores, names)
+    inferred = inferred_parameters(scores, names)
+    summary_bias = bias_summary(inferred) if len(inferred) else pd.DataFrame()
+    signed = signed_planes_figure(scores, inferred, names)
+    vectors: dict[str, bytes] = {}
+    signed_pdf = keep_vector(vectors, "figures", "biases over the parameter plane", signed) if signed else None
+    plane_pdf = keep_vector(vectors, "figures", "verdicts over the parameter plane", plane)
+    bias_pdf = keep_vector(vectors, "figures", "inferred parameters", bias) if bias else None
     with atomic_folder(out) as work:
+        for name, pdf in vectors.items():
+            write_bytes(work / name, pdf)
         _write_df(work / "scores.csv", scores)
         _write_df(work / "verdicts.csv", per)
         _write_df(work / "summary.csv", summary)
         _write_df(work / "curves.csv", curves)
+        if len(inferred):
+            _write_df(work / "inferred_parameters.csv", inferred)
         write_json(work / "score.json", {**info, "across_cosmologies": summary.to_dict("records")})
         write_text(work / "summary.md", summary_markdown(summary, per, info))
         html = (
@@ -155,13 +287,31 @@ def write_cosmology_report(
                 model=str(info.get("model")),
                 facts=facts(info),
                 summary=[
-                    {**r, "p_value": fmt(r["p_value"]), "where": r["where"] or "—"} for r in summary.to_dict("records")
+                    {**r, "p_value": fmt_p(r["p_value"]), "where": r["where"] or "—"}
+                    for r in summary.to_dict("records")
                 ],
                 n_flags=int((summary["verdict"] == "flag").sum()),
+                bias_sentences=bias_sentences(summary_bias) if len(summary_bias) else [],
+                bias_table=[
+                    {
+                        "group": GROUP_NAMES.get(r.cosmology, r.cosmology),
+                        "parameter": LABELS.get(r.parameter, r.parameter),
+                        "delta": f"{r.delta_mean:+.4f} ± {r.delta_sd:.4f}",
+                        "pct": f"{r.pct_mean:+.2f}% ± {r.pct_sd:.2f}%",
+                        "sigma": f"{r.sigma_mean:+.2f} ± {r.sigma_sd:.2f}" if np.isfinite(r.sigma_mean) else "—",
+                        "same_sign": f"{r.same_sign} of {r.cosmologies}",
+                        "flagged": "—" if pd.isna(r.flagged) else f"{int(r.flagged)} of {r.cosmologies}",
+                    }
+                    for r in summary_bias.itertuples()
+                ],
+                signed=signed,
+                signed_pdf=signed_pdf,
                 plane=plane,
+                plane_pdf=plane_pdf,
                 bias=bias,
+                bias_pdf=bias_pdf,
                 per=[
-                    {**r, "p_value": fmt(r["p_value"]), "params": ", ".join(f"{k}={r[k]:g}" for k in names)}
+                    {**r, "p_value": fmt_p(r["p_value"], draws), "params": ", ".join(f"{k}={r[k]:g}" for k in names)}
                     for r in per.to_dict("records")
                 ],
                 manifest=flatten(info),

@@ -1,24 +1,26 @@
 """One scored model's report folder: scores.csv (+ .parquet), curves.csv, score.json, summary.md, report.html.
 
 report.html is rendered by Jinja2 from ``templates/report.html.j2``: verdict cards, one section per metric with
-its summary table beside its plots, the samples, and the manifest; images are embedded, so the page is one
-self-contained file that can be mailed or attached to a paper.
+its summary table beside its plots, the samples, and the manifest; images are embedded (PNG, 150 dpi), so the
+page is one self-contained file that can be mailed; each figure's vector copy (PDF, for a paper) is written
+beside it under figures/ and linked from its caption.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..io import atomic_folder, atomic_path, write_json, write_text
+from ..io import atomic_folder, atomic_path, write_bytes, write_json, write_text
 from ..scoring import verdicts
 from .display import Display, resolve
-from .plots import curve_figure, pairs_figure, png, samples_figure
-from .tables import flatten, fmt, metric_rows, verdict_cards
+from .plots import DPI, curve_figure, history_figure, pairs_figure, png, samples_figure
+from .tables import cost_text, flatten, fmt, fmt_p, fmt_rate, metric_rows, verdict_cards
 
 SCORES, CURVES, INFO = "scores.csv", "curves.csv", "score.json"
 
@@ -38,13 +40,15 @@ def environment():
     """The Jinja2 environment of the report templates (autoescaped: labels and manifests are user text)."""
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("emubench.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["css_width"] = css_width
+    return env
 
 
 def facts(info: dict) -> list[tuple[str, str]]:
@@ -71,18 +75,26 @@ def facts(info: dict) -> list[tuple[str, str]]:
             f"{fmt(cal.get('alpha_verdict', float('nan')))} for each of its {cal.get('verdicts')} verdicts",
         ),
         ("sample seed", str(info.get("seed"))),
-        ("throughput", f"{rate:.1f} maps/s on {info.get('device')}" if np.isfinite(rate) else "—"),
+        ("throughput", f"{fmt_rate(rate)} maps/s on {info.get('device')}" if np.isfinite(rate) else "—"),
+        ("cost", cost_text(info)),
         ("emubench", str(info.get("emubench_version"))),
     ]
 
 
+def null_draws(info: dict) -> int | None:
+    """The null draws of a score: its p-values are multiples of 1/(draws + 1), the smallest only a bound."""
+    draws = (info.get("calibration") or {}).get("null_draws") or info.get("floor_draws")
+    return int(draws) if draws else None
+
+
 def summary_markdown(scores: pd.DataFrame, info: dict) -> str:
     """The score as Markdown: the header facts, the verdicts, the summary rows, and how to read them."""
+    draws = null_draws(info)
     lines = [f"# emubench score: {info.get('model')}", ""]
     lines += [f"- {k}: {v}" for k, v in facts(info)]
     lines += ["", "| metric | aspect | verdict | p-value | flagged summaries |", "|---|---|---|---|---|"]
     lines += [
-        f"| {r.metric} | {r.aspect} | **{r.verdict}** | {fmt(r.p_value)} | {r.flagged or '—'} |"
+        f"| {r.metric} | {r.aspect} | **{r.verdict}** | {fmt_p(r.p_value, draws)} | {r.flagged or '—'} |"
         for r in verdicts(scores).itertuples()
     ]
     lines += [
@@ -91,7 +103,7 @@ def summary_markdown(scores: pd.DataFrame, info: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for metric in dict.fromkeys(scores["metric"]):
-        for r in metric_rows(scores, metric):
+        for r in metric_rows(scores, metric, draws):
             lines.append(
                 f"| {metric} | {r['statistic']} | {r['value']} | {r['ci'] or '—'} | {r['ideal']} | "
                 f"{r['floor'] or '—'} | {r['times'] or '—'} | {r['p_value'] or '—'} | {'⚑' if r['flagged'] else ''} |"
@@ -118,14 +130,43 @@ def metric_figures(
     return out
 
 
-def wide(b64: str) -> bool:
-    """Whether an embedded PNG is wide enough (over twice as wide as high) to need the page's full width."""
+def _size(b64: str) -> tuple[int, int]:
+    """(width, height) in pixels of a base64 PNG, from its IHDR chunk."""
     import base64
     import struct
 
-    head = base64.b64decode(b64[:48])
-    width, height = struct.unpack(">II", head[16:24])  # the PNG IHDR chunk
+    return struct.unpack(">II", base64.b64decode(b64[:48])[16:24])
+
+
+def wide(b64: str) -> bool:
+    """Whether an embedded PNG is wide enough (over twice as wide as high) to need the page's full width."""
+    width, height = _size(b64)
     return width > 2 * height
+
+
+def css_width(b64: str) -> str:
+    """The width a figure is shown at: its size in inches at the browser's 96 px per inch (a 150-dpi PNG shown
+    pixel for pixel would be 1.6× its drawn size), never wider than its box (the pages' CSS)."""
+    return f"{round(_size(b64)[0] * 96 / DPI)}px"
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a title."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "x"
+
+
+def keep_vector(vectors: dict[str, bytes], folder: str, title: str, picture: str) -> str | None:
+    """Keep a figure's vector copy (``plots.Picture.pdf``) for ``folder``/ under a name made from its title and
+    unique in ``vectors``; returns that relative path, None for a figure without one."""
+    pdf = getattr(picture, "pdf", None)
+    if pdf is None:
+        return None
+    stem, i = slug(title), 2
+    name = f"{folder}/{stem}.pdf"
+    while name in vectors:
+        name, i = f"{folder}/{stem}-{i}.pdf", i + 1
+    vectors[name] = pdf
+    return name
 
 
 def render_report(
@@ -134,20 +175,30 @@ def render_report(
     info: dict,
     samples: str | None = None,
     extra_figures: dict[str, list[tuple[str, str]]] | None = None,
-) -> str:
-    """report.html's text. samples: a base64 PNG of sample maps; extra_figures: per metric, more (title, PNG)
-    pairs shown in its section (the memorisation check's closest pairs)."""
+    history: str | None = None,
+) -> tuple[str, dict[str, bytes]]:
+    """report.html's text and the vector copies of its figures (relative path under the report → PDF bytes).
+    samples: a base64 PNG of sample maps; extra_figures: per metric, more (title, PNG) pairs shown in its
+    section with their title as caption (the memorisation check's closest pairs)."""
     display = resolve(info, scores, curves)
     n = int(info["n"]) if info.get("n") else None
-    figures = metric_figures(display, curves, n, model=str(info.get("label") or "generated"))
+    vectors: dict[str, bytes] = {}
+    # (title, PNG, PDF path, caption): a declared curve figure draws its title, so its caption need not repeat it
+    figures = {
+        m: [(t, b64, keep_vector(vectors, "figures", t, b64), "") for t, b64 in figs]
+        for m, figs in metric_figures(display, curves, n, model=str(info.get("label") or "generated")).items()
+    }
     for metric, figs in (extra_figures or {}).items():
-        figures.setdefault(metric, []).extend(figs)
-    cards = verdict_cards(scores, display)
+        figures.setdefault(metric, []).extend((t, b64, keep_vector(vectors, "figures", t, b64), t) for t, b64 in figs)
+    samples_pdf = keep_vector(vectors, "figures", "samples", samples) if samples else None
+    history_pdf = keep_vector(vectors, "figures", "training history", history) if history else None
+    draws = null_draws(info)
+    cards = verdict_cards(scores, display, draws)
     sections = [
         {
             "metric": m,
             "description": d.description,
-            "rows": metric_rows(scores, m),
+            "rows": metric_rows(scores, m, draws),
             "figures": [f for f in figures.get(m, []) if not wide(f[1])],
             "wide_figures": [f for f in figures.get(m, []) if wide(f[1])],
             "flagged": any(c["verdict"] == "flag" for c in cards if c["metric"] == m),
@@ -155,7 +206,7 @@ def render_report(
         for m, d in display.items()
     ]
     cal = info.get("calibration") or {}
-    return (
+    html = (
         environment()
         .get_template("report.html.j2")
         .render(
@@ -167,10 +218,16 @@ def render_report(
             alpha=fmt(cal.get("alpha", float("nan"))),
             sections=sections,
             samples=samples,
+            samples_pdf=samples_pdf,
+            history=history,
+            history_pdf=history_pdf,
+            checkpoint=(info.get("provenance") or {}).get("checkpoint"),
+            side_deg=info.get("side_deg"),
             manifest=flatten(info),
             method=METHOD.format(boot=info.get("bootstrap_draws", 0)),
         )
     )
+    return html, vectors
 
 
 def write_report(
@@ -200,16 +257,40 @@ def write_report(
             pass
         write_json(work / INFO, info)
         write_text(work / "summary.md", summary_markdown(scores, info))
+        history = _history(info)
         samples = None
         if generated is not None and reference is not None:
-            samples = samples_figure(generated, reference)
+            samples = samples_figure(generated, reference, side_deg=info.get("side_deg"))
         extra_figures = {
             metric: [("closest generated / training pairs", pairs_figure(generated, x))]
             for metric, x in (extras or {}).items()
             if generated is not None and isinstance(x, dict) and {"generated_index", "train_maps", "distance"} <= set(x)
         }
-        write_text(work / "report.html", render_report(scores, curves, info, samples, extra_figures))
+        html, vectors = render_report(scores, curves, info, samples, extra_figures, history)
+        write_text(work / "report.html", html)
+        for name, pdf in vectors.items():
+            write_bytes(work / name, pdf)
     return Path(out)
+
+
+def _history(info: dict) -> str | None:
+    """The training-history figure of a scored run (its log.jsonl, read where the run folder still is); None
+    for a training-free model, maps from a file, or a run folder no longer there."""
+    import json
+
+    prov = info.get("provenance") or {}
+    log = Path(prov["run"]) / "log.jsonl" if prov.get("run") else None
+    if log is None or not log.is_file():
+        return None
+    records = []
+    for line in log.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut by a kill: the rest of the log still tells the story
+            continue
+    manifest = prov.get("manifest") or {}
+    scored = prov.get("checkpoint") or manifest.get("best") or ""
+    return history_figure(records, (manifest.get("checkpoints") or {}).get(scored, {}).get("step"))
 
 
 def _write_df(path: Path, df: pd.DataFrame) -> None:

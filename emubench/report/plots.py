@@ -11,6 +11,7 @@ import io
 import os
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -23,12 +24,25 @@ from ..io import atomic_path  # noqa: E402
 REAL = {"reference": ("k-", 2.0, "real (validation)"), "heldout": ("k:", 1.2, "real (test)")}
 
 
-def png(fig) -> str:
-    """A figure as a base64 PNG (closed afterwards), for pages that embed their images."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)  # figures use the constrained layout: one draw, no tight-bbox pass
+DPI = 150  # what a journal's figure needs; the vector copy serves any size
+
+
+class Picture(str):
+    """A figure as the pages embed it: the string is its base64 PNG (``DPI``), and ``pdf`` holds its vector copy
+    (bytes), which the report writers put beside the page (``figures/``, ``plots/``) and link under the figure."""
+
+    pdf: bytes
+
+
+def png(fig) -> Picture:
+    """A figure as a base64 PNG with its PDF copy (closed afterwards), for pages that embed their images."""
+    buf, vec = io.BytesIO(), io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)  # figures use the constrained layout: one draw, no tight-bbox pass
+    fig.savefig(vec, format="pdf", metadata={"CreationDate": None})  # no date: the same figure, the same bytes
     plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+    picture = Picture(base64.b64encode(buf.getvalue()).decode())
+    picture.pdf = vec.getvalue()
+    return picture
 
 
 def _y(plot: Plot, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -62,7 +76,10 @@ def _curve(records: pd.DataFrame, stat: str, label: str) -> pd.DataFrame:
 
 
 def _line(ax, plot: Plot, c: pd.DataFrame, *style, **kw) -> None:
-    """A curve as the plot declares it (y transformed, points a log axis cannot show left out)."""
+    """A curve as the plot declares it (y transformed, points a log axis cannot show left out); nothing, not
+    even a legend entry, for a set the metric did not record."""
+    if c.empty:
+        return
     x = c["x"].to_numpy(float)
     y = _y(plot, x, c["mean"].to_numpy(float))
     ok = _drawable(plot.yscale, x, y, plot.xscale)
@@ -87,33 +104,122 @@ def _band(records: pd.DataFrame, stat: str, rx: np.ndarray, rm: np.ndarray, rs: 
     return rm - half, rm + half, "real vs real ±2σ"
 
 
+def _same_curves(curves: pd.DataFrame, models: list[str], stats: list[str]) -> dict[str, list[str]]:
+    """Models whose generated curves are identical in every statistic of a figure, grouped under the first of
+    them (drawn once, labelled "a = b"), so that no curve hides another silently."""
+
+    def key(m: str) -> list[np.ndarray]:
+        return [_curve(curves[curves["model"] == m], s, "generated")["mean"].to_numpy(float) for s in stats]
+
+    groups: dict[str, list[str]] = {}
+    for m in models:
+        mine = key(m)
+        for head in groups:
+            other = key(head)
+            if all(
+                a.shape == b.shape and np.allclose(a, b, rtol=1e-9, atol=0, equal_nan=True) for a, b in zip(mine, other)
+            ):
+                groups[head].append(m)
+                break
+        else:
+            groups[m] = [m]
+    return groups
+
+
+def _outliers(ratios: dict[str, list[np.ndarray]], band: float) -> set[str]:
+    """Models whose ratio to the real curve strays so far (over 4× the typical model's largest |log ratio|, and
+    beyond ±25%) that one axis would flatten every other model onto the line at 1: drawn in a panel of their own.
+    ``band``: the real-vs-real band's largest |log ratio|, the least a typical model is taken to stray."""
+    if len(ratios) < 2:
+        return set()
+    spread = {}
+    for m, rs in ratios.items():
+        v = np.concatenate([np.abs(np.log(np.clip(r[np.isfinite(r)], 1e-12, None))) for r in rs] + [np.zeros(1)])
+        spread[m] = float(v.max())
+    typical = max(float(np.median(list(spread.values()))), band, 1e-3)
+    return {m for m, s in spread.items() if s > 4 * typical and s > np.log(1.25)}
+
+
+def _residual_panel(ax, curves, first, groups, ref, band, n, colour, dash, label) -> None:
+    """Per bin, (generated − real mean) / σ, with σ = std·√(2/n) the standard error of the difference of two
+    means of n maps, for every model, the real test maps (dotted) and the real-vs-real band (grey): a curve that
+    looks right by eye but sits many σ off shows here. Symmetric-log beyond ±10σ, so a bin 10⁴σ off and one at
+    2σ are both readable."""
+    rx, rm = ref["x"].to_numpy(float), ref["mean"].to_numpy(float)
+    sigma = ref["std"].to_numpy(float) * np.sqrt(2.0 / n)
+    ok = sigma > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = lambda m: np.where(ok, (m - rm) / np.where(ok, sigma, 1), np.nan)  # noqa: E731
+        values = [z(band[0]), z(band[1])]
+        ax.fill_between(rx[ok], values[0][ok], values[1][ok], color="0.85", lw=0)
+
+        def at_ref(c: pd.DataFrame) -> np.ndarray:
+            return c.set_index("x")["mean"].reindex(rx).to_numpy(float)
+
+        held = z(at_ref(_curve(first, ref["statistic"].iloc[0], "heldout")))
+        ax.plot(rx, held, "k:", lw=1.2)
+        values.append(held)
+        for m in groups:
+            r = z(at_ref(_curve(curves[curves["model"] == m], ref["statistic"].iloc[0], "generated")))
+            ax.plot(rx, r, dash[m], color=colour[m], lw=1.4, label=label[m])
+            values.append(r)
+    ax.axhline(0, color="k", lw=0.6)
+    v = np.concatenate(values)
+    if np.isfinite(v).any() and np.nanmax(np.abs(v)) > 10:
+        ax.set_yscale("symlog", linthresh=3)
+
+
 def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
     """The figure ``plot`` declares, or None when no statistic of it has curves.
 
     curves: curve records of one metric (statistic, x, set, mean, std) with a ``model`` column; the real sets are
-    taken from the first model's records, every model's "generated" set is drawn. n: maps per set (the band:
-    ``_band``).
+    taken from the first model's records, every model's "generated" set is drawn (models with identical curves
+    once, labelled together). n: maps per set (the band: ``_band``). With several models, one whose ratio to the
+    real curve is far beyond the others' gets a ratio panel of its own below, so the others stay readable.
     """
     models = list(dict.fromkeys(curves["model"]))
     stats = [s for s in plot.statistics if (curves["statistic"] == s).any()]
     if not stats:
         return None
-    rows = 2 if plot.ratio else 1
+    groups = _same_curves(curves, models, stats)
+    colour = {m: f"C{i % 10}" for i, m in enumerate(groups)}
+    dash = {m: ("-", "--", "-.", ":")[(i // 10) % 4] for i, m in enumerate(groups)}
+    label = {m: " = ".join(same) for m, same in groups.items()}
+    first = curves[curves["model"] == models[0]]
+    # each model's ratio to the real curve in every panel, and the band's, to find the outliers first
+    model_ratios: dict[str, list[np.ndarray]] = {m: [] for m in groups}
+    band_extent = 0.0
+    for stat in stats:
+        ref = _curve(first, stat, "reference")
+        if not (plot.ratio and len(ref)):
+            continue
+        for m in groups:
+            model_ratios[m].append(_ratio(_curve(curves[curves["model"] == m], stat, "generated"), ref)[1])
+        rx, rm = ref["x"].to_numpy(float), ref["mean"].to_numpy(float)
+        lo, hi, _ = _band(first, stat, rx, rm, ref["std"].to_numpy(float), n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.abs(np.log(np.concatenate([lo / rm, hi / rm])))
+        if np.isfinite(rel).any():
+            band_extent = max(band_extent, float(np.nanmax(rel[np.isfinite(rel)])))
+    far = _outliers(model_ratios, band_extent) if plot.ratio else set()
+    # below a curve without a ratio panel: its residual per bin, (generated − real) / σ of that difference
+    residual = not plot.ratio and bool(n)
+    rows = (3 if far else 2) if plot.ratio else (2 if residual else 1)
     fig, axes = plt.subplots(
         rows,
         len(stats),
-        figsize=(max(6.0, 4.3 * len(stats)), 5.5 if plot.ratio else 3.8),
+        figsize=(max(6.0, 4.3 * len(stats)), {1: 3.8, 2: 5.5, 3: 7.0}[rows]),
         squeeze=False,
         sharex="col",
-        gridspec_kw={"height_ratios": [2, 1]} if plot.ratio else None,
+        gridspec_kw={"height_ratios": [2, 1, 1][:rows]} if rows > 1 else None,
         layout="constrained",
     )
-    first = curves[curves["model"] == models[0]]
     for j, stat in enumerate(stats):
         ax = axes[0, j]
         ref = _curve(first, stat, "reference")
         ratio = plot.ratio and len(ref) > 0
         ratios: list[np.ndarray] = []
+        far_ratios: list[np.ndarray] = []
         rx, rm = ref["x"].to_numpy(float), ref["mean"].to_numpy(float)
         band_lo, band_hi, band_label = _band(first, stat, rx, rm, ref["std"].to_numpy(float), n)
         if np.isfinite(band_hi).any():
@@ -121,18 +227,21 @@ def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
             if plot.yscale == "log":
                 lo = np.where(lo > 0, lo, _y(plot, rx, rm) * 1e-3)
             ax.fill_between(rx, lo, hi, color="0.85", lw=0, label=band_label)
-        for label, (style, lw, name) in REAL.items():
-            _line(ax, plot, _curve(first, stat, label), style, lw=lw, label=name)
-        for m in models:
+        for set_, (style, lw, name) in REAL.items():
+            _line(ax, plot, _curve(first, stat, set_), style, lw=lw, label=name)
+        for m in groups:
             g = _curve(curves[curves["model"] == m], stat, "generated")
-            _line(ax, plot, g, "-", lw=1.4, label=m)
+            _line(ax, plot, g, dash[m], color=colour[m], lw=1.4, label=label[m])
             if ratio:
                 x, r = _ratio(g, ref)
-                ratios.append(r)
-                axes[1, j].plot(x, r, "-", lw=1.4, label=m)
+                row = 2 if m in far else 1
+                (far_ratios if m in far else ratios).append(r)
+                axes[row, j].plot(x, r, dash[m], color=colour[m], lw=1.4, label=label[m])
         ax.set_xscale(plot.xscale)
         ax.set_yscale(plot.yscale, **({"linthresh": 1} if plot.yscale == "symlog" else {}))
         ax.set_title(stat if len(stats) > 1 else plot.title, fontsize=10)
+        if len(stats) > 1 and j == 0:
+            fig.suptitle(plot.title, fontsize=11)
         ax.set_ylabel(plot.ylabel if j == 0 else "")
         if ratio:
             rax = axes[1, j]
@@ -145,19 +254,32 @@ def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
             x, r = _ratio(_curve(first, stat, "heldout"), ref)
             rax.plot(x, r, "k:", lw=1.2)
             ratios.append(r)
-            rax.axhline(1, color="k", lw=0.6)
-            scale, lo, hi = _ratio_limits(ratios)
-            rax.set_yscale(scale)
-            rax.set_ylim(lo, hi)
-            rax.set_ylabel("ratio to real" if j == 0 else "")
-            rax.set_xlabel(plot.xlabel)
+            panels = [(rax, ratios, "ratio to real")]
+            if far:
+                panels.append((axes[2, j], far_ratios, "ratio to real\n(far-off models)"))
+            for a, values, name in panels:
+                a.axhline(1, color="k", lw=0.6)
+                scale, lo, hi = _ratio_limits(values)
+                a.set_yscale(scale)
+                a.set_ylim(lo, hi)
+                if scale == "log":  # ratios read as 0.5, 2 rather than 5×10⁻¹, 2×10⁰
+                    a.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+                    a.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+                a.set_ylabel(name if j == 0 else "")
+            panels[-1][0].set_xlabel(plot.xlabel)
+        elif residual and len(ref):
+            _residual_panel(axes[1, j], curves, first, groups, ref, (band_lo, band_hi), n, colour, dash, label)
+            axes[1, j].set_ylabel("Δ / σ" if j == 0 else "")
+            axes[1, j].set_xlabel(plot.xlabel)
         else:
             ax.set_xlabel(plot.xlabel)
     axes[0, 0].legend(fontsize=7)
+    if far:
+        axes[2, 0].legend(fontsize=7)
     return fig
 
 
-def pairs_figure(generated: np.ndarray, extras: dict) -> str:
+def pairs_figure(generated: np.ndarray, extras: dict) -> Picture:
     """The generated maps closest to a training map (top) above that training map, moved onto them (bottom).
 
     extras: a metric's ``generated_index``, ``train_maps`` (aligned nearest training maps) and ``distance``;
@@ -170,9 +292,9 @@ def pairs_figure(generated: np.ndarray, extras: dict) -> str:
     fig, axes = plt.subplots(2, k, figsize=(1.6 * k, 3.6), squeeze=False, layout="constrained")
     lo, hi = np.percentile(train_maps, [1, 99.5])
     for j in range(k):
-        axes[0, j].imshow(generated[gi[j]], vmin=lo, vmax=hi, cmap="magma")
+        axes[0, j].imshow(generated[gi[j]], vmin=lo, vmax=hi, cmap="magma", interpolation="nearest")
         axes[0, j].set_title(f"d={dist[j]:.3g}", fontsize=7)
-        axes[1, j].imshow(train_maps[j], vmin=lo, vmax=hi, cmap="magma")
+        axes[1, j].imshow(train_maps[j], vmin=lo, vmax=hi, cmap="magma", interpolation="nearest")
         for a in axes[:, j]:
             a.set_xticks([])
             a.set_yticks([])
@@ -184,17 +306,57 @@ def pairs_figure(generated: np.ndarray, extras: dict) -> str:
     return png(fig)
 
 
-def samples_figure(generated: np.ndarray, reference: np.ndarray, k: int = 6) -> str:
-    """k generated maps (top) and k real maps (bottom) on one colour scale (the real maps' 1–99.5 percentiles)."""
-    fig, axes = plt.subplots(2, k, figsize=(1.6 * k, 3.6), layout="constrained")
+def samples_figure(generated: np.ndarray, reference: np.ndarray, k: int = 6, side_deg: float | None = None) -> Picture:
+    """k generated maps (top) and k real maps (bottom) on one colour scale (the real maps' 1–99.5 percentiles),
+    with its colour bar (κ) and, given ``side_deg``, the maps' side in degrees."""
+    fig, axes = plt.subplots(2, k, figsize=(1.6 * k + 0.8, 3.6), layout="constrained")
     lo, hi = np.percentile(reference[:k], [1, 99.5])
     for j in range(k):
         for row_, maps in enumerate((generated, reference)):
-            axes[row_, j].imshow(maps[j % len(maps)], vmin=lo, vmax=hi, cmap="magma")
+            im = axes[row_, j].imshow(maps[j % len(maps)], vmin=lo, vmax=hi, cmap="magma", interpolation="nearest")
             axes[row_, j].set_xticks([])
             axes[row_, j].set_yticks([])
     axes[0, 0].set_ylabel("generated", fontsize=8)
     axes[1, 0].set_ylabel("real", fontsize=8)
+    fig.colorbar(im, ax=axes, shrink=0.8, label="κ")
+    if side_deg:
+        axes[1, 0].set_xlabel(f"{side_deg:g}° × {side_deg:g}°", fontsize=8)
+    return png(fig)
+
+
+def history_figure(records: list[dict], best_step: int | None) -> Picture | None:
+    """A run's training history (its log.jsonl): every numeric field a trainer logged per step (losses,
+    discriminator scores) against the step, and every numeric field of its per-epoch validation (a floor dashed),
+    on a log axis; the scored checkpoint (by default the one chosen on validation data) marked. None for a log
+    with neither."""
+    skip = {"step", "epoch", "lr", "time_s", "maps_per_s"}
+    steps: dict[str, list[tuple[int, float]]] = {}
+    checks: dict[str, list[tuple[int, float]]] = {}
+    for r in records:
+        if "step" not in r:
+            continue
+        for key, value in (r.get("validation") or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) and value > 0:
+                checks.setdefault(key, []).append((r["step"], float(value)))
+        for key, value in r.items():
+            if key not in skip and isinstance(value, (int, float)) and not isinstance(value, bool):
+                steps.setdefault(key, []).append((r["step"], float(value)))
+    if not steps and not checks:
+        return None
+    panels = [(name, d) for name, d in (("training (per logged step)", steps), ("validation (per epoch)", checks)) if d]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.4), layout="constrained", squeeze=False)
+    for ax, (title, data) in zip(axes[0], panels):
+        for i, (key, points) in enumerate(sorted(data.items())):
+            x, y = zip(*points)
+            ax.plot(x, y, "--" if "floor" in key else "-", color=f"C{i % 10}", lw=1.2, label=key,
+                    marker="o" if title.startswith("validation") else None, ms=3)  # fmt: skip
+        if title.startswith("validation"):
+            ax.set_yscale("log")
+        if best_step is not None:
+            ax.axvline(best_step, color="k", lw=0.8, ls=":", label=f"scored checkpoint (step {best_step})")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("optimiser step")
+        ax.legend(fontsize=7)
     return png(fig)
 
 
@@ -221,5 +383,7 @@ def plot_sensitivity(table: pd.DataFrame, path: str | os.PathLike) -> None:
         ax.legend(fontsize=6)
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
+        fig.savefig(tmp, format="png", dpi=DPI)
+    with atomic_path(os.fspath(path).removesuffix(".png") + ".pdf") as tmp:  # the vector copy beside it
+        fig.savefig(tmp, format="pdf", metadata={"CreationDate": None})
     plt.close(fig)
