@@ -384,3 +384,20 @@ def test_a_trained_run_shows_its_training_history(tmp_path):
     assert picture is not None and picture.pdf.startswith(b"%PDF")
     assert _history({"provenance": {"model": "grf", "fit_seconds": 0.1}}) is None
     assert _history({"provenance": {"run": str(tmp_path / "gone"), "manifest": manifest}}) is None
+
+
+def test_where_a_verdict_flagged_is_a_grid_of_the_design():
+    """The cosmologies flagged alone, as the 5 × 5 design (σ8 up, Ωm right), not a screenful of text; the four
+    held-out cosmologies, off the grid, stay a list."""
+    from emubench.report.cosmologies import where_grid
+
+    folder = ROOT / "reports" / "cosmologies" / "sigma8-biased"
+    per, summary = pd.read_csv(folder / "verdicts.csv"), pd.read_csv(folder / "summary.csv")
+    for r in summary.itertuples():
+        grid = where_grid(per, ["omega_m", "sigma8"], r.metric, r.aspect, r.cosmology)
+        if r.cosmology == "heldout":
+            assert grid is None
+            continue
+        assert len(grid) == 5 and all(len(row) == 5 for row in grid)
+        assert sum(c["flag"] for row in grid for c in row) == r.flagged
+        assert grid[0][0]["title"] == "Ωm=0.2, σ8=0.9" and grid[-1][-1]["title"] == "Ωm=0.34, σ8=0.7"

@@ -1,8 +1,11 @@
 """The leaderboard: score folders grouped by dataset, one ranked table (and overlay plots) per dataset.
 
 Models are ranked only on the metrics every model of their table was scored with: a model scored with one
-metric cannot outrank one scored with eight by having had fewer chances to be flagged. Columns are the
-headline statistics each metric declares (``emubench.contracts.Metric.headline``).
+metric cannot outrank one scored with eight by having had fewer chances to be flagged. The rank is the number
+of flagged verdicts, ties broken by severity (``_severity``); a model flagged for memorisation is a copy of its
+training maps and is disqualified (listed apart, unranked). Each row carries the model's cost (score.json
+``cost``). The headline statistics each metric declares (``emubench.contracts.Metric.headline``) follow in
+tables of a few metrics each (``_chunks``), so that every column fits the page.
 
 Scores across cosmologies (a dataset of several, ``emubench score`` on ``lognormal-cosmo-64``) get a table of
 their own kind: one column per (metric, aspect) and group of cosmologies (training, held-out), each cell that

@@ -2,8 +2,10 @@
 
 Folder: scores.csv (every row of every cosmology, with its parameters and group), verdicts.csv (each verdict at
 each cosmology), summary.csv (one verdict per group, metric and aspect across cosmologies), curves.csv,
-score.json, summary.md and report.html: the verdicts across cosmologies, each verdict as a map over the
-parameter plane (training cosmologies as circles, held-out ones as stars; red where flagged), and, for
+score.json, summary.md, inferred_parameters.csv and report.html: first the size and sign of the biases (the
+parameters inferred from generated vs real maps in numbers, per group of cosmologies, and signed planes), then
+the verdicts across cosmologies (where each flagged alone as a grid of the design), each verdict as a map over
+the parameter plane (training cosmologies as circles, held-out ones as stars; red where flagged), and, for
 ``parameter-bias``, the parameters inferred from generated maps against those from real maps at every cosmology.
 """
 
@@ -22,6 +24,23 @@ from .tables import cost_text, flatten, fmt, fmt_p
 
 LABELS = {"omega_m": "Ωm", "sigma8": "σ8", "S8": "S8"}
 GROUP_NAMES = {"train": "training", "heldout": "held-out"}
+
+
+def where_grid(per: pd.DataFrame, names: list[str], metric: str, aspect: str, group: str) -> list[list[dict]] | None:
+    """Where a verdict flagged alone, as the design's grid (rows: the second parameter, high at the top; columns:
+    the first), each cell {"flag": bool, "title": the cosmology}; None when the group's cosmologies are not a
+    full grid (the held-out ones sit between grid points: their few cosmologies are listed as text)."""
+    g = per[(per["metric"] == metric) & (per["aspect"] == aspect) & (per["cosmology"] == group)]
+    if len(names) < 2 or g.empty:
+        return None
+    x, y = names[0], names[1]
+    xs, ys = sorted(set(g[x])), sorted(set(g[y]), reverse=True)
+    if len(xs) * len(ys) != len(g) or len(xs) < 3 or len(ys) < 3:
+        return None
+    flag = {(a, b): v == "flag" for a, b, v in zip(g[x], g[y], g["verdict"])}
+    return [
+        [{"flag": flag[(a, b)], "title": f"{LABELS.get(x, x)}={a:g}, {LABELS.get(y, y)}={b:g}"} for a in xs] for b in ys
+    ]
 
 
 def inferred_parameters(scores: pd.DataFrame, names: list[str]) -> pd.DataFrame:
@@ -287,7 +306,12 @@ def write_cosmology_report(
                 model=str(info.get("model")),
                 facts=facts(info),
                 summary=[
-                    {**r, "p_value": fmt_p(r["p_value"]), "where": r["where"] or "—"}
+                    {
+                        **r,
+                        "p_value": fmt_p(r["p_value"]),
+                        "where": r["where"] if isinstance(r["where"], str) and r["where"] else "—",
+                        "grid": where_grid(per, names, r["metric"], r["aspect"], r["cosmology"]),
+                    }
                     for r in summary.to_dict("records")
                 ],
                 n_flags=int((summary["verdict"] == "flag").sum()),
