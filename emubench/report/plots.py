@@ -45,6 +45,13 @@ def png(fig) -> Picture:
     return picture
 
 
+def _arcmin(x):
+    """ℓ ↔ θ = 180°/ℓ in arcmin (its own inverse); 0 and below map to infinity, which an axis skips."""
+    x = np.asarray(x, float)
+    with np.errstate(divide="ignore"):
+        return np.where(x > 0, 180.0 * 60.0 / np.where(x > 0, x, 1.0), np.inf)
+
+
 def _y(plot: Plot, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return x * (x + 1) * y / (2 * np.pi) if plot.y == "ell2" else y
 
@@ -238,6 +245,11 @@ def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
                 (far_ratios if m in far else ratios).append(r)
                 axes[row, j].plot(x, r, dash[m], color=colour[m], lw=1.4, label=label[m])
         ax.set_xscale(plot.xscale)
+        if plot.xlabel == "ℓ":  # the angular scale a multipole probes, θ = 180°/ℓ, in arcmin on top
+            top = ax.secondary_xaxis("top", functions=(_arcmin, _arcmin))
+            top.set_xlabel("θ = 180°/ℓ (arcmin)", fontsize=8)
+            top.tick_params(labelsize=7)
+            top.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         ax.set_yscale(plot.yscale, **({"linthresh": 1} if plot.yscale == "symlog" else {}))
         ax.set_title(stat if len(stats) > 1 else plot.title, fontsize=10)
         if len(stats) > 1 and j == 0:
