@@ -120,6 +120,9 @@ def test_resume_skips_a_corrupt_latest_checkpoint(tmp_path):
 def test_run_folder_scores_end_to_end(tmp_path):
     run = _train(tmp_path / "s", 6)
     model, prov = __import__("emubench.models", fromlist=["resolve_model"]).resolve_model(str(run), None)
+    # the manifest records one network: the train config's is the one built (npix 64 from the data, not 256)
+    assert prov["manifest"]["train_config"]["model"] == prov["manifest"]["model_config"]
+    assert prov["manifest"]["model_config"]["npix"] == 64
     maps = model.sample(5, seed=0)
     assert maps.shape == (5, 64, 64) and maps.dtype == np.float32 and np.isfinite(maps).all()
     assert isinstance(model, CosmoGANDCGAN)

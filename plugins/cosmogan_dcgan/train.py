@@ -333,6 +333,9 @@ def _train(
             param_lo=tuple(map(float, lo)),
             param_hi=tuple(map(float, hi)),
         )
+    # the manifest's train_config records the network built (its npix and parameters come from the data), so
+    # that it and model_config never disagree (a preset's npix is its default, not what was trained)
+    cfg = replace(cfg, model=model_cfg)
     torch.manual_seed(cfg.seed)
 
     # 2. data ---------------------------------------------------------------------------------------------------
