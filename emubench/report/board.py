@@ -352,71 +352,16 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
     for e in entries:
         groups.setdefault((*e.dataset, e.across is not None), []).append(e)
 
-    sections, tables, long_rows, md = [], [], [], ["# emubench leaderboard", ""]
-    md.append(INTRO)
+    sections, tables, long_rows, md = [], [], [], ["# emubench leaderboard", "", INTRO]
     plot_files: dict[str, bytes] = {}
     for (name, digest, across), group in groups.items():
         _labels(group)
         table, columns, common = (_across_table if across else _table)(group)
         header = (_across_header if across else _header)(group, columns, common)
-        cols = [f"{m}:{s}" for m, s in columns]
-        display: dict[str, Display] = {}
-        for e in group:
-            for k, d in e.display.items():
-                display.setdefault(k, d)
-        # overlay plots at one cosmology only (a score across cosmologies has its per-cosmology curves in its report)
-        curves = [] if across else [e.curves.assign(model=e.label) for e in group if len(e.curves)]
-        n = int(group[0].info["n"]) if group[0].info.get("n") else None
-        figures = [f for figs in metric_figures(display, pd.concat(curves), n).values() for f in figs] if curves else []
         key = slug(f"{name}-{digest}")
-        files = []
-        for title, b64 in figures:
-            file = f"plots/{key}-{slug(title)}"
-            plot_files[f"{file}.png"] = base64.b64decode(b64)
-            plot_files[f"{file}.pdf"] = b64.pdf  # the vector copy, for a paper
-            files.append((title, f"{file}.png"))
-        rows = []
-        for r in table.to_dict("records"):
-            report = Path(r["folder"]) / "report.html"
-            rows.append(
-                {
-                    **r,
-                    "rank": "—" if pd.isna(r["rank"]) else int(r["rank"]),
-                    "severity_text": f"{r['severity']:.2f}",
-                    "maps": fmt_rate(r["maps/s"]),
-                    "cells": {c: _cell(r[c]) for c in cols},
-                    # relative, so the leaderboard and the reports move together (a folder, a web server)
-                    "link": os.path.relpath(report, out).replace(os.sep, "/") if report.exists() else None,
-                }
-            )
-            for (metric, stat), c in zip(columns, (r[c] for c in cols)):
-                row = {
-                    "dataset": name,
-                    "dataset_hash": digest,
-                    "model": r["model"],
-                    "folder": r["folder"],
-                    "rank": r["rank"],
-                    "disqualified": r["disqualified"],
-                    "flags": r["flags"],
-                    "severity": r["severity"],
-                    **{f"cost_{k}": v for k, v in r["cost"].items()},
-                    "metric": metric,
-                    "statistic": stat,
-                    "cosmologies": "",
-                    "value": c[0] if isinstance(c, tuple) else np.nan,
-                    "floor": c[1] if isinstance(c, tuple) else np.nan,
-                    "flagged": c[2] if isinstance(c, tuple) else False,
-                    "scored": c != "not scored",
-                }
-                if isinstance(c, dict):  # across cosmologies: metric/aspect, group, the group's combined p-value
-                    m, aspect = metric.split("/", 1)
-                    row |= {"metric": m, "statistic": aspect, "cosmologies": stat, "value": c["p_value"]}
-                    row |= {"flagged": c["flag"]}
-                long_rows.append(row)
-        other_flags = any(r["other flags"] for r in rows)
-        shown = [
-            (title, b64, wide(b64), file[: -len(".png")] + ".pdf") for (title, b64), (_, file) in zip(figures, files)
-        ]
+        figures = [] if across else _overlays(group, key, plot_files)  # across: per-cosmology curves are in reports
+        rows = _rows(table, columns, out)
+        long_rows += _long_rows(table, columns, name, digest)
         chunks = _chunks(columns, across)
         sections.append(
             {
@@ -425,13 +370,13 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
                 "disqualified": [r for r in rows if r["disqualified"]],
                 "rows": rows,
                 "chunks": chunks,
-                "figures": shown,
+                "figures": [(title, b64, wide(b64), f"{file}.pdf") for title, b64, file in figures],
                 "slug": key,
-                "other_flags": other_flags,
+                "other_flags": any(r["other flags"] for r in rows),
             }
         )
         tables.append(table.assign(dataset=name, dataset_hash=digest))
-        md += _markdown_section(header, chunks, rows, files)
+        md += _markdown_section(header, chunks, rows, [(title, file) for title, _, file in figures])
 
     with atomic_folder(out) as work:
         write_text(work / "leaderboard.md", "\n".join(md) + "\n")
@@ -453,8 +398,83 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
     return pd.concat(tables, ignore_index=True)
 
 
+def _overlays(group: list[Scored], key: str, plot_files: dict[str, bytes]) -> list[tuple[str, str, str]]:
+    """Every model's curves over the real ones, one figure per declared plot: (title, base64 PNG, file stem
+    under plots/); the PNG and its PDF copy are added to ``plot_files``."""
+    display: dict[str, Display] = {}
+    for e in group:
+        for k, d in e.display.items():
+            display.setdefault(k, d)
+    curves = [e.curves.assign(model=e.label) for e in group if len(e.curves)]
+    if not curves:
+        return []
+    n = int(group[0].info["n"]) if group[0].info.get("n") else None
+    out = []
+    for figs in metric_figures(display, pd.concat(curves), n).values():
+        for title, b64 in figs:
+            file = f"plots/{key}-{slug(title)}"
+            plot_files[f"{file}.png"] = base64.b64decode(b64)
+            plot_files[f"{file}.pdf"] = b64.pdf  # the vector copy, for a paper
+            out.append((title, b64, file))
+    return out
+
+
+def _rows(table: pd.DataFrame, columns: list[tuple[str, str]], out: Path) -> list[dict[str, Any]]:
+    """The ranked table's rows as the pages show them: rank, severity and throughput as text, a cell per
+    headline column, and the relative link to the model's report (so the leaderboard and the reports move
+    together, to another folder or a web server)."""
+    cols = [f"{m}:{s}" for m, s in columns]
+    rows = []
+    for r in table.to_dict("records"):
+        report = Path(r["folder"]) / "report.html"
+        rows.append(
+            {
+                **r,
+                "rank": "—" if pd.isna(r["rank"]) else int(r["rank"]),
+                "severity_text": f"{r['severity']:.2f}",
+                "maps": fmt_rate(r["maps/s"]),
+                "cells": {c: _cell(r[c]) for c in cols},
+                "link": os.path.relpath(report, out).replace(os.sep, "/") if report.exists() else None,
+            }
+        )
+    return rows
+
+
+def _long_rows(table: pd.DataFrame, columns: list[tuple[str, str]], name: str, digest: str) -> list[dict[str, Any]]:
+    """leaderboard.csv's rows of one table: one per model and headline column, with its rank and cost."""
+    out = []
+    for r in table.to_dict("records"):
+        for metric, stat in columns:
+            c = r[f"{metric}:{stat}"]
+            row = {
+                "dataset": name,
+                "dataset_hash": digest,
+                "model": r["model"],
+                "folder": r["folder"],
+                "rank": r["rank"],
+                "disqualified": r["disqualified"],
+                "flags": r["flags"],
+                "severity": r["severity"],
+                **{f"cost_{k}": v for k, v in r["cost"].items()},
+                "metric": metric,
+                "statistic": stat,
+                "cosmologies": "",
+                "value": c[0] if isinstance(c, tuple) else np.nan,
+                "floor": c[1] if isinstance(c, tuple) else np.nan,
+                "flagged": c[2] if isinstance(c, tuple) else False,
+                "scored": c != "not scored",
+            }
+            if isinstance(c, dict):  # across cosmologies: metric/aspect, group, the group's combined p-value
+                m, aspect = metric.split("/", 1)
+                row |= {"metric": m, "statistic": aspect, "cosmologies": stat, "value": c["p_value"]}
+                row |= {"flagged": c["flag"]}
+            out.append(row)
+    return out
+
+
 def _markdown_section(header: dict, chunks: list[dict], rows: list[dict], files: list[tuple[str, str]]) -> list[str]:
-    """One dataset's section of leaderboard.md: the ranking, the disqualified models, the headline tables."""
+    """One dataset's section of leaderboard.md: the ranking, the disqualified models, the headline tables, the
+    overlay plots (``files``: title and file stem under plots/)."""
     md = [
         "",
         f"## Dataset `{header['dataset']}` (hash `{header['hash']}`)"
@@ -492,7 +512,7 @@ def _markdown_section(header: dict, chunks: list[dict], rows: list[dict], files:
             texts = [c["value"] + (f" ({c['times']})" if c["times"] else "") for c in cells]
             marked = [(f"**{t}** ⚑" if c["flag"] else t).replace("|", "\\|") for t, c in zip(texts, cells)]
             md.append(f"| {r['model']}{' (disqualified)' if r['disqualified'] else ''} | " + " | ".join(marked) + " |")
-    md += [f"\n![{title}]({file}) ([PDF]({file[: -len('.png')]}.pdf))" for title, file in files]
+    md += [f"\n![{title}]({file}.png) ([PDF]({file}.pdf))" for title, file in files]
     return md
 
 

@@ -147,12 +147,13 @@ def _outliers(ratios: dict[str, list[np.ndarray]], band: float) -> set[str]:
     return {m for m, s in spread.items() if s > 4 * typical and s > np.log(1.25)}
 
 
-def _residual_panel(ax, curves, first, groups, ref, band, n, colour, dash, label) -> None:
+def _residual_panel(ax, curves: pd.DataFrame, first: pd.DataFrame, style: dict, ref: pd.DataFrame, band, n: int):
     """Per bin, (generated − real mean) / σ, with σ = std·√(2/n) the standard error of the difference of two
     means of n maps, for every model, the real test maps (dotted) and the real-vs-real band (grey): a curve that
     looks right by eye but sits many σ off shows here. Symmetric-log beyond ±10σ, so a bin 10⁴σ off and one at
-    2σ are both readable."""
+    2σ are both readable. style: per model drawn, its line's keywords."""
     rx, rm = ref["x"].to_numpy(float), ref["mean"].to_numpy(float)
+    stat = ref["statistic"].iloc[0]
     sigma = ref["std"].to_numpy(float) * np.sqrt(2.0 / n)
     ok = sigma > 0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -163,44 +164,37 @@ def _residual_panel(ax, curves, first, groups, ref, band, n, colour, dash, label
         def at_ref(c: pd.DataFrame) -> np.ndarray:
             return c.set_index("x")["mean"].reindex(rx).to_numpy(float)
 
-        held = z(at_ref(_curve(first, ref["statistic"].iloc[0], "heldout")))
+        held = z(at_ref(_curve(first, stat, "heldout")))
         ax.plot(rx, held, "k:", lw=1.2)
         values.append(held)
-        for m in groups:
-            r = z(at_ref(_curve(curves[curves["model"] == m], ref["statistic"].iloc[0], "generated")))
-            ax.plot(rx, r, dash[m], color=colour[m], lw=1.4, label=label[m])
+        for m, kw in style.items():
+            r = z(at_ref(_curve(curves[curves["model"] == m], stat, "generated")))
+            ax.plot(rx, r, lw=1.4, **kw)
             values.append(r)
     ax.axhline(0, color="k", lw=0.6)
     v = np.concatenate(values)
     if np.isfinite(v).any() and np.nanmax(np.abs(v)) > 10:
         ax.set_yscale("symlog", linthresh=3)
+        # ticks at 0, ±3 and a few decades, so the labels near 0 do not run into each other
+        top = int(np.floor(np.log10(np.nanmax(np.abs(v)))))  # within the data: ticks must not widen the axis
+        ticks = [3.0, *(10.0**k for k in range(1, top + 1, max(1, top // 4)))]
+        ax.set_yticks(sorted({0.0, *ticks, *(-t for t in ticks)}))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
 
 
-def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
-    """The figure ``plot`` declares, or None when no statistic of it has curves.
-
-    curves: curve records of one metric (statistic, x, set, mean, std) with a ``model`` column; the real sets are
-    taken from the first model's records, every model's "generated" set is drawn (models with identical curves
-    once, labelled together). n: maps per set (the band: ``_band``). With several models, one whose ratio to the
-    real curve is far beyond the others' gets a ratio panel of its own below, so the others stay readable.
-    """
-    models = list(dict.fromkeys(curves["model"]))
-    stats = [s for s in plot.statistics if (curves["statistic"] == s).any()]
-    if not stats:
-        return None
-    groups = _same_curves(curves, models, stats)
-    colour = {m: f"C{i % 10}" for i, m in enumerate(groups)}
-    dash = {m: ("-", "--", "-.", ":")[(i // 10) % 4] for i, m in enumerate(groups)}
-    label = {m: " = ".join(same) for m, same in groups.items()}
-    first = curves[curves["model"] == models[0]]
-    # each model's ratio to the real curve in every panel, and the band's, to find the outliers first
-    model_ratios: dict[str, list[np.ndarray]] = {m: [] for m in groups}
+def _far_models(plot: Plot, curves: pd.DataFrame, first: pd.DataFrame, models, stats, n: int | None) -> set[str]:
+    """The models of a ratio plot whose ratio to the real curve strays far beyond the others' (``_outliers``),
+    over every statistic of the figure; none for a plot without a ratio panel."""
+    if not plot.ratio:
+        return set()
+    model_ratios: dict[str, list[np.ndarray]] = {m: [] for m in models}
     band_extent = 0.0
     for stat in stats:
         ref = _curve(first, stat, "reference")
-        if not (plot.ratio and len(ref)):
+        if not len(ref):
             continue
-        for m in groups:
+        for m in models:
             model_ratios[m].append(_ratio(_curve(curves[curves["model"] == m], stat, "generated"), ref)[1])
         rx, rm = ref["x"].to_numpy(float), ref["mean"].to_numpy(float)
         lo, hi, _ = _band(first, stat, rx, rm, ref["std"].to_numpy(float), n)
@@ -208,8 +202,56 @@ def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
             rel = np.abs(np.log(np.concatenate([lo / rm, hi / rm])))
         if np.isfinite(rel).any():
             band_extent = max(band_extent, float(np.nanmax(rel[np.isfinite(rel)])))
-    far = _outliers(model_ratios, band_extent) if plot.ratio else set()
-    # below a curve without a ratio panel: its residual per bin, (generated − real) / σ of that difference
+    return _outliers(model_ratios, band_extent)
+
+
+def _ratio_panels(axes, first: pd.DataFrame, ref: pd.DataFrame, band, ratios: list, far_ratios: list | None) -> None:
+    """The ratio panels under a curve (``axes``: its column below the main panel): the real-vs-real band and the
+    real test maps' ratio beside the models' (drawn by the caller, ``ratios``), and, when ``far_ratios`` is
+    given, the far-off models' panel; each axis fitted to what it shows (``_ratio_limits``)."""
+    rx, rm = ref["x"].to_numpy(float), ref["mean"].to_numpy(float)
+    ok = rm > 0
+    rel_lo = np.where(ok, band[0] / np.where(ok, rm, 1), np.nan)
+    rel_hi = np.where(ok, band[1] / np.where(ok, rm, 1), np.nan)
+    if np.isfinite(rel_hi).any():
+        axes[0].fill_between(rx[ok], rel_lo[ok], rel_hi[ok], color="0.85", lw=0)
+        ratios = [*ratios, rel_lo[ok], rel_hi[ok]]
+    x, r = _ratio(_curve(first, ref["statistic"].iloc[0], "heldout"), ref)
+    axes[0].plot(x, r, "k:", lw=1.2)
+    panels = [(axes[0], [*ratios, r], "ratio to real")]
+    if far_ratios is not None:
+        panels.append((axes[1], far_ratios, "ratio to real\n(far-off models)"))
+    for a, values, name in panels:
+        a.axhline(1, color="k", lw=0.6)
+        scale, lo, hi = _ratio_limits(values)
+        a.set_yscale(scale)
+        a.set_ylim(lo, hi)
+        if scale == "log":  # ratios read as 0.5, 2 rather than 5×10⁻¹, 2×10⁰
+            a.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            a.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        a.set_ylabel(name)
+
+
+def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
+    """The figure ``plot`` declares, or None when no statistic of it has curves.
+
+    curves: curve records of one metric (statistic, x, set, mean, std) with a ``model`` column; the real sets are
+    taken from the first model's records, every model's "generated" set is drawn (models with identical curves
+    once, labelled together). n: maps per set (the band: ``_band``). Below the curves, the ratio to the real
+    curve (plots that declare ``ratio``; with several models, one far beyond the others gets a ratio panel of
+    its own, so the others stay readable) or else the residual in σ per bin (``_residual_panel``, given n).
+    """
+    models = list(dict.fromkeys(curves["model"]))
+    stats = [s for s in plot.statistics if (curves["statistic"] == s).any()]
+    if not stats:
+        return None
+    groups = _same_curves(curves, models, stats)
+    style = {
+        m: {"color": f"C{i % 10}", "ls": ("-", "--", "-.", ":")[(i // 10) % 4], "label": " = ".join(same)}
+        for i, (m, same) in enumerate(groups.items())
+    }
+    first = curves[curves["model"] == models[0]]
+    far = _far_models(plot, curves, first, list(groups), stats, n)
     residual = not plot.ratio and bool(n)
     rows = (3 if far else 2) if plot.ratio else (2 if residual else 1)
     fig, axes = plt.subplots(
@@ -224,9 +266,6 @@ def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
     for j, stat in enumerate(stats):
         ax = axes[0, j]
         ref = _curve(first, stat, "reference")
-        ratio = plot.ratio and len(ref) > 0
-        ratios: list[np.ndarray] = []
-        far_ratios: list[np.ndarray] = []
         rx, rm = ref["x"].to_numpy(float), ref["mean"].to_numpy(float)
         band_lo, band_hi, band_label = _band(first, stat, rx, rm, ref["std"].to_numpy(float), n)
         if np.isfinite(band_hi).any():
@@ -234,61 +273,45 @@ def curve_figure(plot: Plot, curves: pd.DataFrame, n: int | None):
             if plot.yscale == "log":
                 lo = np.where(lo > 0, lo, _y(plot, rx, rm) * 1e-3)
             ax.fill_between(rx, lo, hi, color="0.85", lw=0, label=band_label)
-        for set_, (style, lw, name) in REAL.items():
-            _line(ax, plot, _curve(first, stat, set_), style, lw=lw, label=name)
-        for m in groups:
+        for set_, (line, lw, name) in REAL.items():
+            _line(ax, plot, _curve(first, stat, set_), line, lw=lw, label=name)
+        ratios: dict[bool, list[np.ndarray]] = {False: [], True: []}  # near models, far-off models
+        for m, kw in style.items():
             g = _curve(curves[curves["model"] == m], stat, "generated")
-            _line(ax, plot, g, dash[m], color=colour[m], lw=1.4, label=label[m])
-            if ratio:
+            _line(ax, plot, g, lw=1.4, **kw)
+            if plot.ratio and len(ref):
                 x, r = _ratio(g, ref)
-                row = 2 if m in far else 1
-                (far_ratios if m in far else ratios).append(r)
-                axes[row, j].plot(x, r, dash[m], color=colour[m], lw=1.4, label=label[m])
-        ax.set_xscale(plot.xscale)
-        if plot.xlabel == "ℓ":  # the angular scale a multipole probes, θ = 180°/ℓ, in arcmin on top
-            top = ax.secondary_xaxis("top", functions=(_arcmin, _arcmin))
-            top.set_xlabel("θ = 180°/ℓ (arcmin)", fontsize=8)
-            top.tick_params(labelsize=7)
-            top.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-        ax.set_yscale(plot.yscale, **({"linthresh": 1} if plot.yscale == "symlog" else {}))
-        ax.set_title(stat if len(stats) > 1 else plot.title, fontsize=10)
-        if len(stats) > 1 and j == 0:
-            fig.suptitle(plot.title, fontsize=11)
-        ax.set_ylabel(plot.ylabel if j == 0 else "")
-        if ratio:
-            rax = axes[1, j]
-            ok = rm > 0
-            rel_lo = np.where(ok, band_lo / np.where(ok, rm, 1), np.nan)
-            rel_hi = np.where(ok, band_hi / np.where(ok, rm, 1), np.nan)
-            if np.isfinite(rel_hi).any():
-                rax.fill_between(rx[ok], rel_lo[ok], rel_hi[ok], color="0.85", lw=0)
-                ratios += [rel_lo[ok], rel_hi[ok]]
-            x, r = _ratio(_curve(first, stat, "heldout"), ref)
-            rax.plot(x, r, "k:", lw=1.2)
-            ratios.append(r)
-            panels = [(rax, ratios, "ratio to real")]
-            if far:
-                panels.append((axes[2, j], far_ratios, "ratio to real\n(far-off models)"))
-            for a, values, name in panels:
-                a.axhline(1, color="k", lw=0.6)
-                scale, lo, hi = _ratio_limits(values)
-                a.set_yscale(scale)
-                a.set_ylim(lo, hi)
-                if scale == "log":  # ratios read as 0.5, 2 rather than 5×10⁻¹, 2×10⁰
-                    a.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-                    a.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-                a.set_ylabel(name if j == 0 else "")
-            panels[-1][0].set_xlabel(plot.xlabel)
+                ratios[m in far].append(r)
+                axes[2 if m in far else 1, j].plot(x, r, lw=1.4, **kw)
+        _decorate(fig, ax, plot, stat, len(stats), j)
+        if plot.ratio and len(ref):
+            _ratio_panels(axes[1:, j], first, ref, (band_lo, band_hi), ratios[False], ratios[True] if far else None)
         elif residual and len(ref):
-            _residual_panel(axes[1, j], curves, first, groups, ref, (band_lo, band_hi), n, colour, dash, label)
-            axes[1, j].set_ylabel("Δ / σ" if j == 0 else "")
-            axes[1, j].set_xlabel(plot.xlabel)
-        else:
-            ax.set_xlabel(plot.xlabel)
+            _residual_panel(axes[1, j], curves, first, style, ref, (band_lo, band_hi), n)
+            axes[1, j].set_ylabel("Δ / σ")
+        for a in axes[1:, j]:
+            if j:
+                a.set_ylabel("")
+        axes[-1, j].set_xlabel(plot.xlabel)
     axes[0, 0].legend(fontsize=7)
     if far:
         axes[2, 0].legend(fontsize=7)
     return fig
+
+
+def _decorate(fig, ax, plot: Plot, stat: str, panels: int, j: int) -> None:
+    """The main panel's scales, title and label; on an ℓ axis the angular scale θ = 180°/ℓ (arcmin) on top."""
+    ax.set_xscale(plot.xscale)
+    if plot.xlabel == "ℓ":
+        top = ax.secondary_xaxis("top", functions=(_arcmin, _arcmin))
+        top.set_xlabel("θ = 180°/ℓ (arcmin)", fontsize=8)
+        top.tick_params(labelsize=7)
+        top.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.set_yscale(plot.yscale, **({"linthresh": 1} if plot.yscale == "symlog" else {}))
+    ax.set_title(stat if panels > 1 else plot.title, fontsize=10)
+    if panels > 1 and j == 0:
+        fig.suptitle(plot.title, fontsize=11)
+    ax.set_ylabel(plot.ylabel if j == 0 else "")
 
 
 def pairs_figure(generated: np.ndarray, extras: dict) -> Picture:
