@@ -20,6 +20,7 @@ from ..io import atomic_folder, atomic_path, write_bytes, write_json, write_text
 from ..scoring import verdicts
 from .display import Display, resolve
 from .plots import DPI, curve_figure, history_figure, pairs_figure, png, samples_figure
+from .reach import reach_note, smallest_per_flaw
 from .tables import cost_text, flatten, fmt, fmt_p, fmt_rate, metric_rows, verdict_cards
 
 SCORES, CURVES, INFO = "scores.csv", "curves.csv", "score.json"
@@ -193,7 +194,8 @@ def render_report(
     samples_pdf = keep_vector(vectors, "figures", "samples", samples) if samples else None
     history_pdf = keep_vector(vectors, "figures", "training history", history) if history else None
     draws = null_draws(info)
-    cards = verdict_cards(scores, display, draws)
+    n_maps = int(info["n"]) if info.get("n") else None
+    cards = verdict_cards(scores, display, draws, str(info.get("dataset")), n_maps)
     sections = [
         {
             "metric": m,
@@ -222,6 +224,8 @@ def render_report(
             history=history,
             history_pdf=history_pdf,
             checkpoint=(info.get("provenance") or {}).get("checkpoint"),
+            reach=smallest_per_flaw(str(info.get("dataset")), n_maps),
+            reach_note=reach_note(str(info.get("dataset")), n_maps),
             side_deg=info.get("side_deg"),
             manifest=flatten(info),
             method=METHOD.format(boot=info.get("bootstrap_draws", 0)),

@@ -141,10 +141,19 @@ def summary_row(r: Any, draws: int | None = None) -> dict[str, Any]:
     }
 
 
-def verdict_cards(scores: pd.DataFrame, display: dict[str, Display], draws: int | None = None) -> list[dict[str, Any]]:
+def verdict_cards(
+    scores: pd.DataFrame,
+    display: dict[str, Display],
+    draws: int | None = None,
+    dataset: str | None = None,
+    n: int | None = None,
+) -> list[dict[str, Any]]:
     """One card per (metric, aspect) verdict: pass/flag, its family-wise p-value, its headline rows (the
     metric's declared headline statistics of this aspect, else the row nearest to being flagged), the flagged
-    statistics and what a flag means."""
+    statistics, what a flag means, and what it would have flagged (``reach.can_see`` for ``dataset`` at ``n``
+    maps; the memorisation check's own reach)."""
+    from .reach import can_see, memorisation_reach
+
     cards = []
     summary = scores[scores["summary"].astype(bool)]
     for v in verdicts(scores).itertuples():
@@ -168,6 +177,9 @@ def verdict_cards(scores: pd.DataFrame, display: dict[str, Display], draws: int 
                 "headline": [summary_row(r, draws) for r in head.itertuples()],
                 "flagged": [s for s in v.flagged.split(", ") if s],
                 "explain": d.explain.get(v.aspect, ""),
+                "can_see": memorisation_reach(scores)
+                if v.metric == "memorisation"
+                else can_see(dataset or "", n, f"{v.metric}/{v.aspect}"),
             }
         )
     return cards

@@ -1,0 +1,103 @@
+"""What a pass can see: the smallest planted flaws each verdict flagged, measured by ``emubench power``.
+
+A pass is only as strong as the test behind it: a card that says PASS must also say which flaws it would have
+caught. ``emubench power DATASET`` plants flaws of growing size (``calibration.FLAWS``, ``COPY_FLAWS``) in
+perfect emulators and records the smallest size each verdict flags (``smallest_flagged.csv``); the tables
+measured for this release ship in ``sensitivity/<dataset>.csv`` (a test keeps them equal to
+``reports/calibration/``). A score on that dataset at the same n quotes them; at another n a flaw that shifts
+a mean needs about √(n_measured / n) times the size to be seen (the standard error of a mean of n maps), a
+scaling stated as such and not measured; on another dataset nothing is claimed.
+
+The memorisation check measures its own reach on the spot (its ``detectable-copy-fraction`` row).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+MEASURED_N = {"lognormal-lcdm-64": 1229}  # the n of each shipped table (its validation split at the default size)
+BASES = {"lognormal-lcdm-64": 1}  # how many perfect-emulator bases each level was planted in
+
+
+@cache
+def measured(dataset: str) -> pd.DataFrame | None:
+    """The shipped smallest-flagged table of ``dataset`` (verdict × flaw → smallest flagged size, inf if
+    none), or None when none was measured."""
+    path = resources.files("emubench.report") / "sensitivity" / f"{dataset}.csv"
+    if not path.is_file():
+        return None
+    with path.open() as f:
+        return pd.read_csv(f, index_col="verdict")
+
+
+def can_see(dataset: str, n: int | None, verdict: str) -> list[str]:
+    """The flaws ``verdict`` ("metric/aspect") was measured to flag, as short phrases ("κ amplitude error (fraction)
+    ≥ 0.01"), scaled to ``n`` maps for the distributional flaws; [] where nothing was measured."""
+    from ..calibration import COPY_FLAWS, FLAWS
+
+    table = measured(dataset)
+    if table is None or verdict not in table.index or not n:
+        return []
+    scale = np.sqrt(MEASURED_N[dataset] / n)
+    out = []
+    for flaw, level in table.loc[verdict].items():
+        if not np.isfinite(level):
+            continue
+        if flaw in FLAWS:  # sizes of a flaw; copies are fractions of maps, which do not scale this way
+            out.append(f"{FLAWS[flaw][1]} ≥ {_size(level * scale)}")
+        elif flaw in COPY_FLAWS:
+            out.append(f"{COPY_FLAWS[flaw][1]} ≥ {_size(level)}")
+    return out
+
+
+def memorisation_reach(scores: pd.DataFrame) -> list[str]:
+    """The memorisation check's own reach at this n (its ``detectable-copy-fraction`` row: how many copies of
+    training maps its exact binomial test needs to flag), as a phrase; [] without that row."""
+    row = scores[(scores["metric"] == "memorisation") & (scores["statistic"] == "detectable-copy-fraction")]
+    if row.empty or not np.isfinite(float(row["value"].iloc[0])):
+        return []
+    pct = 100 * float(row["value"].iloc[0])
+    return [f"copies of training maps (whole, patchworks, pasted crops) in ≥ {pct:.2g}% of the maps (this n)"]
+
+
+def smallest_per_flaw(dataset: str, n: int | None) -> list[tuple[str, str, str]]:
+    """For the page header: per planted flaw, the smallest size any verdict flagged, scaled to n as in
+    ``can_see``, and which verdicts flag it at that size: (flaw label, size, verdicts)."""
+    from ..calibration import FLAWS
+
+    table = measured(dataset)
+    if table is None or not n:
+        return []
+    scale = np.sqrt(MEASURED_N[dataset] / n)
+    out = []
+    for flaw in table.columns:
+        if flaw not in FLAWS:
+            continue
+        col = table[flaw].astype(float)
+        if not np.isfinite(col).any():
+            continue
+        best = col.min()
+        out.append((FLAWS[flaw][1], _size(best * scale), ", ".join(col.index[col == best])))
+    return out
+
+
+def reach_note(dataset: str, n: int | None) -> str:
+    """Where a card's list comes from, in one sentence ('' where nothing was measured)."""
+    if measured(dataset) is None or not n:
+        return ""
+    m, bases = MEASURED_N[dataset], BASES[dataset]
+    basis = "basis" if bases == 1 else "bases"
+    if n == m:
+        return f"measured at this n ({m:,} maps) by `emubench power {dataset}` on {bases} {basis}"
+    return (
+        f"measured at n = {m:,} by `emubench power {dataset}` on {bases} {basis}, scaled to n = {n:,} by "
+        f"√({m:,}/{n:,}) = {np.sqrt(m / n):.2g} (the standard error of a mean; the scaling is not measured)"
+    )
+
+
+def _size(x: float) -> str:
+    return f"{x:.2g}"
