@@ -182,7 +182,8 @@ def verdict_cards(
                 else can_see(dataset or "", n, f"{v.metric}/{v.aspect}"),
             }
         )
-    return cards
+    # what needs attention first: flagged verdicts, then the passes, each in the metrics' order
+    return sorted(cards, key=lambda c: c["verdict"] != "flag")
 
 
 def metric_rows(scores: pd.DataFrame, metric: str, draws: int | None = None) -> list[dict[str, Any]]:
