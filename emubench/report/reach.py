@@ -48,7 +48,7 @@ def can_see(dataset: str, n: int | None, verdict: str) -> list[str]:
         if not np.isfinite(level):
             continue
         if flaw in FLAWS:  # sizes of a flaw; copies are fractions of maps, which do not scale this way
-            out.append(f"{FLAWS[flaw][1]} ≥ {_size(level * scale)}")
+            out.append(_phrase(flaw, level * scale))
         elif flaw in COPY_FLAWS:
             out.append(f"{COPY_FLAWS[flaw][1]} ≥ {_size(level)}")
     return out
@@ -81,7 +81,8 @@ def smallest_per_flaw(dataset: str, n: int | None) -> list[tuple[str, str, str]]
         if not np.isfinite(col).any():
             continue
         best = col.min()
-        out.append((FLAWS[flaw][1], _size(best * scale), ", ".join(col.index[col == best])))
+        if best * scale <= max(FLAWS[flaw][2]):
+            out.append((FLAWS[flaw][1], _size(best * scale), ", ".join(col.index[col == best])))
     return out
 
 
@@ -101,3 +102,13 @@ def reach_note(dataset: str, n: int | None) -> str:
 
 def _size(x: float) -> str:
     return f"{x:.2g}"
+
+
+def _phrase(flaw: str, size: float) -> str:
+    """'label ≥ size', or that the scaled size lies beyond the largest planted (a randomised fraction of the
+    phases cannot exceed 1: the scaling says nothing there)."""
+    from ..calibration import FLAWS
+
+    _, label, levels = FLAWS[flaw]
+    top = max(levels)
+    return f"{label} ≥ {_size(size)}" if size <= top else f"{label}: more than the largest tried ({top:g}) at this n"
