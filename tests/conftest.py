@@ -16,6 +16,10 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
         sys.modules["torch"].set_num_threads(1)
 
 
+# Figures without their PDF copies: drawing each figure twice nearly doubles the rendering of the dozens of
+# reports the suite writes. The tests of the copies themselves set EMUBENCH_VECTOR_FIGURES=1.
+os.environ["EMUBENCH_VECTOR_FIGURES"] = "0"
+
 # Only the reference plugin among installed ones: a third-party emubench plugin on the machine must not change
 # what the tests see (subprocesses inherit this too). Tests of plugin loading set it themselves.
 ONLY_OURS = "cosmogan-dcgan"

@@ -117,7 +117,7 @@ def test_resume_skips_a_corrupt_latest_checkpoint(tmp_path):
     assert read_manifest(run)["checkpoints"]["step-0000012"]["step"] == 12
 
 
-def test_run_folder_scores_end_to_end(tmp_path):
+def test_run_folder_scores_end_to_end(tmp_path, monkeypatch):
     run = _train(tmp_path / "s", 6)
     model, prov = __import__("emubench.models", fromlist=["resolve_model"]).resolve_model(str(run), None)
     # the manifest records one network: the train config's is the one built (npix 64 from the data, not 256)
@@ -138,6 +138,7 @@ def test_run_folder_scores_end_to_end(tmp_path):
     # its score report shows its training history and its cost (the generator's weights, its training time)
     from click.testing import CliRunner
 
+    monkeypatch.setenv("EMUBENCH_VECTOR_FIGURES", "1")
     from emubench.cli import cli
 
     args = ["-q", "score", "--model", str(run), "-n", "40", "--metric", "pixel-ks", "--floor-draws", "50"]

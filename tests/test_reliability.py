@@ -193,12 +193,15 @@ def test_disk_full_while_writing_a_report_keeps_the_previous_one(tmp_path):
         "--out",
         str(tmp_path / "rep"),
     ]
-    assert subprocess.run(base, env=_env()).returncode == 0
+    assert subprocess.run(base, env=_env(EMUBENCH_VECTOR_FIGURES="1")).returncode == 0
     files = lambda: {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "rep").rglob("*") if p.is_file()}  # noqa: E731
     before = files()
     assert any(p.suffix == ".pdf" for p in before)  # the figures' vector copies are part of the report
     res = subprocess.run(
-        [*base, "--seed", "5"], env=_env(EMUBENCH_FAILPOINT="atomic-write:2:enospc"), capture_output=True, text=True
+        [*base, "--seed", "5"],
+        env=_env(EMUBENCH_FAILPOINT="atomic-write:2:enospc", EMUBENCH_VECTOR_FIGURES="1"),
+        capture_output=True,
+        text=True,
     )
     assert res.returncode == 1 and "No space left on device" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert files() == before  # the previous report, complete and untouched

@@ -32,6 +32,7 @@ def scored(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scored")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EMUBENCH_PLUGINS_DIR", str(ROOT / "examples" / "plugins"))
+        mp.setenv("EMUBENCH_VECTOR_FIGURES", "1")  # these reports are where the PDF copies are checked
         plugins.reset()
         toy = ["--dataset", "toy-grf", "--floor-draws", "300"]
         commands = {
@@ -50,7 +51,9 @@ def scored(tmp_path_factory):
 def board(scored):
     """The leaderboard of A, B and C: two datasets."""
     out = scored / "board"
-    leaderboard([scored / "A", scored / "B", scored / "C"], out)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EMUBENCH_VECTOR_FIGURES", "1")
+        leaderboard([scored / "A", scored / "B", scored / "C"], out)
     return out
 
 
@@ -136,11 +139,13 @@ def test_leaderboard_ranks_scores_across_cosmologies_in_a_table_of_their_own(tmp
     assert set(long[long.dataset == "lognormal-lcdm-64"]["cosmologies"].fillna("")) == {""}
 
 
-def test_leaderboard_disqualifies_copies_and_breaks_ties_by_severity(tmp_path):
+def test_leaderboard_disqualifies_copies_and_breaks_ties_by_severity(tmp_path, monkeypatch):
     """A memoriser (a useless copy of the training maps) is listed apart and not ranked, however few its flags;
-    equal flag counts are ordered by how far beyond their floors the flags are; names link to the reports."""
+    equal flag counts are ordered by how far beyond their floors the flags are; names link to the reports and
+    the plots to their PDF copies."""
     from emubench.report.board import _severity
 
+    monkeypatch.setenv("EMUBENCH_VECTOR_FIGURES", "1")
     shipped = Path(__file__).parent.parent / "reports"
     names = ["memoriser", "collapsed", "smoke", "lognormal"]
     table = leaderboard([shipped / n for n in names], tmp_path / "lb")
@@ -151,7 +156,9 @@ def test_leaderboard_disqualifies_copies_and_breaks_ties_by_severity(tmp_path):
     text = (tmp_path / "lb" / "leaderboard.md").read_text()
     assert "### Disqualified" in text and text.index("### Disqualified") < text.index("| memoriser (disqualified) |")
     assert "[memoriser](../../" not in text.split("### Disqualified")[0]
-    for link in re.findall(r'href="([^"#]+)"', (tmp_path / "lb" / "leaderboard.html").read_text()):
+    links = re.findall(r'href="([^"#]+)"', (tmp_path / "lb" / "leaderboard.html").read_text())
+    assert sum(link.endswith(".pdf") for link in links) == len(list((tmp_path / "lb" / "plots").glob("*.png")))
+    for link in links:
         assert (tmp_path / "lb" / link).resolve().is_file(), link
     # severity: Σ over flagged verdicts of log10 of its worst flagged multiple of the floor (54× outweighs 3.6×)
     rows = [("m", "mean", "a", 10.0, 0.0, 2.0, True), ("m", "mean", "b", 3.0, 0.0, 2.0, True)]
@@ -370,11 +377,12 @@ def test_the_size_of_a_parameter_bias_is_on_the_first_screen():
         browser.close()
 
 
-def test_a_trained_run_shows_its_training_history(tmp_path):
+def test_a_trained_run_shows_its_training_history(tmp_path, monkeypatch):
     """The report of a trained run draws its log.jsonl (losses per step, validation per epoch, the scored
     checkpoint marked); a line cut by a kill is skipped; training-free models and vanished runs have none."""
     from emubench.report.pages import _history
 
+    monkeypatch.setenv("EMUBENCH_VECTOR_FIGURES", "1")
     log = [{"step": s, "epoch": s // 10, "loss_d": 1.0 / s, "loss_g": 2.0, "time_s": s} for s in (5, 10, 15, 20)]
     log += [{"step": s, "epoch": s // 10, "validation": {"ks_D": 0.5 / s, "ks_floor": 0.01}} for s in (10, 20)]
     (tmp_path / "log.jsonl").write_text("\n".join(json.dumps(r) for r in log) + '\n{"step": 2')
@@ -426,3 +434,19 @@ def test_every_card_says_what_it_could_have_flagged(scored):
     assert f"κ amplitude error (fraction) ≥ {level:.2g}" in can_see("lognormal-lcdm-64", 1229, "minkowski/mean")
     assert f"≥ {2 * level:.2g}" in can_see("lognormal-lcdm-64", 1229 // 4 + 0.25, "minkowski/mean")[0]
     assert can_see("toy-grf", 100, "minkowski/mean") == []
+
+
+def test_vector_copies_can_be_left_out(monkeypatch):
+    """EMUBENCH_VECTOR_FIGURES=0 (the suite's setting) draws each figure once: no PDF, no link to one."""
+    import matplotlib.pyplot as plt
+
+    from emubench.report.pages import keep_vector
+    from emubench.report.plots import png
+
+    for setting, has_pdf in (("0", False), ("1", True)):
+        monkeypatch.setenv("EMUBENCH_VECTOR_FIGURES", setting)
+        fig, ax = plt.subplots(layout="constrained")
+        ax.plot([0, 1])
+        picture, vectors = png(fig), {}
+        assert (picture.pdf is not None) == has_pdf and base64.b64decode(picture).startswith(b"\x89PNG")
+        assert (keep_vector(vectors, "figures", "a line", picture) is not None) == has_pdf and len(vectors) == has_pdf

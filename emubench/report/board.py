@@ -370,13 +370,15 @@ def leaderboard(paths: list[str | os.PathLike], out: str | os.PathLike) -> pd.Da
                 "disqualified": [r for r in rows if r["disqualified"]],
                 "rows": rows,
                 "chunks": chunks,
-                "figures": [(title, b64, wide(b64), f"{file}.pdf") for title, b64, file in figures],
+                "figures": [
+                    (title, b64, wide(b64), f"{file}.pdf" if b64.pdf else None) for title, b64, file in figures
+                ],
                 "slug": key,
                 "other_flags": any(r["other flags"] for r in rows),
             }
         )
         tables.append(table.assign(dataset=name, dataset_hash=digest))
-        md += _markdown_section(header, chunks, rows, [(title, file) for title, _, file in figures])
+        md += _markdown_section(header, chunks, rows, [(title, file, bool(b64.pdf)) for title, b64, file in figures])
 
     with atomic_folder(out) as work:
         write_text(work / "leaderboard.md", "\n".join(md) + "\n")
@@ -414,7 +416,8 @@ def _overlays(group: list[Scored], key: str, plot_files: dict[str, bytes]) -> li
         for title, b64 in figs:
             file = f"plots/{key}-{slug(title)}"
             plot_files[f"{file}.png"] = base64.b64decode(b64)
-            plot_files[f"{file}.pdf"] = b64.pdf  # the vector copy, for a paper
+            if b64.pdf:  # the vector copy, for a paper
+                plot_files[f"{file}.pdf"] = b64.pdf
             out.append((title, b64, file))
     return out
 
@@ -472,9 +475,11 @@ def _long_rows(table: pd.DataFrame, columns: list[tuple[str, str]], name: str, d
     return out
 
 
-def _markdown_section(header: dict, chunks: list[dict], rows: list[dict], files: list[tuple[str, str]]) -> list[str]:
+def _markdown_section(
+    header: dict, chunks: list[dict], rows: list[dict], files: list[tuple[str, str, bool]]
+) -> list[str]:
     """One dataset's section of leaderboard.md: the ranking, the disqualified models, the headline tables, the
-    overlay plots (``files``: title and file stem under plots/)."""
+    overlay plots (``files``: title, file stem under plots/, whether its PDF copy was written)."""
     md = [
         "",
         f"## Dataset `{header['dataset']}` (hash `{header['hash']}`)"
@@ -512,7 +517,7 @@ def _markdown_section(header: dict, chunks: list[dict], rows: list[dict], files:
             texts = [c["value"] + (f" ({c['times']})" if c["times"] else "") for c in cells]
             marked = [(f"**{t}** ⚑" if c["flag"] else t).replace("|", "\\|") for t, c in zip(texts, cells)]
             md.append(f"| {r['model']}{' (disqualified)' if r['disqualified'] else ''} | " + " | ".join(marked) + " |")
-    md += [f"\n![{title}]({file}.png) ([PDF]({file}.pdf))" for title, file in files]
+    md += [f"\n![{title}]({file}.png)" + (f" ([PDF]({file}.pdf))" if pdf else "") for title, file, pdf in files]
     return md
 
 
