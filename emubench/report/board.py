@@ -27,9 +27,10 @@ import pandas as pd
 from ..errors import EmubenchError
 from ..io import atomic_folder, write_bytes, write_json, write_text
 from ..scoring import verdicts
+from .cosmologies import GROUPS
 from .display import Display, resolve
 from .pages import CURVES, INFO, SCORES, environment, metric_figures, slug, wide
-from .tables import cost_cells, fmt, fmt_p, fmt_rate, times_floor, times_text
+from .tables import cost_cells, fmt, fmt_p, times_floor, times_text
 
 INTRO = (
     "One section per dataset (name and content hash). The ranking: `flags` counts flagged (metric, aspect) "
@@ -155,9 +156,6 @@ def _table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, str]], 
                 r[f"{metric}:{stat}"] = None
         rows.append(r)
     return _ranked(pd.DataFrame(rows)), columns, common
-
-
-GROUPS = {"train": "training", "heldout": "held-out"}  # groups of cosmologies of a score across cosmologies
 
 
 def _across_table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, str]], list[str]]:
@@ -423,7 +421,7 @@ def _overlays(group: list[Scored], key: str, plot_files: dict[str, bytes]) -> li
 
 
 def _rows(table: pd.DataFrame, columns: list[tuple[str, str]], out: Path) -> list[dict[str, Any]]:
-    """The ranked table's rows as the pages show them: rank, severity and throughput as text, a cell per
+    """The ranked table's rows as the pages show them: rank and severity as text, a cell per
     headline column, and the relative link to the model's report (so the leaderboard and the reports move
     together, to another folder or a web server)."""
     cols = [f"{m}:{s}" for m, s in columns]
@@ -435,7 +433,6 @@ def _rows(table: pd.DataFrame, columns: list[tuple[str, str]], out: Path) -> lis
                 **r,
                 "rank": "—" if pd.isna(r["rank"]) else int(r["rank"]),
                 "severity_text": f"{r['severity']:.2f}",
-                "maps": fmt_rate(r["maps/s"]),
                 "cells": {c: _cell(r[c]) for c in cols},
                 "link": os.path.relpath(report, out).replace(os.sep, "/") if report.exists() else None,
             }

@@ -22,8 +22,8 @@ from .pages import _write_df, environment, keep_vector, null_draws
 from .plots import Picture, plt, png
 from .tables import cost_text, flatten, fmt, fmt_p
 
-LABELS = {"omega_m": "Ωm", "sigma8": "σ8", "S8": "S8"}
-GROUP_NAMES = {"train": "training", "heldout": "held-out"}
+LABELS = {"omega_m": "Ωm", "sigma8": "σ8"}
+GROUPS = {"train": "training", "heldout": "held-out"}  # groups of cosmologies of a score across cosmologies
 
 
 def where_grid(per: pd.DataFrame, names: list[str], metric: str, aspect: str, group: str) -> list[list[dict]] | None:
@@ -114,7 +114,7 @@ def bias_sentences(summary: pd.DataFrame) -> list[str]:
         sigma = f", {r.sigma_mean:+.1f}σ" if np.isfinite(r.sigma_mean) else ""
         spread = f"; spread {r.pct_sd:.1f}% between cosmologies" if np.isfinite(r.pct_sd) else ""
         side = "high" if r.pct_mean > 0 else "low"
-        name, where = LABELS.get(r.parameter, r.parameter), GROUP_NAMES.get(r.cosmology, r.cosmology)
+        name, where = LABELS.get(r.parameter, r.parameter), GROUPS.get(r.cosmology, r.cosmology)
         # coherent: the mean shift is beyond twice its standard error over the cosmologies
         coherent = not np.isfinite(r.pct_sd) or abs(r.pct_mean) > 2 * r.pct_sd / np.sqrt(r.cosmologies)
         if coherent:
@@ -318,7 +318,7 @@ def write_cosmology_report(
                 bias_sentences=bias_sentences(summary_bias) if len(summary_bias) else [],
                 bias_table=[
                     {
-                        "group": GROUP_NAMES.get(r.cosmology, r.cosmology),
+                        "group": GROUPS.get(r.cosmology, r.cosmology),
                         "parameter": LABELS.get(r.parameter, r.parameter),
                         "delta": f"{r.delta_mean:+.4f} ± {r.delta_sd:.4f}",
                         "pct": f"{r.pct_mean:+.2f}% ± {r.pct_sd:.2f}%",

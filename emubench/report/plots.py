@@ -124,16 +124,15 @@ def _same_curves(curves: pd.DataFrame, models: list[str], stats: list[str]) -> d
     """Models whose generated curves are identical in every statistic of a figure, grouped under the first of
     them (drawn once, labelled "a = b"), so that no curve hides another silently."""
 
-    def key(m: str) -> list[np.ndarray]:
-        return [_curve(curves[curves["model"] == m], s, "generated")["mean"].to_numpy(float) for s in stats]
-
+    key = {
+        m: [_curve(curves[curves["model"] == m], s, "generated")["mean"].to_numpy(float) for s in stats] for m in models
+    }
     groups: dict[str, list[str]] = {}
     for m in models:
-        mine = key(m)
         for head in groups:
-            other = key(head)
             if all(
-                a.shape == b.shape and np.allclose(a, b, rtol=1e-9, atol=0, equal_nan=True) for a, b in zip(mine, other)
+                a.shape == b.shape and np.allclose(a, b, rtol=1e-9, atol=0, equal_nan=True)
+                for a, b in zip(key[m], key[head])
             ):
                 groups[head].append(m)
                 break

@@ -42,7 +42,7 @@ def can_see(dataset: str, n: int | None, verdict: str) -> list[str]:
     table = measured(dataset)
     if table is None or verdict not in table.index or not n:
         return []
-    scale = np.sqrt(MEASURED_N[dataset] / n)
+    scale = _scale(dataset, n)
     out = []
     for flaw, level in table.loc[verdict].items():
         if not np.isfinite(level):
@@ -72,7 +72,7 @@ def smallest_per_flaw(dataset: str, n: int | None) -> list[tuple[str, str, str]]
     table = measured(dataset)
     if table is None or not n:
         return []
-    scale = np.sqrt(MEASURED_N[dataset] / n)
+    scale = _scale(dataset, n)
     out = []
     for flaw in table.columns:
         if flaw not in FLAWS:
@@ -96,8 +96,13 @@ def reach_note(dataset: str, n: int | None) -> str:
         return f"measured at this n ({m:,} maps) by `emubench power {dataset}` on {bases} {basis}"
     return (
         f"measured at n = {m:,} by `emubench power {dataset}` on {bases} {basis}, scaled to n = {n:,} by "
-        f"√({m:,}/{n:,}) = {np.sqrt(m / n):.2g} (the standard error of a mean; the scaling is not measured)"
+        f"√({m:,}/{n:,}) = {_scale(dataset, n):.2g} (the standard error of a mean; the scaling is not measured)"
     )
+
+
+def _scale(dataset: str, n: int) -> float:
+    """How much larger a flaw must be at n maps than at the measured n: √(n_measured / n) (assumed, see above)."""
+    return float(np.sqrt(MEASURED_N[dataset] / n))
 
 
 def _size(x: float) -> str:
