@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from emubench import EmubenchError, MapSet
+from emubench import EmubenchError
 
 from .config import PRESETS, TrainConfig
 
@@ -29,29 +29,9 @@ class DCGANTrainer:
             raise EmubenchError(f"unknown preset {preset!r} for cosmogan-dcgan (known: {', '.join(PRESETS)})")
         return PRESETS[preset].with_overrides(overrides).to_dict()
 
-    def train(
-        self,
-        *,
-        model: str,
-        splits: dict[str, MapSet],
-        mapset: MapSet,
-        split_seed: int,
-        config: dict[str, Any],
-        out: Path,
-        resume: bool,
-        device: str,
-        quiet: bool = False,
-    ) -> Path:
-        from .train import train  # torch loads here, not when the plugin registers
+    def train(self, **request: Any) -> Path:
+        """``Trainer.train`` of the contract (its keywords: ``emubench.contracts.Trainer``), as one typed
+        ``train.Request``; torch loads here, not when the plugin registers."""
+        from .train import Request, train
 
-        return train(
-            model=model,
-            splits=splits,
-            mapset=mapset,
-            split_seed=split_seed,
-            config=config,
-            out=out,
-            resume=resume,
-            device=device,
-            quiet=quiet,
-        )
+        return train(Request(**request))
