@@ -90,6 +90,7 @@ def cache():
     return {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("baseline", sorted(EXPECT))
 def test_baseline_verdicts(baseline, splits, cache):
     model, _ = resolve_model(baseline, splits["train"], seed=0)
@@ -105,6 +106,7 @@ def test_baseline_verdicts(baseline, splits, cache):
         assert got[key] == "pass", f"{baseline} wrongly flagged by {key}: {got}"
 
 
+@pytest.mark.slow
 def test_perfect_emulators_are_flagged_at_the_stated_rate():
     """20 perfect emulators (the test split of the same dataset made with other seeds) against the reference: the
     number flagged, per verdict and for the whole score, stays within the 99.9% binomial bound of the stated
@@ -119,6 +121,7 @@ def test_perfect_emulators_are_flagged_at_the_stated_rate():
     assert table.iloc[-1].stated == pytest.approx(0.05)
 
 
+@pytest.mark.slow
 def test_a_one_percent_amplitude_error_is_caught_by_the_power_spectrum():
     """Real held-out maps at 1.01× κ (C_ℓ 2% high) at the default size: power-spectrum/mean flags them, and the
     amplitude row says 1.02 within its interval."""
@@ -144,6 +147,7 @@ def test_a_one_percent_amplitude_error_is_caught_by_the_power_spectrum():
         ((0, 17), 0.5, True),
     ],
 )
+@pytest.mark.slow
 def test_translated_copies_are_caught_by_memorisation(splits, cache, shift, noise, crop):
     """Training maps shifted cyclically by 8 or 17 pixels, or cut at an offset (the uncovered strips from other
     maps, so not periodic), with or without white noise of 0.5 σ_κ: memorisation flags them."""
@@ -173,6 +177,7 @@ def test_an_emulator_seed_equal_to_the_reference_seed_is_refused(which):
         getattr(calibration, which)("lognormal-cosmo-64", [6, 7], options={"seed": 7})
 
 
+@pytest.mark.slow
 def test_floors_are_the_same_for_every_model():
     """The null is made of real maps only, so a row's floor depends on the reference and the settings, never on
     the model: a perfect emulator, the same maps with 1 σ_κ white noise, ``grf`` and ``memoriser``, each scored
@@ -203,6 +208,7 @@ def test_floors_are_the_same_for_every_model():
     assert ("memorisation", "memorisation") in flagged["memoriser"]
 
 
+@pytest.mark.slow
 def test_power_never_falls_as_a_flaw_grows():
     """Every distributional verdict against amplitude (to 10%), smoothing (to 2 px), white noise (to 3 σ_κ),
     variance (to 20%) and Fourier phases partly randomised (to 100%: the power spectrum cannot see it, starlet
@@ -234,6 +240,7 @@ def test_power_never_falls_as_a_flaw_grows():
     assert got[["level", "flagged_at"]].values.tolist() == [[1.0, 0.3]]
 
 
+@pytest.mark.slow
 def test_memorisation_sees_copies_not_missing_small_scale_power(splits, cache):
     """Like with like: fresh maps smoothed by 1 px and rescaled to the real σ_κ, and 2× upsampled crops of maps
     that are not training maps, lack small-scale power but copy nothing: not flagged (the earlier statistic,

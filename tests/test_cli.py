@@ -41,6 +41,7 @@ def test_every_option_has_help():
         (["data", "export", "lognormal-lcdm-64", "-D", "bogus=1", "--out", "x.npy"], "unknown option(s) bogus"),
     ],
 )
+@pytest.mark.slow
 def test_errors_are_one_line_without_traceback(args, message, tmp_path):
     res = subprocess.run([sys.executable, "-m", "emubench.cli", *args], capture_output=True, text=True, cwd=tmp_path)
     assert res.returncode != 0
@@ -49,6 +50,7 @@ def test_errors_are_one_line_without_traceback(args, message, tmp_path):
     assert not list(tmp_path.iterdir()), "nothing may be written on error"
 
 
+@pytest.mark.slow
 def test_bad_option_values_are_refused_before_work(tmp_path):
     res = run("train", "cosmogan-dcgan", "--batch-size", "0")
     assert res.returncode == 2 and "must be positive" in res.stderr
@@ -61,6 +63,7 @@ def test_verbose_shows_traceback():
     assert res.returncode == 1 and "Traceback" in res.stderr
 
 
+@pytest.mark.slow
 def test_data_export_sample_stats_score_maps_and_report(tmp_path):
     r = CliRunner()
     ds = ["--dataset", "lognormal-lcdm-64", "-D", "n_maps=400"]
@@ -134,6 +137,7 @@ def test_data_export_sample_stats_score_maps_and_report(tmp_path):
     assert '<table class="leaderboard' in (tmp_path / "lb" / "leaderboard.html").read_text()
 
 
+@pytest.mark.slow
 def test_score_maps_with_wrong_shape_writes_nothing(tmp_path):
     np.save(tmp_path / "bad.npy", np.zeros((5, 32, 32), np.float32))
     out = tmp_path / "rep"

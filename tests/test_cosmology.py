@@ -53,6 +53,7 @@ def test_shift_scales_with_the_empty_beam_and_is_the_default_at_the_default_cosm
     assert empty_beam_kappa(1.0, 1.0) == pytest.approx(1.5 * np.sum((f[1:] + f[:-1]) / 2 * np.diff(z)), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_export_at_a_cosmology_matches_camb_within_3_percent(tmp_path):
     """The issue's done-when: ``data export lognormal-cosmo -D omega_m=0.30 -D sigma8=0.75`` writes 256² maps whose
     mean spectrum is within 3% of CAMB's at that cosmology over 1,500 ≤ ℓ ≤ 30,000 (bin means over the modes,
@@ -82,6 +83,7 @@ def cosmo():
     return mapset, split(mapset, 0)
 
 
+@pytest.mark.slow
 def test_design_and_split_keep_held_out_cosmologies_out_of_training(cosmo):
     mapset, splits = cosmo
     assert mapset.param_names == ("omega_m", "sigma8") and len(mapset) == 29 * 512
@@ -153,6 +155,7 @@ def likelihood(cosmo):
     return Likelihood(splits["train"], mapset.side_deg)
 
 
+@pytest.mark.slow
 def test_parameters_inferred_from_real_maps_are_unbiased(cosmo, likelihood):
     """The inference works before it judges anything: from the real validation and test maps of every cosmology
     (the held-out ones, which the likelihood never saw, included) the posterior mean lands on the true
@@ -190,6 +193,7 @@ def verdicts_of(emulator, splits: dict, likelihood, **score_options):
     return per, across_cosmologies(per, ["omega_m", "sigma8"], alpha=0.05)
 
 
+@pytest.mark.slow
 def test_a_perfect_emulator_is_flagged_by_parameter_bias_at_the_stated_rate(cosmo, likelihood):
     """Maps from the dataset's own generator at each cosmology, other seeds (a perfect conditional emulator),
     scored at all 29 cosmologies with the default fresh null (n = 48 maps per set, to keep the suite fast) at
@@ -228,6 +232,7 @@ SOME = np.concatenate(
 )
 
 
+@pytest.mark.slow
 def test_a_perfect_emulator_passes_every_metric_at_every_cosmology_it_is_scored_at(cosmo, likelihood):
     """Every metric, at the held-out cosmologies and two training ones, n = 32 and 100 null draws (kept small for
     the suite; README gives the default size over all 29), at α = 0.2 for the score (0.014 per verdict): of 84
@@ -246,6 +251,7 @@ def test_a_perfect_emulator_passes_every_metric_at_every_cosmology_it_is_scored_
     "model,train_flag,heldout_flag",
     [("lognormal-crops", False, False), ("nearest-cosmology", False, True), ("sigma8-biased", True, None)],
 )
+@pytest.mark.slow
 def test_parameter_bias_flags_the_planted_flaws(cosmo, likelihood, model, train_flag, heldout_flag):
     """``lognormal-crops`` interpolated across cosmologies passes; ``nearest-cosmology`` (no interpolation) is
     right at training cosmologies and flagged at held-out ones; ``sigma8-biased`` (σ8 2% high) is flagged over
@@ -268,6 +274,7 @@ def test_parameter_bias_flags_the_planted_flaws(cosmo, likelihood, model, train_
             assert (summary.loc[group, "verdict"] == "flag") == want, summary
 
 
+@pytest.mark.slow
 def test_score_across_cosmologies_writes_its_report(tmp_path):
     """``emubench score`` on a dataset of several cosmologies scores every one and writes the report: the
     verdicts across training and held-out cosmologies, each verdict over the parameter plane, the inferred
@@ -322,6 +329,7 @@ def test_parameter_bias_is_left_out_at_one_cosmology_and_refused_if_asked():
     assert res.exit_code == 1 and "needs a dataset of several cosmologies" in res.stderr
 
 
+@pytest.mark.slow
 def test_unconditional_baselines_refuse_nothing_and_flawed_ones_need_cosmologies(cosmo):
     from emubench.registry import get
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from emubench.data import open_dataset
 from emubench.data.lognormal import cl_at, generate, kappa_shift, load_cl_table
@@ -22,6 +23,7 @@ def test_table_header_records_cosmology_and_method():
     assert ell[0] <= 10 and ell[-1] >= 1e5 and (cl > 0).all()
 
 
+@pytest.mark.slow
 def test_mean_spectrum_matches_target_within_3_percent():
     """1024 maps of 256² over 0.866°: every bin over 1,500 ≤ ℓ ≤ 30,000 within 3% of the target.
 
@@ -60,6 +62,7 @@ def test_crops_are_not_periodic():
     assert wrap > 1.3 * inner
 
 
+@pytest.mark.slow
 def test_cache_is_memory_mapped_and_safe_under_concurrent_fill(tmp_path, monkeypatch):
     monkeypatch.setenv("EMUBENCH_CACHE", str(tmp_path))
     code = (
@@ -75,6 +78,7 @@ def test_cache_is_memory_mapped_and_safe_under_concurrent_fill(tmp_path, monkeyp
     assert len(list(tmp_path.glob("*.npy"))) == 1 and not list(tmp_path.glob(".*tmp"))
 
 
+@pytest.mark.slow
 def test_same_seed_same_maps_in_every_process():
     # The cache promises that whoever generates a dataset writes the same bytes. torch's CPU exponential
     # once broke that (different last bits on its first call in about one process in ten), so fresh

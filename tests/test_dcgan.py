@@ -90,6 +90,7 @@ def _train(out, max_steps, resume=False, n_maps=300, **extra):
     )
 
 
+@pytest.mark.slow
 def test_resume_repeats_an_uninterrupted_run_exactly(tmp_path):
     straight = _train(tmp_path / "a", 10)
     _train(tmp_path / "b", 5)
@@ -106,6 +107,7 @@ def test_resume_repeats_an_uninterrupted_run_exactly(tmp_path):
         _train(tmp_path / "a", 10)
 
 
+@pytest.mark.slow
 def test_resume_skips_a_corrupt_latest_checkpoint(tmp_path):
     run = _train(tmp_path / "r", 8)
     m = read_manifest(run)
@@ -117,6 +119,7 @@ def test_resume_skips_a_corrupt_latest_checkpoint(tmp_path):
     assert read_manifest(run)["checkpoints"]["step-0000012"]["step"] == 12
 
 
+@pytest.mark.slow
 def test_run_folder_scores_end_to_end(tmp_path, monkeypatch):
     run = _train(tmp_path / "s", 6)
     model, prov = __import__("emubench.models", fromlist=["resolve_model"]).resolve_model(str(run), None)
@@ -153,6 +156,7 @@ def test_run_folder_scores_end_to_end(tmp_path, monkeypatch):
     assert f"{cost['training']['steps']} steps on cpu" in page
 
 
+@pytest.mark.slow
 def test_short_smoke_training_improves_ks_and_power_spectrum(tmp_path):
     """The smoke preset for a short budget beats the untrained generator on both validation statistics."""
     ms = open_dataset("lognormal-lcdm-64", n_maps=2048)
@@ -184,6 +188,7 @@ def test_short_smoke_training_improves_ks_and_power_spectrum(tmp_path):
     assert after["ps_dev"] < before["ps_dev"], (before, after)
 
 
+@pytest.mark.slow
 def test_conditional_dcgan_trains_across_cosmologies_and_samples_at_any(tmp_path):
     """Maps of several cosmologies make cosmogan-dcgan conditional on (Ωm, σ8): the parameters' training ranges
     are in the manifest, validation runs at the design's centre and corners (never a held-out cosmology) and
@@ -248,6 +253,7 @@ def test_conditional_dcgan_trains_across_cosmologies_and_samples_at_any(tmp_path
     assert cost["training"]["device"] == "cpu" and cost["sample_ms_per_map"] > 0
 
 
+@pytest.mark.slow
 def test_sigint_writes_a_checkpoint_and_exits_cleanly(tmp_path):
     out = tmp_path / "int"
     cmd = [
@@ -290,6 +296,7 @@ def test_sigint_writes_a_checkpoint_and_exits_cleanly(tmp_path):
     assert load_checkpoint(out, m)["step"] == step
 
 
+@pytest.mark.slow
 def test_gpu_benchmark_script_dry_run(tmp_path):
     root = Path(__file__).resolve().parents[1]
     res = subprocess.run(
@@ -306,6 +313,7 @@ def test_gpu_benchmark_script_dry_run(tmp_path):
     assert scored["score_s"] > 0 and scored["ps_mf_device_vs_cpu"] > 0 and scored["loader_ratio"] > 0
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_gloo_stay_in_sync_and_load_in_one(tmp_path):
     import socket
 

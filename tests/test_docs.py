@@ -67,6 +67,7 @@ def commands() -> list[str]:
     return [line for line in block.splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_the_documented_commands_run_as_printed(tmp_path):
     """The lines of the docs' command block, run one by one in a scratch copy of examples/ (pip installs into a
     scratch folder: PIP_TARGET, so the test environment is left as it was)."""

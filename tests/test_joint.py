@@ -54,6 +54,7 @@ def scored(small_splits):
     return perfect, shuffled
 
 
+@pytest.mark.slow
 def test_perfect_maps_pass_and_shuffled_statistics_are_flagged_by_joint_alone(scored):
     perfect, shuffled = scored
     v_perfect, v_shuffled = verdicts(perfect), verdicts(shuffled)
@@ -72,6 +73,7 @@ def test_perfect_maps_pass_and_shuffled_statistics_are_flagged_by_joint_alone(sc
     assert not shuffled[(shuffled.metric == "joint") & ~shuffled.statistic.str.startswith("C_ell")].flagged.any()
 
 
+@pytest.mark.slow
 def test_joint_reuses_the_features_of_the_other_metrics(small_splits):
     """Scored after the four statistics it reads, joint computes no statistic again: its features come from the
     per-score store (generated maps) and the cache (reference, held-out set, null pool)."""

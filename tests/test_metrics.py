@@ -70,6 +70,7 @@ def test_calibrate_family_wise_max_t():
     assert not calibrate(low, null[:, :1], alpha=0.05, one_sided=True)[0]["flagged"]
 
 
+@pytest.mark.slow
 def test_real_vs_real_passes_every_distributional_metric(small_splits):
     """Test-split maps scored as if generated pass every metric; training maps are caught by memorisation."""
     test = small_splits["test"].head(len(small_splits["test"]))
@@ -122,6 +123,7 @@ def test_a_score_cache_is_refused_for_other_settings(small_splits):
             score(test, small_splits, **{"metrics": ["power-spectrum"], "floor_draws": 200, **change}, cache=cache)
 
 
+@pytest.mark.slow
 def test_same_seeds_same_table(small_splits):
     from emubench.models import resolve_model
 
@@ -135,6 +137,7 @@ def test_same_seeds_same_table(small_splits):
     pd.testing.assert_frame_equal(tables[0], tables[1])
 
 
+@pytest.mark.slow
 def test_bootstrap_intervals_cover_a_known_amplitude_error(small_splits):
     """Maps scaled by 1.05 have C_ℓ 1.1025× the truth: the per-bin ratio intervals must contain that and
     exclude 1; the memorisation fractions get exact binomial intervals; pixel-ks has none."""
@@ -163,6 +166,7 @@ def test_bootstrap_intervals_cover_a_known_amplitude_error(small_splits):
     assert off[~off.statistic.str.endswith("amplitude")][["ci_low", "ci_high"]].isna().all().all()
 
 
+@pytest.mark.slow
 def test_values_the_reference_never_reaches_are_not_dropped(small_splits):
     """Threshold bins where every reference map has the same value (V0 = 1 below the lowest reference pixel) are
     not silently dropped: maps reaching below the reference's range are flagged by their own summary row, and

@@ -83,6 +83,7 @@ def _same(got: dict, want: dict, what: str) -> None:
     assert not differ, f"{what}: {len(differ)} of {len(want)} generator tensors differ from the reference run"
 
 
+@pytest.mark.slow
 def test_fresh_processes_train_bit_identical_weights(tmp_path, reference_run):
     """Issue #15: same seed, same machine, same bits. Seven more fresh processes of the reference run's command,
     cut at the end of its first epoch (13 steps, a validation, a sample grid and five checkpoints), one after
@@ -141,6 +142,7 @@ KILLS = [
 ]
 
 
+@pytest.mark.slow
 def test_sigkill_at_many_moments_then_resume_is_identical(tmp_path, reference_run):
     """Issue #15: one run killed by SIGKILL at each of the 10 moments of KILLS in turn (steps, checkpoint files,
     the manifest, validation, the sample grid, the last step), resumed after each; its final generator must
@@ -173,6 +175,7 @@ def test_sigkill_at_many_moments_then_resume_is_identical(tmp_path, reference_ru
     _same(_final(out), _final(reference_run), "the run killed at every moment")
 
 
+@pytest.mark.slow
 def test_disk_full_while_writing_a_report_keeps_the_previous_one(tmp_path):
     base = [
         sys.executable,
@@ -208,6 +211,7 @@ def test_disk_full_while_writing_a_report_keeps_the_previous_one(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["rep"]  # no half-written folder beside it
 
 
+@pytest.mark.slow
 def test_disk_full_while_writing_a_checkpoint(tmp_path):
     from emubench.data import open_dataset
 
@@ -226,6 +230,7 @@ def test_disk_full_while_writing_a_checkpoint(tmp_path):
     assert not list((out / "checkpoints").glob(".*tmp"))
 
 
+@pytest.mark.slow
 def test_second_writer_is_refused(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen([*TRAIN, "--max-steps", "100000", "--out", str(out)], env=_env(), stdout=subprocess.DEVNULL)
@@ -301,6 +306,7 @@ def test_cli_stats_on_malformed_files(tmp_path_factory, shape, dtype, special):
         assert not (tmp / "rep").exists()
 
 
+@pytest.mark.slow
 def test_huge_dimensions_in_a_header_are_refused(tmp_path):
     """A .npy header announcing 10⁹ maps of 256² over a few bytes of data: refused, nothing allocated."""
     path = tmp_path / "huge.npy"

@@ -57,6 +57,7 @@ def board(scored):
     return out
 
 
+@pytest.mark.slow
 def test_report_is_a_self_contained_page_with_a_card_per_verdict(scored):
     page = (scored / "C" / "report.html").read_text()
     scores = pd.read_csv(scored / "C" / "scores.csv")
@@ -83,6 +84,7 @@ def test_report_is_a_self_contained_page_with_a_card_per_verdict(scored):
     assert '<details id="manifest">' in page and "dataset_hash" in page
 
 
+@pytest.mark.slow
 def test_a_third_party_metric_is_plotted_and_gets_leaderboard_columns(scored, board):
     page = (scored / "A" / "report.html").read_text()
     assert 'alt="pixel moments"' in page and 'data-metric="pixel-moments"' in page
@@ -93,6 +95,7 @@ def test_a_third_party_metric_is_plotted_and_gets_leaderboard_columns(scored, bo
     assert list((board / "plots").glob("*-pixel-moments.png"))
 
 
+@pytest.mark.slow
 def test_leaderboard_one_table_per_dataset_ranked_on_shared_metrics(scored, board, tmp_path):
     sections = (board / "leaderboard.md").read_text().split("\n## Dataset ")[1:]
     assert [s.split("`")[1] for s in sections] == ["toy-grf", "lognormal-lcdm-64"]
@@ -115,6 +118,7 @@ def test_leaderboard_one_table_per_dataset_ranked_on_shared_metrics(scored, boar
     assert "grf (B)" not in (out / "leaderboard.md").read_text() and "| grf |" in (out / "leaderboard.md").read_text()
 
 
+@pytest.mark.slow
 def test_leaderboard_ranks_scores_across_cosmologies_in_a_table_of_their_own(tmp_path):
     """The shipped scores across cosmologies (reports/cosmologies/) get a table whose cells are the verdicts
     across the training and the held-out cosmologies, ranked by flags; a score at one cosmology keeps its own."""
@@ -139,6 +143,7 @@ def test_leaderboard_ranks_scores_across_cosmologies_in_a_table_of_their_own(tmp
     assert set(long[long.dataset == "lognormal-lcdm-64"]["cosmologies"].fillna("")) == {""}
 
 
+@pytest.mark.slow
 def test_leaderboard_disqualifies_copies_and_breaks_ties_by_severity(tmp_path, monkeypatch):
     """A memoriser (a useless copy of the training maps) is listed apart and not ranked, however few its flags;
     equal flag counts are ordered by how far beyond their floors the flags are; names link to the reports and
@@ -169,6 +174,7 @@ def test_leaderboard_disqualifies_copies_and_breaks_ties_by_severity(tmp_path, m
     assert _severity(scores, ["other"]) == 0
 
 
+@pytest.mark.slow
 def test_leaderboard_refuses_an_out_folder_it_would_destroy(scored, tmp_path):
     other = tmp_path / "mine"
     other.mkdir()
@@ -274,6 +280,7 @@ def test_declarations_defaults_and_one_line_errors():
         Plot("x", ("a",), xscale="loglog")
 
 
+@pytest.mark.slow
 def test_pages_in_a_real_browser(scored, board):
     """report.html and a two-dataset leaderboard in headless Chromium: no console error, no horizontal scroll
     at 1,400 px, verdict cards and tables visible, images decoded, and a click on a header sorts the table."""
@@ -338,6 +345,7 @@ def test_pages_in_a_real_browser(scored, board):
         browser.close()
 
 
+@pytest.mark.slow
 def test_the_size_of_a_parameter_bias_is_on_the_first_screen():
     """sigma8-biased (σ8 × 1.02 at every cosmology): its report says in numbers, in its first screen, that σ8 is
     inferred about 2% high at nearly every cosmology, and shows it as a signed plane; Ωm gets no such claim."""
@@ -377,6 +385,7 @@ def test_the_size_of_a_parameter_bias_is_on_the_first_screen():
         browser.close()
 
 
+@pytest.mark.slow
 def test_a_trained_run_shows_its_training_history(tmp_path, monkeypatch):
     """The report of a trained run draws its log.jsonl (losses per step, validation per epoch, the scored
     checkpoint marked); a line cut by a kill is skipped; training-free models and vanished runs have none."""

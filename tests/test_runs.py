@@ -134,6 +134,7 @@ def test_the_content_hash_covers_every_map_and_old_manifests_keep_theirs(tmp_pat
         run.update(dataset={**ds, "hash_version": 3})
 
 
+@pytest.mark.slow
 def test_scoring_a_run_on_modified_data_is_refused(tmp_path):
     """A run trained on a file of maps, scored after one value of the middle map of the file changed: refused,
     naming both hashes; accepted with --allow-other-data. (The commands run in process, through click: the run
@@ -230,6 +231,7 @@ def test_cheap_mistakes_are_found_before_any_heavy_work(tmp_path, args, message)
     assert "HEAVY [] EXIT 1" in res.stdout, res.stdout + res.stderr
 
 
+@pytest.mark.slow
 def test_pre_1_0_metrics_and_metrics_without_curves_still_score_and_report(tmp_path, monkeypatch):
     monkeypatch.setenv("EMUBENCH_PLUGINS_DIR", str(HERE / "legacy_plugins"))
     res = subprocess.run(
@@ -265,6 +267,7 @@ def test_pre_1_0_metrics_and_metrics_without_curves_still_score_and_report(tmp_p
     assert (tmp_path / "rep" / "report.html").exists()
 
 
+@pytest.mark.slow
 def test_only_a_metric_without_curves_scores_and_reports(tmp_path, monkeypatch):
     monkeypatch.setenv("EMUBENCH_PLUGINS_DIR", str(HERE / "legacy_plugins"))
     res = subprocess.run(
@@ -292,6 +295,7 @@ def test_only_a_metric_without_curves_scores_and_reports(tmp_path, monkeypatch):
     assert (tmp_path / "rep" / "report.html").exists() and (tmp_path / "rep" / "summary.md").exists()
 
 
+@pytest.mark.slow
 def test_a_pre_1_0_trainer_and_trained_model_still_train_and_score(tmp_path, monkeypatch):
     """Written against the older docs (emubench.checkpoint, a manifest without manifest_version)."""
     monkeypatch.setenv("EMUBENCH_PLUGINS_DIR", str(HERE / "legacy_plugins"))

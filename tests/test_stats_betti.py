@@ -42,6 +42,7 @@ def test_torch_input_single_map_and_bad_thresholds(small_maps):
         betti_numbers(small_maps[:2], [0.1, 0.0])
 
 
+@pytest.mark.slow
 def test_equal_to_gudhi_on_16_maps_of_the_default_dataset(small_maps):
     """gudhi's CubicalComplex of −κ (pixels as top cells, sublevel sets of −κ = superlevel sets of κ): at each
     threshold t the classes born at or below −t that die above it. Identical counts on 16 maps of the default

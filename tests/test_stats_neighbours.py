@@ -80,6 +80,7 @@ def _offset_distance_brute(q, r, min_overlap=0.5):
     return best
 
 
+@pytest.mark.slow
 def test_shift_index_distance_equals_brute_force_over_offsets_and_symmetries():
     from emubench.data.augment import symmetry
     from emubench.stats import ShiftNeighbourIndex
@@ -159,6 +160,7 @@ def test_patch_index_distance_is_the_best_square_at_the_alignment_it_reports():
     assert np.allclose(sq[6:14, 2:10], refs[7, 3:11, 5:13]) or out["symmetry"][0, j] == 5
 
 
+@pytest.mark.slow
 def test_patch_index_finds_patchworks_pasted_crops_and_noisy_copies(small_maps):
     """Maps stitched from quadrants of 4 references (each shifted and turned), fresh maps with a 32² reference
     crop pasted at a random place under a random symmetry, and whole shifted copies with 0.5 σ_κ of noise:
