@@ -42,6 +42,8 @@ _WHERE = {
     "Trainer": "contracts",
     "Metric": "contracts",
     "RunFolder": "runs",
+    "Bar": "progress",
+    "say": "progress",
     "score": "scoring",
     "validate": "scoring",
 }

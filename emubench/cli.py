@@ -115,9 +115,11 @@ def open_splits(dataset, data, side_deg, dataset_opts, split_seed, default=None)
 def cli(ctx, verbose, quiet, plugins_dir):
     """emubench: benchmark generative emulators of cosmological maps against physics statistics."""
     from .plugins import add_plugin_dir
+    from .progress import set_quiet
 
     ctx.ensure_object(dict)
     ctx.obj.update(verbose=verbose, quiet=quiet)
+    set_quiet(quiet)  # no progress bars anywhere in this process
     for d in plugins_dir:
         add_plugin_dir(d)
 
@@ -448,10 +450,11 @@ def calibrate(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out
     dataset of several cosmologies, at every cosmology and across them."""
     from .calibration import cosmology_false_positive_rates, cosmology_rate_table, false_positive_rates, rate_table
     from .io import write_text
+    from .progress import say
     from .registry import get
     from .report import markdown_table
 
-    log = None if ctx.obj["quiet"] else (lambda m: click.echo(f"[emubench] {m}"))
+    log = None if ctx.obj["quiet"] else (lambda m: say(f"[emubench] {m}"))
     options = parse_options(dataset_opts)
     seeds = list(range(first_seed, first_seed + emulators))
     kw = dict(options=options, n=n, floor_draws=floor_draws, alpha=alpha, log=log)
@@ -492,9 +495,10 @@ def power(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, ba
     passes after flagging a smaller (written to passes_after_flag.csv)."""
     from .calibration import COPY_FLAWS, FLAWS, passes_after_flag, sensitivity, smallest_text
     from .io import write_text
+    from .progress import say
     from .report import markdown_table, plot_sensitivity
 
-    log = None if ctx.obj["quiet"] else (lambda m: click.echo(f"[emubench] {m}"))
+    log = None if ctx.obj["quiet"] else (lambda m: say(f"[emubench] {m}"))
     table, smallest = sensitivity(
         dataset,
         list(range(first_seed, first_seed + bases)),

@@ -15,6 +15,7 @@ from .contracts import CURVE_FIELDS
 from .data import open_dataset, split
 from .errors import EmubenchError
 from .io import check_maps, load_npy
+from .progress import Bar, say
 from .runs import RunFolder
 from .settings import ScoreSettings
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:  # pandas, torch and matplotlib load after the cheap checks
 
 def _log(quiet: bool, msg: str) -> None:
     if not quiet:
-        print(f"[emubench] {msg}", flush=True)
+        say(f"[emubench] {msg}")
 
 
 def data_of_run(run: Path, dataset=None, data=None, side_deg=None, dataset_opts=None, split_seed=0):
@@ -153,7 +154,8 @@ def score_and_report(
     curves = pd.DataFrame(ctx.curves, columns=["metric", *CURVE_FIELDS])
     folder = Path(out or Path("reports") / label.replace(":", "-").replace("/", "-"))
     reference = splits["val"].head(min(8, n_req))
-    write_report(folder, scores, curves, info, generated=generated, reference=reference, extras=ctx.extras)
+    with Bar("writing the report", unit="pages"):  # no count: its clock shows the figures are being drawn
+        write_report(folder, scores, curves, info, generated=generated, reference=reference, extras=ctx.extras)
     return folder
 
 
@@ -239,7 +241,8 @@ def _score_cosmologies(job: _Job, splits: dict, mapset, t0: float) -> Path:
     }
     curves_df = pd.DataFrame(curves, columns=["metric", *CURVE_FIELDS, *names, "cosmology"])
     folder = Path(job.out or Path("reports") / label.replace(":", "-").replace("/", "-"))
-    write_cosmology_report(folder, scores, per, summary, curves_df, info)
+    with Bar("writing the report", unit="pages"):
+        write_cosmology_report(folder, scores, per, summary, curves_df, info)
     return folder
 
 

@@ -19,6 +19,7 @@ from .errors import EmubenchError
 from .io import failpoint
 from .metrics.base import Context, min_draws
 from .metrics.null import choose_source, make_null
+from .progress import Bar
 from .registry import get, get_registry
 from .settings import ALPHA, NULL_DRAWS, ScoreSettings
 
@@ -132,22 +133,7 @@ def score(
         cache=cache,
         params=None if val.params is None or not len(val) else val.params[0],
     )
-    rows, curves = [], []
-    for name, metric in instances.items():
-        ctx.curves = []  # what a metric written against the older contract appends to
-        try:
-            out = metric.evaluate(generated[:n], reference, heldout, ctx)
-            result = out if isinstance(out, MetricResult) else MetricResult(list(out), ctx.curves)
-            result = _checked(result, name)
-        except EmubenchError:
-            raise
-        except Exception as exc:
-            raise EmubenchError(f"metric {name!r} failed: {type(exc).__name__}: {exc}") from exc
-        rows += [{"metric": name, **r} for r in result.rows]
-        curves += [{**c, "metric": name} for c in result.curves]
-        if result.extras:
-            ctx.extras[name] = result.extras
-    ctx.curves = curves
+    rows, ctx.curves = _evaluate(instances, generated[:n], reference, heldout, ctx)
     if not rows:
         raise EmubenchError(f"no metric returned a row (metrics: {', '.join(instances)})")
     df = pd.DataFrame(rows)
@@ -170,6 +156,32 @@ def score(
         "null_description": ctx.null.describe(),
     }
     return df[COLUMNS], ctx
+
+
+def _evaluate(
+    instances: dict, generated: np.ndarray, reference: np.ndarray, heldout: np.ndarray, ctx: Context
+) -> tuple[list[dict], list[dict]]:
+    """Every metric on the same (n, H, W) sets: (rows, curves), each with its metric's name; a metric's extras go
+    to ``ctx.extras``. A metric that fails is named in a one-line error."""
+    rows, curves = [], []
+    with Bar("metrics", total=len(instances), unit="metrics") as bar:
+        for name, metric in instances.items():
+            bar.update(0, postfix=name)
+            ctx.curves = []  # what a metric written against the older contract appends to
+            try:
+                out = metric.evaluate(generated, reference, heldout, ctx)
+                result = out if isinstance(out, MetricResult) else MetricResult(list(out), ctx.curves)
+                result = _checked(result, name)
+            except EmubenchError:
+                raise
+            except Exception as exc:
+                raise EmubenchError(f"metric {name!r} failed: {type(exc).__name__}: {exc}") from exc
+            rows += [{"metric": name, **r} for r in result.rows]
+            curves += [{**c, "metric": name} for c in result.curves]
+            if result.extras:
+                ctx.extras[name] = result.extras
+            bar.update()
+    return rows, curves
 
 
 def _fingerprint(maps: np.ndarray) -> str:
@@ -231,23 +243,25 @@ def score_cosmologies(
     shared = {} if shared is None else shared  # what every cosmology shares (e.g. the parameter-bias likelihood)
     frames, curves, calibration = [], [], {}
     thetas = val.cosmologies() if cosmologies is None else np.atleast_2d(np.asarray(cosmologies, dtype=np.float64))
-    for k, theta in enumerate(thetas):
-        sub = {"train": splits["train"], "val": val.at(theta), "test": splits["test"].at(theta)}
-        n_k = int(settings.n or min(len(sub["val"]), len(sub["test"])))
-        generated = sample(n_k, settings.seed + 7919 * k, theta)  # another stream at each cosmology: independent
-        df, ctx = score(generated, sub, settings.replace(n=n_k), model=model, cache={"shared": shared})
-        group = "heldout" if val.is_heldout(theta) else "train"
-        where = dict(zip(val.param_names, map(float, theta)))
-        for name, value in where.items():
-            df[name] = value
-        df["cosmology"] = group
-        frames.append(df)
-        curves += [{**c, **where, "cosmology": group} for c in ctx.curves]
-        calibration = ctx.extras["calibration"]
-        if log:
-            flagged = verdicts(df).query("verdict == 'flag'")
-            marks = ", ".join(f"{r.metric}/{r.aspect}" for r in flagged.itertuples()) or "no flag"
-            log(f"{group} cosmology {', '.join(f'{a}={b:g}' for a, b in where.items())}: {n_k} maps, {marks}")
+    with Bar("cosmologies", total=len(thetas), unit="cosmologies") as bar:
+        for k, theta in enumerate(thetas):
+            sub = {"train": splits["train"], "val": val.at(theta), "test": splits["test"].at(theta)}
+            n_k = int(settings.n or min(len(sub["val"]), len(sub["test"])))
+            generated = sample(n_k, settings.seed + 7919 * k, theta)  # another stream at each cosmology: independent
+            df, ctx = score(generated, sub, settings.replace(n=n_k), model=model, cache={"shared": shared})
+            group = "heldout" if val.is_heldout(theta) else "train"
+            where = dict(zip(val.param_names, map(float, theta)))
+            for name, value in where.items():
+                df[name] = value
+            df["cosmology"] = group
+            frames.append(df)
+            curves += [{**c, **where, "cosmology": group} for c in ctx.curves]
+            calibration = ctx.extras["calibration"]
+            if log:
+                flagged = verdicts(df).query("verdict == 'flag'")
+                marks = ", ".join(f"{r.metric}/{r.aspect}" for r in flagged.itertuples()) or "no flag"
+                log(f"{group} cosmology {', '.join(f'{a}={b:g}' for a, b in where.items())}: {n_k} maps, {marks}")
+            bar.update()
     return pd.concat(frames, ignore_index=True), curves, calibration
 
 

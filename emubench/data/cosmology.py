@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import EmubenchError
 from ..io import load_npy, save_npy
+from ..progress import Bar
 from .base import MapSet, refuse_unknown_options
 from .lognormal import cache_dir, fresh_seed, generate
 from .spectra import cl_table, grid_digest
@@ -96,7 +97,12 @@ class LognormalCosmoDataset:
         thetas = [*train, *heldout]
         path = self.cache_path()
         if not path.exists():
-            save_npy(path, np.concatenate([self._generate(theta, p["seed"], p["n_per_cosmology"]) for theta in thetas]))
+            parts = []
+            with Bar(self.name, total=len(thetas), unit="cosmologies") as bar:
+                for theta in thetas:
+                    parts.append(self._generate(theta, p["seed"], p["n_per_cosmology"]))
+                    bar.update()
+            save_npy(path, np.concatenate(parts))
         params = np.repeat(np.array(thetas, dtype=np.float64), p["n_per_cosmology"], axis=0)
         meta = {"dataset": self.name, "options": dict(p), "heldout_params": [list(t) for t in heldout]}
         return MapSet(load_npy(path), p["side_deg"], self.name, meta, self.fresh, params, PARAM_NAMES)

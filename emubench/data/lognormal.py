@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import EmubenchError
 from ..io import load_npy, save_npy
+from ..progress import Bar
 from .base import MapSet, refuse_unknown_options
 from .spectra import cl_at, cl_table, kappa_shift, kappa_shift_at, load_cl_table
 
@@ -129,14 +130,16 @@ def generate(
     gen = torch.Generator(device=device).manual_seed(int(seed))
     out = np.empty((n_maps, npix, npix), dtype=np.float32)
     done = 0
-    while done < n_maps:
-        for kappa in lognormal_fields(amp, var_g, lam, gen, device):
-            crops = kappa.reshape(parent_factor, npix, parent_factor, npix).transpose(1, 2).reshape(-1, npix, npix)
-            take = min(len(crops), n_maps - done)
-            out[done : done + take] = crops[:take].cpu().numpy()
-            done += take
-            if done >= n_maps:
-                break
+    with Bar("lognormal κ maps", total=n_maps, unit="maps") as bar:
+        while done < n_maps:
+            for kappa in lognormal_fields(amp, var_g, lam, gen, device):
+                crops = kappa.reshape(parent_factor, npix, parent_factor, npix).transpose(1, 2).reshape(-1, npix, npix)
+                take = min(len(crops), n_maps - done)
+                out[done : done + take] = crops[:take].cpu().numpy()
+                done += take
+                bar.update(take)
+                if done >= n_maps:
+                    break
     return out
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import EmubenchError
+from ..progress import Bar
 from ..settings import NULL_CHOICES as CHOICES
 
 if TYPE_CHECKING:
@@ -84,7 +85,11 @@ class NullDraws:
         """``compute(maps)`` of the whole pool, 1,024 maps at a time, kept in ``cache[key]`` (per-map features
         (P, ...) or a dict of them) so that scores of many models against one reference compute it once."""
         if key not in cache:
-            parts = [compute(self.pool[s : s + 1024]) for s in range(0, len(self.pool), 1024)]
+            parts = []
+            with Bar("null pool statistics", total=len(self.pool), unit="maps") as bar:
+                for s in range(0, len(self.pool), 1024):
+                    parts.append(compute(self.pool[s : s + 1024]))
+                    bar.update(min(1024, len(self.pool) - s))
             if isinstance(parts[0], dict):
                 cache[key] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
             else:

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emubench import EmubenchError, MapSet, RunFolder, get_transform
+from emubench import Bar, EmubenchError, MapSet, RunFolder, get_transform, say
 from emubench.stats import fast_bf16, random_symmetries
 
 from . import distributed, seeds
@@ -87,6 +87,7 @@ class State:
     d: Dist
     run: RunFolder | None
     log: Callable[[str], None]
+    progress: bool  # a progress bar on a terminal (rank 0, not --quiet)
     splits: dict[str, MapSet]
     batches: Batches
     transform: Any
@@ -120,7 +121,7 @@ def train(request: Request) -> Path:
     if request.resume and not RunFolder.exists(out):
         raise EmubenchError(f"{out}: nothing to resume (no manifest.json)")
     d = Dist.setup(request.device)
-    log = (lambda msg: print(f"[train] {msg}", flush=True)) if (d.master and not request.quiet) else (lambda msg: None)
+    log = (lambda msg: say(f"[train] {msg}")) if (d.master and not request.quiet) else (lambda msg: None)
     fresh = not out.exists()
     try:
         with RunFolder.lock_folder(out) if d.master else contextlib.nullcontext():
@@ -142,7 +143,9 @@ def _loop(s: State) -> None:
     acc = torch.zeros(4, device=d.device)  # loss_d, loss_g, D(x), D(G(z)) summed; read only when logging
     s.t0 = t_last = time.perf_counter()
     acc_n = 0
-    with Stop() as stop:
+    bar = Bar("training", total=s.total_steps, unit="steps", enabled=d.master and s.progress)
+    with Stop() as stop, bar:
+        bar.n = s.step  # a resumed run's bar starts where its checkpoint was
         while s.step < s.total_steps:
             epoch = s.step // s.steps_per_epoch
             lr = cfg.lr_at(epoch)
@@ -151,6 +154,7 @@ def _loop(s: State) -> None:
                     group["lr"] = lr
             acc += train_step(s, *s.batches(s.step))
             s.step, acc_n = s.step + 1, acc_n + 1
+            bar.update()
             if s.step % cfg.log_every == 0 or s.step == s.total_steps:  # the only host synchronisation
                 t_last = _log_progress(s, epoch, lr, acc / acc_n, acc_n, t_last)
                 acc.zero_()
@@ -232,6 +236,7 @@ def setup(request: Request, d: Dist, log: Callable[[str], None]) -> State:
         d=d,
         run=run,
         log=log,
+        progress=not request.quiet,
         splits=request.splits,
         batches=batches,
         transform=transform,
