@@ -5,10 +5,12 @@
 - ``emubench.stats`` is the bottom layer: it imports nothing from the rest of emubench.
 - No module imports another package's private ``_module``.
 - Module-level imports inside emubench form no cycle.
-- Every name the public API exports resolves, and every registered plugin object satisfies its Protocol.
+- Every name the public API exports resolves, and every registered plugin method accepts what its contract
+  passes.
 """
 
 import ast
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -172,15 +174,66 @@ def test_import_emubench_loads_no_heavy_package():
     assert out.strip() == "[]"
 
 
+OPTIONAL = {"params"}  # passed only to a model conditioned on cosmology (the contract says so)
+
+
+def _binds(obj, protocol, member: str) -> str | None:
+    """Why ``obj.member`` cannot be called as the harness calls the protocol's ``member`` (each of its
+    parameters but ``OPTIONAL``, by keyword or position as declared), or None when it can."""
+    static = inspect.getattr_static(protocol, member)
+    is_classmethod = isinstance(static, classmethod)
+    declared = list(inspect.signature(static.__func__ if is_classmethod else static).parameters.values())[1:]
+    args = [None for p in declared if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    kwargs = {p.name: None for p in declared if p.kind is p.KEYWORD_ONLY and p.name not in OPTIONAL}
+    target = getattr(obj, member)  # a class's classmethod is bound; its method still needs self
+    try:
+        inspect.signature(target).bind(*([] if is_classmethod else [None]), *args, **kwargs)
+    except TypeError as exc:
+        return str(exc)
+    return None
+
+
+def _methods(protocol) -> list[str]:
+    from emubench.contracts import protocol_members
+
+    return [
+        m
+        for m in protocol_members(protocol)
+        if isinstance(inspect.getattr_static(protocol, m, None), (classmethod, type(lambda: 0)))
+    ]
+
+
 @pytest.mark.parametrize("kind", ["datasets", "models", "trainers", "metrics"])
-def test_every_registered_object_satisfies_its_protocol(kind):
-    from emubench.contracts import KIND_PROTOCOLS, missing_members
+def test_every_registered_method_takes_the_arguments_its_contract_passes(kind):
+    """Registration checks that the members exist; this checks that each method accepts what the harness passes
+    (a ``sample(n, seed)`` where the contract passes ``device=`` too would fail only when a user calls it)."""
+    from emubench.contracts import KIND_PROTOCOLS
     from emubench.registry import get_registry
 
+    wrong = []
     for entry in get_registry(kind):
-        assert missing_members(entry.obj, kind) == [], entry.name
-        if kind != "models":  # a model satisfies one of two protocols
-            (protocol,) = KIND_PROTOCOLS[kind]
-            instance = entry.obj() if kind in ("trainers", "metrics") else None
-            if instance is not None:
-                assert isinstance(instance, protocol), entry.name
+        for protocol in KIND_PROTOCOLS[kind]:
+            if not all(hasattr(entry.obj, m) for m in _methods(protocol)):
+                continue  # a model satisfies one of its two protocols
+            wrong += [f"{entry.name}.{m}: {why}" for m in _methods(protocol) if (why := _binds(entry.obj, protocol, m))]
+    assert not wrong, wrong
+
+
+def test_the_signature_check_would_catch_a_missing_keyword():
+    from emubench.contracts import Model
+
+    class Bad:
+        def sample(self, n, *, seed):  # no device
+            return None
+
+    class Good:
+        @classmethod
+        def fit(cls, train, *, seed=0):
+            return cls()
+
+        def sample(self, n, *, seed, device="cpu"):  # unconditional: no params, as the contract allows
+            return None
+
+    assert _binds(Bad, Model, "sample") is not None
+    assert _binds(Good, Model, "sample") is None and _binds(Good, Model, "fit") is None
+    assert _methods(Model) == ["fit", "sample"]

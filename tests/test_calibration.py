@@ -118,7 +118,11 @@ def test_perfect_emulators_are_flagged_at_the_stated_rate():
     for r in table.itertuples():
         bound = sps.binom.ppf(0.999, r.emulators, r.stated)
         assert r.flagged <= bound, table.to_string()
-    assert table.iloc[-1].stated == pytest.approx(0.05)
+    # the table's own arithmetic: verdict rates share alpha evenly, and the whole score is flagged when any of
+    # its verdicts is, so its count lies between the largest verdict count and their sum
+    per, whole = table.iloc[:-1], table.iloc[-1]
+    assert per.stated.sum() == pytest.approx(whole.stated) and per.stated.nunique() == 1
+    assert per.flagged.max() <= whole.flagged <= per.flagged.sum()
 
 
 @pytest.mark.slow

@@ -152,9 +152,8 @@ def test_bootstrap_intervals_cover_a_known_amplitude_error(small_splits):
     mem = df[(df.metric == "memorisation") & (df.statistic == "fraction-near-copies")].iloc[0]
     assert mem.ci_low <= mem.value <= mem.ci_high and mem.ci_high > 0
     assert df[df.metric == "pixel-ks"][["ci_low", "ci_high"]].isna().all().all()
-    # every interval contains its estimate; distances (χ², maxima, RMS) get none: their percentile bootstrap is biased
-    has = df[df.ci_low.notna()]
-    assert ((has.ci_low <= has.value) & (has.value <= has.ci_high)).all()
+    # distances (χ², maxima, RMS) get no interval: their percentile bootstrap is biased (coverage of the per-bin
+    # ones: test_bootstrap_intervals_cover_the_truth_at_their_stated_rate)
     # fractions (memorisation, maps outside the reference's range) get exact binomial intervals
     fractions = df.statistic.str.endswith("outside-reference-range")
     assert fractions.any() and df[fractions][["ci_low", "ci_high"]].notna().all().all()
@@ -164,6 +163,41 @@ def test_bootstrap_intervals_cover_a_known_amplitude_error(small_splits):
     assert amp.ci_low <= 1.1025 <= amp.ci_high and amp.flagged
     off, _ = score(1.05 * test, small_splits, metrics=["power-spectrum"], seed=1, floor_draws=200, bootstrap_draws=0)
     assert off[~off.statistic.str.endswith("amplitude")][["ci_low", "ci_high"]].isna().all().all()
+
+
+@pytest.mark.slow
+def test_bootstrap_intervals_cover_the_truth_at_their_stated_rate():
+    """Coverage measured, not assumed: 200 repeated draws of 128 maps scaled by 1.05 against 128 other maps of the
+    same generator, where the truth is known (the ratio of mean C_ℓ and of their standard deviations is 1.05² in
+    every bin). The 95% intervals (per-bin percentile bootstrap of 200 resamples, as scores draw them; the
+    amplitude's ±1.96 σ_A) must cover it in 95% of the draws: within 3.3 standard errors, taking each draw as
+    one unit (its bins are correlated). An interval left out (NaN) counts as a miss.
+
+    The maps are drawn at random from one large set, as splits and null draws are: consecutive maps of the
+    generator are crops of one parent field, whose C_ℓ are anti-correlated at low ℓ (a block of 128 has ~25%
+    less spread in its mean than 128 independent maps, and intervals that assume independence over-cover).
+    Measured on this draw: 93.6% (ratio), 93.2% (std-ratio), 93.5% (amplitude): the percentile bootstrap of
+    128 skewed C_ℓ is a little short of 95%, within the bound."""
+    from emubench.data.lognormal import generate
+    from emubench.stats import power_spectrum
+    from emubench.stats.power import default_ell_edges
+
+    draws, n, truth = 200, 128, 1.05**2
+    ell, cl = power_spectrum(
+        generate(2 * draws * n, npix=64, side_deg=0.866, seed=77), 0.866, default_ell_edges(64, 0.866)
+    )
+    cl = cl[np.random.default_rng(1).permutation(len(cl))].reshape(draws, 2, n, -1)
+    rng = np.random.default_rng(0)
+    covered = {"ratio": [], "std-ratio": [], "amplitude": []}
+    for a, r in cl:
+        boot = [(rng.integers(0, n, n), rng.integers(0, n, n)) for _ in range(200)]
+        rows = compare_curves(truth * a, r, ell, amplitude=True, bootstrap=boot)
+        for name in covered:
+            got = [(x["ci_low"], x["ci_high"]) for x in rows if x["statistic"] == name]
+            covered[name].append(np.mean([lo <= truth <= hi for lo, hi in got]))  # NaN bounds compare False
+    bound = 3.3 * np.sqrt(0.95 * 0.05 / draws)
+    rates = {name: float(np.mean(c)) for name, c in covered.items()}
+    assert all(abs(rate - 0.95) <= bound for rate in rates.values()), (rates, bound)
 
 
 @pytest.mark.slow
