@@ -114,3 +114,31 @@ def test_the_cli_reference_is_what_help_prints():
     from emubench.cli_reference import markdown
 
     assert (ROOT / "docs" / "cli.md").read_text() == markdown(), "run: python -m emubench.cli_reference > docs/cli.md"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize(
+    "page", ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))]
+)
+def test_every_relative_link_and_anchor_resolves(page):
+    """README and docs point at each other (measurements moved to docs/validation.md): a moved section or a
+    renamed heading must not leave a dead link."""
+    path = ROOT / page
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    dead = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue  # http(s), mailto: not checked here
+        file, _, anchor = target.partition("#")
+        dest = (path.parent / file).resolve() if file else path
+        if not dest.exists():
+            dead.append(target)
+        elif anchor and dest.suffix == ".md":
+            headings = re.findall(r"^#+ (.+)$", re.sub(r"```.*?```", "", dest.read_text(), flags=re.S), re.M)
+            if anchor not in {_slug(h) for h in headings}:
+                dead.append(target)
+    assert not dead, f"{page}: {dead}"

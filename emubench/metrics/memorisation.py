@@ -65,7 +65,7 @@ class Memorisation:
     training map is Binomial(M, K / (K + J)); the p-value is that binomial tail (exact, in log space). Maps that
     merely lack small-scale power have wider margins but no preference for training chunks: not flagged. A copy
     (whole, with noise of 0.5 σ_κ: margin ~0.8; a region: margin ≫ 1) is nearest its chunk by a wide margin.
-    The search can miss a source (README: the rates measured for each kind of copy). At one cosmology of a
+    The search can miss a source (docs/validation.md: the rates measured for each kind of copy). At one cosmology of a
     dataset of several (``ctx.params``) the training chunks are that cosmology's training maps; at a held-out
     cosmology, which has none, every training map (many chunks beside few controls: a weak test).
     """

@@ -20,7 +20,8 @@ but all of them scatter around the one pool they share with (1 − 1/POOL_FACTOR
 narrower than a perfect emulator's, which (simulated for a difference of means at n = 50, 6,000 trials) flagged
 2.2% at a stated 1.25%. With replacement the scatter about the pool is a set's own; what remains is the pool's
 own offset from the truth, 1/POOL_FACTOR of a set's variance, shared by every draw (same simulation: 1.5% at
-1.25%, 0.95% at 0.625%, 5.1% at 5%). The stated rates are measured, not assumed (``emubench calibrate``; README).
+1.25%, 0.95% at 0.625%, 5.1% at 5%). The stated rates are measured, not assumed (``emubench calibrate``;
+docs/validation.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Statistics of κ maps: one implementation each, numpy or torch input, CPU or GPU.
 
-The definitions follow LensTools 1.2 ``ConvergenceMap`` (README, "Statistics"): power_spectrum, minkowski,
+The definitions follow LensTools 1.2 ``ConvergenceMap`` (docs/statistics.md): power_spectrum, minkowski,
 peak_counts, pdf, bispectrum; the starlet transform and its statistics (lenspack's conventions), Betti numbers
 (gudhi's cubical complexes); plus moments, exact nearest neighbours and the symmetries of the square.
 
