@@ -5,7 +5,8 @@ Every registered object is a **class** with a ``name`` (lowercase words joined b
 docs/plugins.md documents each one (a test checks that it does). Units: maps are κ, float32, shape (n, H, W);
 ``side_deg`` is the map side in degrees.
 
-- ``Dataset``: options in, a ``MapSet`` out.
+- ``Dataset``: options in, a ``MapSet`` out; a ``GeneratorDataset`` also makes new maps (fresh nulls,
+  perfect emulators).
 - ``Model``: a training-free emulator, fitted on a training split in seconds.
 - ``TrainedModel``: an emulator rebuilt from a run folder written by its ``Trainer``.
 - ``Trainer``: trains the models named in its ``models`` into a run folder (``emubench.RunFolder``).
@@ -93,6 +94,24 @@ class Dataset(Protocol):
         """The maps as a ``MapSet``: (N, H, W) float32 κ with O(1) random access (a memmap is ideal),
         ``side_deg`` in degrees, and ``meta`` ({"dataset": name, "options": {...}} or {"files": [...]}) so that
         a run can reopen the same data."""
+        ...
+
+
+@runtime_checkable
+class GeneratorDataset(Protocol):
+    """A ``Dataset`` whose maps come from a generator (as the embedded ones do), with two more members: it can
+    make maps that no split holds, which the null of every score is drawn from (``--null fresh``), and it can
+    make the whole dataset again with another ``seed`` option, which ``emubench calibrate`` and ``emubench
+    power`` score as perfect emulators. ``load()`` passes ``fresh`` to its ``MapSet``."""
+
+    def generate_maps(self) -> np.ndarray:
+        """All the dataset's maps, (N, H, W) float32 κ, made in memory (not read from or written to a cache)."""
+        ...
+
+    def fresh(self, n_maps: int, seed: int = 0) -> np.ndarray:
+        """``n_maps`` new maps (n_maps, H, W) of the dataset's distribution, deterministic in ``seed`` and never
+        among its own maps (another stream than any dataset ``seed`` gives). A dataset of several cosmologies
+        takes the cosmology as a keyword, ``fresh(n_maps, seed, *, params=(omega_m, sigma8))``."""
         ...
 
 

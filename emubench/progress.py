@@ -109,6 +109,7 @@ class Bar:
         say(message)
 
     def close(self) -> None:
+        """Finish the bar: a final draw and a newline, or give the line back to the parent bar (``with`` calls it)."""
         if not self.on:
             return
         with _lock:

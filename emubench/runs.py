@@ -136,10 +136,12 @@ class RunFolder:
 
     @property
     def latest(self) -> str | None:
+        """The name of the newest checkpoint written (None before the first)."""
         return self.manifest.get("latest")
 
     @property
     def best(self) -> str | None:
+        """The name of the checkpoint the trainer marked best (what ``score`` and ``sample`` load by default)."""
         return self.manifest.get("best")
 
     # -- checkpoints ---------------------------------------------------------------------------------------

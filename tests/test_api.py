@@ -219,6 +219,19 @@ def test_every_registered_method_takes_the_arguments_its_contract_passes(kind):
     assert not wrong, wrong
 
 
+def test_the_built_in_generated_datasets_are_generator_datasets():
+    """The null's fresh maps and perfect emulators need the two members of ``GeneratorDataset``; the embedded
+    datasets have them with the signatures it declares (a conditional one takes ``params`` besides)."""
+    from emubench.contracts import GeneratorDataset
+    from emubench.registry import get_registry
+
+    generated = [e for e in get_registry("datasets") if e.name.startswith("lognormal")]
+    assert len(generated) == 4
+    for entry in generated:
+        assert isinstance(entry.obj(), GeneratorDataset), entry.name
+        assert [m for m in _methods(GeneratorDataset) if _binds(entry.obj, GeneratorDataset, m)] == [], entry.name
+
+
 def test_the_signature_check_would_catch_a_missing_keyword():
     from emubench.contracts import Model
 

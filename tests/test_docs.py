@@ -17,7 +17,14 @@ from emubench.contracts import protocol_members, signature_text
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "plugins.md").read_text()
-PROTOCOLS = [contracts.Dataset, contracts.Model, contracts.TrainedModel, contracts.Trainer, contracts.Metric]
+PROTOCOLS = [
+    contracts.Dataset,
+    contracts.GeneratorDataset,
+    contracts.Model,
+    contracts.TrainedModel,
+    contracts.Trainer,
+    contracts.Metric,
+]
 HOOKS = [name for name, f in vars(hookspecs).items() if inspect.isfunction(f) and hasattr(f, "emubench_spec")]
 
 
@@ -106,6 +113,21 @@ def test_the_documented_commands_run_as_printed(tmp_path):
     assert "pixel-moments:chi2-dof" in board and "## Dataset `toy-grf`" in board
     assert list((tmp_path / "reports" / "toy-leaderboard" / "plots").glob("*pixel-moments.png"))
     assert (tmp_path / "runs" / "mean-spectrum" / "manifest.json").exists()
+
+
+def test_the_api_reference_is_what_the_docstrings_say():
+    """docs/api.md is generated from the public names' signatures and docstrings (``python -m
+    emubench.api_reference``): it must not drift from the code, and every public name is in it."""
+    import emubench
+    import emubench.stats
+    from emubench.api_reference import markdown
+
+    text = (ROOT / "docs" / "api.md").read_text()
+    assert text == markdown(), "run: python -m emubench.api_reference > docs/api.md"
+    names = [f"emubench.{n}" for n in emubench.__all__ if n != "__version__"]
+    names += [f"emubench.stats.{n}" for n in emubench.stats.__all__]
+    assert all(f"### `{n}`" in text for n in names)
+    assert "(no docstring)" not in text
 
 
 def test_the_cli_reference_is_what_help_prints():

@@ -61,6 +61,7 @@ class MapSet:
 
     @property
     def npix(self) -> int:
+        """Pixels on a side of each (square) map."""
         return int(self.maps.shape[-1])
 
     def get(self, index) -> np.ndarray:
@@ -76,6 +77,8 @@ class MapSet:
         return self.get(slice(0, n))
 
     def subset(self, index: np.ndarray, name: str | None = None) -> MapSet:
+        """The maps at ``index`` (integer array) as a MapSet with the same geometry, generator and parameters; no
+        copy (an index into these maps)."""
         index = np.asarray(index)
         params = None if self.params is None else self.params[index]
         return MapSet(

@@ -97,15 +97,22 @@ class LognormalCosmoDataset:
         thetas = [*train, *heldout]
         path = self.cache_path()
         if not path.exists():
-            parts = []
-            with Bar(self.name, total=len(thetas), unit="cosmologies") as bar:
-                for theta in thetas:
-                    parts.append(self._generate(theta, p["seed"], p["n_per_cosmology"]))
-                    bar.update()
-            save_npy(path, np.concatenate(parts))
+            save_npy(path, self.generate_maps())
         params = np.repeat(np.array(thetas, dtype=np.float64), p["n_per_cosmology"], axis=0)
         meta = {"dataset": self.name, "options": dict(p), "heldout_params": [list(t) for t in heldout]}
         return MapSet(load_npy(path), p["side_deg"], self.name, meta, self.fresh, params, PARAM_NAMES)
+
+    def generate_maps(self) -> np.ndarray:
+        """All the dataset's maps, every cosmology of the design in design order (training, then held-out),
+        ``n_per_cosmology`` each, (N, H, W) float32 κ, without touching the cache."""
+        p = self.params
+        train, heldout = self.design
+        parts = []
+        with Bar(self.name, total=len(train) + len(heldout), unit="cosmologies") as bar:
+            for theta in [*train, *heldout]:
+                parts.append(self._generate(theta, p["seed"], p["n_per_cosmology"]))
+                bar.update()
+        return np.concatenate(parts)
 
     def _generate(self, theta: tuple[float, float], seed: int, n_maps: int) -> np.ndarray:
         p = self.params

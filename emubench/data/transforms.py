@@ -50,6 +50,8 @@ TRANSFORMS = {t.name: t for t in (Identity, CosmoGAN)}
 
 
 def get_transform(name: str, **kwargs) -> Any:
+    """The pixel transform ``name`` ("cosmogan": s = 2x/(x + a) − 1 with x = κ + shift; "identity") with its
+    parameters; ``forward(κ)`` and ``inverse(s)`` work on numpy arrays and torch tensors alike."""
     if name not in TRANSFORMS:
         raise EmubenchError(f"unknown pixel transform {name!r} (known: {', '.join(TRANSFORMS)})")
     return TRANSFORMS[name](**kwargs)

@@ -69,10 +69,13 @@ class Context:
 
     @property
     def floor_draws(self) -> int:
+        """How many real-vs-real draws the null has (0 without one)."""
         return len(self.null) if self.null is not None else 0
 
     @classmethod
     def from_reference(cls, reference: np.ndarray, side_deg: float, **kw) -> Context:
+        """The context of a score against ``reference`` (n, H, W) κ maps of side ``side_deg`` degrees: their size,
+        pixel σ (the unit of thresholds ν) and the maps themselves; ``kw``: any other field."""
         return cls(
             side_deg=float(side_deg),
             npix=int(reference.shape[-1]),
@@ -412,6 +415,8 @@ class FeatureMetric:
         return store[key]
 
     def evaluate(self, generated, reference, heldout, ctx: Context) -> MetricResult:
+        """Per-map features of the three sets, the comparison rows, each aspect's verdict calibrated on the null
+        draws' features, and the curves of every set (with the null's central 95% band)."""
         x, fg = self.set_features(generated, "generated", ctx)
         _, fr = self.set_features(reference, "reference", ctx)
         _, fh = self.set_features(heldout, "heldout", ctx)

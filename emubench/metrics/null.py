@@ -70,6 +70,7 @@ class NullDraws:
 
     @property
     def n(self) -> int:
+        """Maps in each draw (the score's n)."""
         return int(self.index.shape[1])
 
     def selections(self, chunk: int = 250):
