@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from .compat import metric_result, with_row_defaults
 from .contracts import CURVE_FIELDS, MetricResult
 from .data import MapSet
 from .errors import EmubenchError
@@ -136,15 +137,7 @@ def score(
     rows, ctx.curves = _evaluate(instances, generated[:n], reference, heldout, ctx)
     if not rows:
         raise EmubenchError(f"no metric returned a row (metrics: {', '.join(instances)})")
-    df = pd.DataFrame(rows)
-    defaults = {"aspect": "default", "bin": np.nan, "ideal": np.nan, "summary": False, "flagged": False}
-    for col in (*defaults, "one_sided"):  # checked by _checked; defaults for older metrics
-        if col not in df:
-            df[col] = defaults.get(col, False)
-    df["one_sided"] = df["one_sided"].fillna(False).astype(bool)
-    for col in ("ci_low", "ci_high", "p_value", "floor"):  # optional in a metric's rows: NaN
-        if col not in df:
-            df[col] = np.nan
+    df = with_row_defaults(pd.DataFrame(rows))  # optional keys, and older metrics' rows
     df["model"], df["dataset"], df["n"], df["seed"] = model, dataset or val.name.split(":")[0], n, settings.seed
     ctx.extras["calibration"] = {
         "alpha": settings.alpha,
@@ -170,8 +163,7 @@ def _evaluate(
             ctx.curves = []  # what a metric written against the older contract appends to
             try:
                 out = metric.evaluate(generated, reference, heldout, ctx)
-                result = out if isinstance(out, MetricResult) else MetricResult(list(out), ctx.curves)
-                result = _checked(result, name)
+                result = _checked(metric_result(out, ctx.curves, name), name)
             except EmubenchError:
                 raise
             except Exception as exc:

@@ -256,8 +256,11 @@ def test_pre_1_0_metrics_and_metrics_without_curves_still_score_and_report(tmp_p
         ],
         capture_output=True,
         text=True,
+        env={**os.environ, "PYTHONWARNINGS": "always::DeprecationWarning"},
     )
     assert res.returncode == 0, res.stderr
+    # accepted until 2.0, with a warning naming the metric (emubench.compat)
+    assert "metric 'legacy-mean' returns a list of rows" in res.stderr and "no-curves" not in res.stderr
     import pandas as pd
 
     curves = pd.read_csv(tmp_path / "rep" / "curves.csv")
