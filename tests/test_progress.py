@@ -23,6 +23,14 @@ from emubench.progress import Bar, say
 CLEAR = "\r\x1b[K"
 
 
+@pytest.fixture(autouse=True)
+def _not_quiet(monkeypatch):
+    """``emubench --quiet`` sets a process-wide flag; a CLI test run earlier in this worker (CliRunner, in
+    process) may have left it on."""
+    monkeypatch.setattr(progress, "_quiet", False)
+    monkeypatch.delenv("EMUBENCH_PROGRESS", raising=False)
+
+
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
@@ -120,7 +128,8 @@ TRAIN += ["-c", "width=8", "-c", "batch_size=16", "-c", "val_maps=32", "-c", "ma
 @pytest.mark.slow
 def test_the_readme_commands_show_every_phase_in_a_terminal_and_nothing_when_quiet_or_piped(tmp_path):
     env = {**os.environ, "EMUBENCH_CACHE": str(tmp_path / "cache"), "EMUBENCH_PROGRESS_DELAY": "0"}
-    env.pop("EMUBENCH_PROGRESS", None)
+    for var in ("EMUBENCH_PROGRESS", "COLUMNS", "LINES"):  # COLUMNS would override the terminal's own width
+        env.pop(var, None)
     cli = [sys.executable, "-m", "emubench.cli"]
     rc, out = in_a_terminal([*cli, *TRAIN, "--out", str(tmp_path / "run")], env)
     assert rc == 0, out
