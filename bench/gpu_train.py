@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from cosmogan_dcgan.trainer import DCGANTrainer
+from emubench import TrainRequest
 from emubench.data import open_dataset, split
 from emubench.io import write_json
 
@@ -44,15 +45,17 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         run = trainer.train(
-            model="cosmogan-dcgan",
-            splits=split(mapset, 0),
-            mapset=mapset,
-            split_seed=0,
-            config=cfg,
-            out=Path(tmp) / "run",
-            resume=False,
-            device=device,
-            quiet=True,
+            TrainRequest(
+                model="cosmogan-dcgan",
+                splits=split(mapset, 0),
+                mapset=mapset,
+                split_seed=0,
+                config=cfg,
+                out=Path(tmp) / "run",
+                resume=False,
+                device=device,
+                quiet=True,
+            )
         )
         logs = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines() if "loss_d" in x]
     result = {

@@ -19,6 +19,7 @@ from thesis_train import thesis_fit
 from cosmogan_dcgan.config import DCGANConfig
 from cosmogan_dcgan.networks import Discriminator, Generator, init_weights
 from cosmogan_dcgan.trainer import DCGANTrainer
+from emubench import TrainRequest
 from emubench.data import split
 from emubench.data.files import open_npy_maps
 from emubench.devices import fast_bf16
@@ -56,15 +57,17 @@ def test_training_throughput_vs_thesis_loop(benchmark, tmp_path):
         )
         out = tmp_path / f"run{next(runs)}"
         trainer.train(
-            model="cosmogan-dcgan",
-            splits=split(ms, 0),
-            mapset=ms,
-            split_seed=0,
-            config=conf,
-            out=out,
-            resume=False,
-            device="cpu",
-            quiet=True,
+            TrainRequest(
+                model="cosmogan-dcgan",
+                splits=split(ms, 0),
+                mapset=ms,
+                split_seed=0,
+                config=conf,
+                out=out,
+                resume=False,
+                device="cpu",
+                quiet=True,
+            )
         )
         import json
 

@@ -47,6 +47,7 @@ _WHERE = {
     "Model": "contracts",
     "TrainedModel": "contracts",
     "Trainer": "contracts",
+    "TrainRequest": "contracts",
     "Metric": "contracts",
     "RunFolder": "runs",
     "Bar": "progress",

@@ -204,6 +204,8 @@ def train(
     # No abbreviation with a period ("e.g.") in the first sentence: click 8.5.1 and older cut the command list's
     # short help at different places there, and docs/cli.md must read the same under both.
     """Train MODEL, such as cosmogan-dcgan, on a dataset; writes a run folder with checkpoints and a manifest."""
+    from .compat import call_trainer
+    from .contracts import TrainRequest
     from .training import find_trainer
 
     trainer = find_trainer(model)
@@ -229,17 +231,8 @@ def train(
         )
         dataset_opts = tuple(f"{k}={json.dumps(v)}" for k, v in opts.items())
     mapset, splits = open_splits(dataset, data or (), side_deg, dataset_opts, split_seed, default=config.get("dataset"))
-    run = trainer.train(
-        model=model,
-        splits=splits,
-        mapset=mapset,
-        split_seed=split_seed,
-        config=config,
-        out=out,
-        resume=resume,
-        device=device,
-        quiet=ctx.obj["quiet"],
-    )
+    request = TrainRequest(model, splits, mapset, split_seed, config, Path(out), resume, device, ctx.obj["quiet"])
+    run = call_trainer(trainer, request)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every rank returns here; one line is enough
         click.echo(f"run written to {run}")
 

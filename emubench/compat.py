@@ -6,6 +6,8 @@ What still works, and where it is handled:
   (``metric_result``), whose rows lack the keys added since (``aspect``, ``bin``, ``ideal``, ``summary``,
   ``flagged``, ``one_sided``, ``ci_low``/``ci_high``, ``p_value``, ``floor``: ``with_row_defaults``) and which
   declares no ``aspects`` (one verdict, "default": ``scoring.declared_aspects``).
+- A trainer whose ``train`` takes the request's fields as keywords (``model=, splits=, …, quiet=``) instead of one
+  ``TrainRequest`` (``call_trainer``).
 - Manifests written before the schema (no ``manifest_version``): read with only ``model`` required
   (``manifest.validate_manifest``); dataset hashes of version 1, over the first and last 32 maps, are checked
   as such (``MapSet.content_hash(version=1)``).
@@ -13,8 +15,8 @@ What still works, and where it is handled:
   ``emubench.metrics.Context``/``FeatureMetric``, ``emubench.checkpoint.save_checkpoint``/``load_checkpoint``/
   ``RunLock`` (internal modules that keep those names; new code imports from ``emubench``).
 
-Each use of the first emits a ``DeprecationWarning`` naming the metric. ``tests/test_runs.py`` runs a metric,
-a trainer and a trained model written against the older docs (``tests/legacy_plugins/``).
+Each use of the first two emits a ``DeprecationWarning`` naming the metric or trainer. ``tests/test_runs.py``
+runs a metric, a trainer and a trained model written against the older docs (``tests/legacy_plugins/``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .contracts import MetricResult
+from .contracts import MetricResult, TrainRequest
 
 REMOVED_IN = "2.0"
 
@@ -65,3 +67,21 @@ def with_row_defaults(df: Any) -> Any:
             df[col] = value
     df["one_sided"] = df["one_sided"].fillna(False).astype(bool)
     return df
+
+
+def call_trainer(trainer: Any, request: TrainRequest) -> Any:
+    """``trainer.train(request)``; a pre-1.0 trainer, whose ``train`` takes keywords, gets the request's fields
+    (and a warning)."""
+    import dataclasses
+    import inspect
+
+    params = inspect.signature(trainer.train).parameters
+    if "request" in params or not {"model", "splits", "out"} <= set(params):
+        return trainer.train(request)
+    warnings.warn(
+        f"trainer {getattr(trainer, 'name', trainer)!r} takes keywords: take one emubench.TrainRequest "
+        f"(keywords are accepted until emubench {REMOVED_IN})",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return trainer.train(**{f.name: getattr(request, f.name) for f in dataclasses.fields(request)})

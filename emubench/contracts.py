@@ -162,6 +162,26 @@ class TrainedModel(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TrainRequest:
+    """What ``emubench train`` asks of a trainer, as one value.
+
+    model: the registered model to train.  splits: the "train", "val" and "test" MapSets of ``mapset``, split
+    with ``split_seed`` (train on ``splits["train"]``; validate on ``splits["val"]``).  config: the trainer's
+    own config, from its ``make_config``.  out: the run folder to write (or to continue when ``resume``).
+    device: "cpu", "cuda" or "cuda:N".  quiet: no progress output (no bar, no log lines)."""
+
+    model: str
+    splits: dict[str, MapSet]
+    mapset: MapSet
+    split_seed: int
+    config: dict[str, Any]
+    out: Path
+    resume: bool = False
+    device: str = "cpu"
+    quiet: bool = False
+
+
 @runtime_checkable
 class Trainer(Protocol):
     """Trains the models named in ``models``: ``emubench train MODEL`` picks the trainer whose ``models`` holds it."""
@@ -179,23 +199,10 @@ class Trainer(Protocol):
         ``EmubenchError`` before any work starts. A ``dataset`` key names the preset's default dataset."""
         ...
 
-    def train(
-        self,
-        *,
-        model: str,
-        splits: dict[str, MapSet],
-        mapset: MapSet,
-        split_seed: int,
-        config: dict[str, Any],
-        out: Path,
-        resume: bool,
-        device: str,
-        quiet: bool,
-    ) -> Path:
-        """Train ``model`` on ``splits["train"]`` (``splits`` holds the "train", "val" and "test" MapSets of
-        ``mapset`` split with ``split_seed``) with ``config`` (from ``make_config``) on ``device`` ("cpu",
-        "cuda", "cuda:N"); write the run folder ``out`` with ``emubench.RunFolder`` (or continue it when
-        ``resume``) and return its path. ``quiet``: no progress output."""
+    def train(self, request: TrainRequest) -> Path:
+        """Train ``request.model`` as ``request`` says (see ``TrainRequest``): write the run folder
+        ``request.out`` with ``emubench.RunFolder`` (or continue it when ``request.resume``) and return its path.
+        (Trainers written before 1.0 take the request's fields as keywords instead: ``emubench.compat``.)"""
         ...
 
 

@@ -4,8 +4,8 @@ A trainer plugin is a class with ``name``, ``description``, ``models`` (names of
 ``presets`` (name -> dict of config overrides), ``default_preset``, and:
 
 - ``make_config(preset, overrides) -> dict``: the preset merged with overrides; unknown preset or key is an error.
-- ``train(*, model, splits, mapset, split_seed, config, out, resume, device, quiet) -> Path``: trains and
-  writes a run folder (checkpoints, manifest with everything needed to rebuild the model, logs).
+- ``train(request: TrainRequest) -> Path``: trains and writes a run folder (checkpoints, manifest with
+  everything needed to rebuild the model, logs). The contract: ``emubench.contracts.Trainer``.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from cosmogan_dcgan.model import CosmoGANDCGAN
 from cosmogan_dcgan.networks import Discriminator, Generator, init_weights
 from cosmogan_dcgan.train import fit_transform, validate
 from cosmogan_dcgan.trainer import DCGANTrainer
+from emubench import TrainRequest
 from emubench.checkpoint import load_checkpoint, read_manifest
 from emubench.data import open_dataset, split
 from emubench.errors import EmubenchError
@@ -78,15 +79,17 @@ def _train(out, max_steps, resume=False, n_maps=300, **extra):
     t = DCGANTrainer()
     cfg = t.make_config("smoke", {**TINY, "max_steps": max_steps, **extra})
     return t.train(
-        model="cosmogan-dcgan",
-        splits=split(ms, 0),
-        mapset=ms,
-        split_seed=0,
-        config=cfg,
-        out=out,
-        resume=resume,
-        device="cpu",
-        quiet=True,
+        TrainRequest(
+            model="cosmogan-dcgan",
+            splits=split(ms, 0),
+            mapset=ms,
+            split_seed=0,
+            config=cfg,
+            out=out,
+            resume=resume,
+            device="cpu",
+            quiet=True,
+        )
     )
 
 
@@ -172,15 +175,17 @@ def test_short_smoke_training_improves_ks_and_power_spectrum(tmp_path):
     tinfo = fit_transform(tc, splits["train"])
     before = validate(g0, get_transform(tinfo["name"], **tinfo["params"]), splits, tc, "cpu", seed=1)
     run = t.train(
-        model="cosmogan-dcgan",
-        splits=splits,
-        mapset=ms,
-        split_seed=0,
-        config=cfg,
-        out=tmp_path / "smoke",
-        resume=False,
-        device="cpu",
-        quiet=True,
+        TrainRequest(
+            model="cosmogan-dcgan",
+            splits=splits,
+            mapset=ms,
+            split_seed=0,
+            config=cfg,
+            out=tmp_path / "smoke",
+            resume=False,
+            device="cpu",
+            quiet=True,
+        )
     )
     log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     after = [r["validation"] for r in log if "validation" in r][-1]
@@ -204,10 +209,7 @@ def test_conditional_dcgan_trains_across_cosmologies_and_samples_at_any(tmp_path
     t = DCGANTrainer()
     cfg = t.make_config("cosmo-smoke", {**TINY, "max_steps": 6, "val_maps": 8})
     assert cfg["dataset"] == "lognormal-cosmo-64"
-    run = t.train(
-        model="cosmogan-dcgan", splits=splits, mapset=ms, split_seed=0, config=cfg, out=tmp_path / "c",
-        resume=False, device="cpu", quiet=True,
-    )  # fmt: skip
+    run = t.train(TrainRequest("cosmogan-dcgan", splits, ms, 0, cfg, tmp_path / "c", quiet=True))
     m = read_manifest(run)["model_config"]
     assert (m["params"], m["param_lo"], m["param_hi"]) == (["omega_m", "sigma8"], [0.2, 0.7], [0.34, 0.9])
     v = [json.loads(x)["validation"] for x in (run / "log.jsonl").read_text().splitlines() if "validation" in x][-1]

@@ -308,8 +308,10 @@ def test_a_pre_1_0_trainer_and_trained_model_still_train_and_score(tmp_path, mon
         cli + ["train", "legacy-mean-map", "--dataset", "lognormal-lcdm-64", "-D", "n_maps=300", "--out", str(run)],
         capture_output=True,
         text=True,
+        env={**os.environ, "PYTHONWARNINGS": "always::DeprecationWarning"},
     )
     assert res.returncode == 0, res.stderr
+    assert "takes keywords: take one emubench.TrainRequest" in res.stderr  # accepted until 2.0 (emubench.compat)
     res = subprocess.run(
         cli
         + [

@@ -45,7 +45,6 @@ MANY = {
     "emubench/cli.py::power": 9,
     "emubench/cli.py::calibrate": 9,
     "emubench/data/lognormal.py::generate": 9,
-    "emubench/contracts.py::train": 9,
 }
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emubench import EmubenchError, RunFolder, hookimpl
+from emubench import EmubenchError, RunFolder, TrainRequest, hookimpl
 
 
 class MeanSpectrum:
@@ -50,19 +50,25 @@ class MeanSpectrumTrainer:
             raise EmubenchError(f"unknown config key(s) {', '.join(sorted(unknown))}")
         return config
 
-    def train(self, *, model, splits, mapset, split_seed, config, out, resume, device, quiet):
+    def train(self, request: TrainRequest) -> Path:
         import torch  # checkpoints hold tensors
 
-        train = splits["train"]
+        model, mapset, config, out = request.model, request.mapset, request.config, request.out
+        train = request.splits["train"]
         with RunFolder.lock_folder(out):
-            if resume:
+            if request.resume:
                 run = RunFolder.open(out)
                 run.check_data(mapset)  # refuses other data, naming both hashes
                 state = run.load_checkpoint(run.latest)
                 sums, count, first = state["sums"].numpy(), int(state["count"]), int(state["epoch"]) + 1
             else:
                 run = RunFolder.create(
-                    out, model=model, mapset=mapset, split_seed=split_seed, seed=config["seed"], train_config=config
+                    out,
+                    model=model,
+                    mapset=mapset,
+                    split_seed=request.split_seed,
+                    seed=config["seed"],
+                    train_config=config,
                 )
                 sums, count, first = np.zeros((train.npix + 1, train.npix)), 0, 0
             for epoch in range(first, config["epochs"]):
@@ -87,7 +93,7 @@ class MeanSpectrumTrainer:
                 run.save_checkpoint(name, state, step=count, keep_last=2)
                 run.set_best(name)
                 run.append_log({"epoch": epoch, "step": count, "maps_per_s": len(train) / (time.perf_counter() - t0)})
-                if not quiet:
+                if not request.quiet:
                     print(f"[mean-spectrum] epoch {epoch}: {count} maps seen")
         return Path(out)
 

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emubench import Bar, EmubenchError, MapSet, RunFolder, get_transform, say
+from emubench import Bar, EmubenchError, MapSet, RunFolder, TrainRequest, get_transform, say
 from emubench.stats import fast_bf16, random_symmetries
 
 from . import distributed, seeds
@@ -55,24 +55,6 @@ from .samples import grid_latents, sample_grid
 from .validation import validate
 
 TRAINER = "cosmogan-dcgan-trainer"
-
-
-@dataclass(frozen=True)
-class Request:
-    """What ``emubench train`` asks of the trainer: the keywords of the ``Trainer.train`` contract, as one value.
-
-    ``splits`` holds the "train", "val" and "test" MapSets of ``mapset`` split with ``split_seed``; ``config``
-    comes from ``DCGANTrainer.make_config``; ``out`` is the run folder (continued when ``resume``)."""
-
-    model: str
-    splits: dict[str, MapSet]
-    mapset: MapSet
-    split_seed: int
-    config: dict[str, Any]
-    out: Path
-    resume: bool
-    device: str
-    quiet: bool = False
 
 
 @dataclass
@@ -113,7 +95,7 @@ class State:
         return bool(self.Gm.cfg.params)
 
 
-def train(request: Request) -> Path:
+def train(request: TrainRequest) -> Path:
     """Lock the run folder, train, release; a run that failed before writing anything leaves no folder."""
     out = Path(request.out)
     if not request.resume and RunFolder.exists(out):
@@ -182,7 +164,7 @@ def _loop(s: State) -> None:
 # 1. setup ----------------------------------------------------------------------------------------------------------
 
 
-def setup(request: Request, d: Dist, log: Callable[[str], None]) -> State:
+def setup(request: TrainRequest, d: Dist, log: Callable[[str], None]) -> State:
     """Config, data, networks and optimisers; then the one resume branch (see the module docstring)."""
     train_set = request.splits["train"]
     cfg = TrainConfig.from_dict(request.config)
@@ -348,7 +330,7 @@ def _restore(run: RunFolder, G, D, opt_g, opt_d, rng: torch.Generator, d: Dist, 
     return int(state["step"]), run.manifest.get("best_score"), seconds
 
 
-def _create_run(request: Request, cfg: TrainConfig, tinfo: dict, d: Dist, amp_bf16: bool) -> RunFolder:
+def _create_run(request: TrainRequest, cfg: TrainConfig, tinfo: dict, d: Dist, amp_bf16: bool) -> RunFolder:
     return RunFolder.create(
         request.out,
         model=request.model,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from emubench import EmubenchError
+from emubench import EmubenchError, TrainRequest
 
 from .config import PRESETS, TrainConfig
 
@@ -29,9 +29,8 @@ class DCGANTrainer:
             raise EmubenchError(f"unknown preset {preset!r} for cosmogan-dcgan (known: {', '.join(PRESETS)})")
         return PRESETS[preset].with_overrides(overrides).to_dict()
 
-    def train(self, **request: Any) -> Path:
-        """``Trainer.train`` of the contract (its keywords: ``emubench.contracts.Trainer``), as one typed
-        ``train.Request``; torch loads here, not when the plugin registers."""
-        from .train import Request, train
+    def train(self, request: TrainRequest) -> Path:
+        """Train as ``request`` says (``emubench.TrainRequest``); torch loads here, not when the plugin registers."""
+        from .train import train
 
-        return train(Request(**request))
+        return train(request)
