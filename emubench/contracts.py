@@ -214,7 +214,9 @@ class Metric(Protocol):
     How reports show it (all optional): ``headline``, the summary statistics of its leaderboard columns and
     verdict cards (default: the first summary row of each aspect); ``plots``, how its curves are drawn
     (default: one linear panel per curve statistic); ``explain``, one sentence per aspect saying what a flag
-    means, printed on the verdict card.
+    means, printed on the verdict card; ``disqualifies`` (bool), a flag means the model copies its training
+    maps and is listed apart, unranked; ``reach`` ({statistic: phrase with "{percent}"}), the reach the metric
+    measures itself at the score's n. The report code names no metric (a test checks it).
 
     A class attribute ``needs_parameters = True`` (not a member of the protocol: absent means False) says the
     metric needs training maps at several cosmologies (``ctx.train.params``), like ``parameter-bias``; scores

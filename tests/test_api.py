@@ -250,3 +250,19 @@ def test_the_signature_check_would_catch_a_missing_keyword():
     assert _binds(Bad, Model, "sample") is not None
     assert _binds(Good, Model, "sample") is None and _binds(Good, Model, "fit") is None
     assert _methods(Model) == ["fit", "sample"]
+
+
+def test_the_report_names_no_metric():
+    """Reports show every metric through what it declares (``headline``, ``plots``, ``explain``, ``disqualifies``,
+    ``reach``) and the conventions of its rows, so a plugin's metric is shown exactly like a built-in one: no
+    string in emubench/report/ is a metric's name (or "name/aspect")."""
+    from emubench.registry import get_registry
+
+    names = {e.name for e in get_registry("metrics")}
+    found = []
+    for path in sources("emubench/report"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if node.value in names or node.value.split("/")[0] in names:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}")
+    assert not found, found

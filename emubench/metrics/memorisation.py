@@ -78,6 +78,11 @@ class Memorisation:
     )
     aspects = ("memorisation",)
     headline = ("fraction-near-copies",)
+    # A flag means the model copies its training maps: the leaderboard lists it apart, unranked.
+    disqualifies = True
+    # Its own reach at the score's n, a row of its results: what its verdict card says it would have flagged.
+    reach = {"detectable-copy-fraction": "copies of training maps (whole, patchworks, pasted crops) in ≥ {percent}% "
+             "of the maps (this n)"}  # fmt: skip
     plots = (
         Plot(
             "nearest-training-map distance",

@@ -3,9 +3,10 @@
 Models are ranked only on the metrics every model of their table was scored with: a model scored with one
 metric cannot outrank one scored with eight by having had fewer chances to be flagged. The rank is the number
 of flagged verdicts, ties broken by severity (``_severity``); a model flagged for memorisation is a copy of its
-training maps and is disqualified (listed apart, unranked). Each row carries the model's cost (score.json
-``cost``). The headline statistics each metric declares (``emubench.contracts.Metric.headline``) follow in
-tables of a few metrics each (``_chunks``), so that every column fits the page.
+training maps and is disqualified (listed apart, unranked; a metric declares this with ``disqualifies``). Each
+row carries the model's cost (score.json ``cost``). The headline statistics each metric declares
+(``emubench.contracts.Metric.headline``) follow in tables of a few metrics each (``_chunks``), so that every
+column fits the page.
 
 Scores across cosmologies (a dataset of several, ``emubench score`` on ``lognormal-cosmo-64``) get a table of
 their own kind: one column per (metric, aspect) and group of cosmologies (training, held-out), each cell that
@@ -27,7 +28,7 @@ import pandas as pd
 from ..errors import EmubenchError
 from ..io import atomic_folder, write_bytes, write_json, write_text
 from ..scoring import verdicts
-from .cosmologies import GROUPS
+from .cosmologies import GROUPS, inferring
 from .display import Display, resolve
 from .pages import CURVES, INFO, SCORES, environment, metric_figures, slug, wide
 from .tables import cost_cells, fmt, fmt_p, times_floor, times_text
@@ -134,7 +135,7 @@ def _table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, str]], 
             "folder": str(e.folder),
             "flags": int((ranked["verdict"] == "flag").sum()),
             "severity": _severity(e.scores, common),
-            "disqualified": bool(((v["metric"] == "memorisation") & (v["verdict"] == "flag")).any()),
+            "disqualified": _disqualified(e, v),
             "flagged": "; ".join(f"{a.metric}/{a.aspect}" for a in ranked[ranked["verdict"] == "flag"].itertuples()),
             "other flags": "; ".join(f"{a.metric}/{a.aspect}" for a in other.itertuples()),
             "maps/s": float(e.info.get("throughput_maps_per_s", np.nan) or np.nan),
@@ -158,6 +159,13 @@ def _table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, str]], 
     return _ranked(pd.DataFrame(rows)), columns, common
 
 
+def _disqualified(e: Scored, verdicts: pd.DataFrame) -> bool:
+    """Whether a metric that declares its flag disqualifying (``disqualifies``: the memorisation check, a model
+    that copies its training maps) flagged this score."""
+    metrics = [m for m, d in e.display.items() if d.disqualifies]
+    return bool((verdicts["metric"].isin(metrics) & (verdicts["verdict"] == "flag")).any())
+
+
 def _across_table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, str]], list[str]]:
     """One table of scores across cosmologies: columns ("metric/aspect", group), ranked on the metrics every
     model was scored with; a cell is that group's verdict across its cosmologies."""
@@ -172,9 +180,11 @@ def _across_table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, 
             for r in t[t["metric"] == m].itertuples()
         )
     )
-    # held-out cosmologies first, and the parameter bias first in each group: what a user of an emulator asks first
+    # held-out cosmologies first, and the parameter bias (the metric that infers the parameters) first in each
+    # group: what a user of an emulator asks first
     order = ["held-out", "training"]
-    columns.sort(key=lambda c: (order.index(c[1]) if c[1] in order else len(order), c[0] != "parameter-bias/bias"))
+    bias = {m for e in entries for m in inferring(e.scores, list(e.info.get("parameters") or []))["metric"]}
+    columns.sort(key=lambda c: (order.index(c[1]) if c[1] in order else len(order), c[0].split("/")[0] not in bias))
     rows = []
     for e in entries:
         t = tables[id(e)]
@@ -186,7 +196,7 @@ def _across_table(entries: list[Scored]) -> tuple[pd.DataFrame, list[tuple[str, 
             "flags": int((ranked["verdict"] == "flag").sum()),
             # a flagged verdict weighs −log10 of its combined p-value (down to 1e-10, what the page resolves)
             "severity": float(-np.log10(np.clip(ranked.loc[ranked["verdict"] == "flag", "p_value"], 1e-10, 1)).sum()),
-            "disqualified": bool(((t["metric"] == "memorisation") & (t["verdict"] == "flag")).any()),
+            "disqualified": _disqualified(e, t),
             # per group, how many of its ranked verdicts flag (the cells say which: a list would repeat them)
             "flagged": "; ".join(
                 f"{GROUPS.get(g, g)}: {int((v['verdict'] == 'flag').sum())} of {len(v)}"

@@ -43,13 +43,23 @@ def where_grid(per: pd.DataFrame, names: list[str], metric: str, aspect: str, gr
     ]
 
 
+def inferring(scores: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The rows of the metric that infers the parameters (``parameter-bias``): the first whose results hold the
+    statistics ``<parameter>-reference`` and ``<parameter>-generated``, the convention such a metric follows
+    (docs/plugins.md); empty when none does."""
+    if not names:
+        return scores.iloc[:0]
+    metrics = scores.loc[scores["statistic"] == f"{names[0]}-generated", "metric"]
+    return scores[scores["metric"] == metrics.iloc[0]] if len(metrics) else scores.iloc[:0]
+
+
 def inferred_parameters(scores: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """``parameter-bias`` at every cosmology as a table: per cosmology and parameter (those the metric infers,
     and the lensing combination S8 = σ8 (Ωm/0.3)^0.5 from the posterior means when both are), the value
     inferred from real (reference) and from generated maps, the difference (absolute, relative in %, and in
     units of the reference posterior's standard deviation where the metric gives it) and whether the verdict
     flagged that parameter. Empty without that metric."""
-    pb = scores[scores["metric"] == "parameter-bias"]
+    pb = inferring(scores, names)
     rows = []
     for key, g in pb.groupby([*names, "cosmology"], sort=False):
         theta, group = dict(zip(names, key[:-1])), key[-1]
@@ -136,9 +146,11 @@ def signed_planes_figure(scores: pd.DataFrame, table: pd.DataFrame, names: list[
     (and S8), in %. Circles: training cosmologies, stars: held-out ones; a black ring where the verdict flags."""
     x, y = names[0], names[1]
     panels: list[tuple[str, pd.DataFrame]] = []
-    amp = scores[(scores["metric"] == "power-spectrum") & (scores["statistic"] == "amplitude")]
-    if len(amp):
-        panels.append(("P(ℓ) amplitude − 1 (%)", amp.assign(v=100 * (amp["value"] - 1))))
+    with_amplitude = scores.loc[scores["statistic"] == "amplitude", "metric"]  # power-spectrum (FeatureMetric)
+    if len(with_amplitude):
+        metric = with_amplitude.iloc[0]
+        amp = scores[(scores["metric"] == metric) & (scores["statistic"] == "amplitude")]
+        panels.append((f"{metric} amplitude − 1 (%)", amp.assign(v=100 * (amp["value"] - 1))))
     for p in dict.fromkeys(table["parameter"]) if len(table) else []:
         t = table[table["parameter"] == p]
         panels.append((f"Δ{LABELS.get(p, p)} / {LABELS.get(p, p)} (%), generated − real", t.assign(v=t["delta_pct"])))
@@ -187,7 +199,7 @@ def plane_figure(per: pd.DataFrame, names: list[str]) -> Picture:
 def bias_figure(scores: pd.DataFrame, names: list[str]) -> Picture | None:
     """``parameter-bias``: at each cosmology, an arrow from the parameters inferred from real (reference) maps
     to those inferred from generated maps, and a cross at the true parameters; None without that metric."""
-    pb = scores[scores["metric"] == "parameter-bias"]
+    pb = inferring(scores, names)
     if pb.empty or len(names) < 2:
         return None
     x, y = names[0], names[1]

@@ -27,6 +27,8 @@ class Display:
     headline: tuple[str, ...] = ()
     plots: tuple[Plot, ...] = ()
     explain: dict[str, str] = field(default_factory=dict)
+    disqualifies: bool = False
+    reach: dict[str, str] = field(default_factory=dict)
 
 
 def declarations(metric_classes: Iterable[type]) -> dict[str, dict[str, Any]]:
@@ -44,11 +46,18 @@ def declarations(metric_classes: Iterable[type]) -> dict[str, dict[str, Any]]:
             raise EmubenchError(f"metric {name}: plots must be a tuple of emubench.Plot, not {plots!r}")
         if not isinstance(explain, dict) or not all(isinstance(v, str) for v in explain.values()):
             raise EmubenchError(f"metric {name}: explain must map aspect names to sentences, not {explain!r}")
+        reach = getattr(cls, "reach", {}) or {}
+        if not isinstance(reach, dict) or not all(isinstance(v, str) and "{percent}" in v for v in reach.values()):
+            raise EmubenchError(
+                f"metric {name}: reach must map statistic names to phrases with {{percent}}, not {reach!r}"
+            )
         out[name] = {
             "description": str(getattr(cls, "description", "") or ""),
             "headline": list(headline),
             "plots": [{**asdict(p), "statistics": list(p.statistics)} for p in plots],
             "explain": dict(explain),
+            "disqualifies": bool(getattr(cls, "disqualifies", False)),
+            "reach": dict(reach),
         }
     return out
 
@@ -76,6 +85,8 @@ def resolve(info: dict, scores: pd.DataFrame, curves: pd.DataFrame) -> dict[str,
         d = stored.get(metric)
         if d is None:
             d = _installed(metric)
+        elif "disqualifies" not in d:  # stored before these were declarations: the installed metric's, if any
+            d = {**d, **{k: v for k, v in _installed(metric).items() if k in ("disqualifies", "reach")}}
         summary = scores[(scores["metric"] == metric) & scores["summary"].astype(bool)]
         have = set(summary["statistic"])
         headline = tuple(h for h in d.get("headline", ()) if h in have)
@@ -87,5 +98,13 @@ def resolve(info: dict, scores: pd.DataFrame, curves: pd.DataFrame) -> dict[str,
         if not declared and drawn:
             ordered = tuple(dict.fromkeys(curves.loc[curves["metric"] == metric, "statistic"]))
             plots = (Plot(metric, ordered, "x", "mean over maps"),)
-        out[metric] = Display(metric, d.get("description", ""), headline, plots, dict(d.get("explain", {})))
+        out[metric] = Display(
+            metric,
+            d.get("description", ""),
+            headline,
+            plots,
+            dict(d.get("explain", {})),
+            bool(d.get("disqualifies", False)),
+            dict(d.get("reach", {})),
+        )
     return out

@@ -54,14 +54,16 @@ def can_see(dataset: str, n: int | None, verdict: str) -> list[str]:
     return out
 
 
-def memorisation_reach(scores: pd.DataFrame) -> list[str]:
-    """The memorisation check's own reach at this n (its ``detectable-copy-fraction`` row: how many copies of
-    training maps its exact binomial test needs to flag), as a phrase; [] without that row."""
-    row = scores[(scores["metric"] == "memorisation") & (scores["statistic"] == "detectable-copy-fraction")]
-    if row.empty or not np.isfinite(float(row["value"].iloc[0])):
-        return []
-    pct = 100 * float(row["value"].iloc[0])
-    return [f"copies of training maps (whole, patchworks, pasted crops) in ≥ {pct:.2g}% of the maps (this n)"]
+def own_reach(scores: pd.DataFrame, metric: str, reach: dict[str, str]) -> list[str]:
+    """The reach a metric measures itself at the score's n (its ``reach`` declaration: a statistic of its results,
+    a fraction, and the phrase it goes in; the memorisation check's ``detectable-copy-fraction``: how many copies
+    of training maps its exact binomial test needs to flag), as phrases; [] without such rows."""
+    out = []
+    for statistic, phrase in reach.items():
+        row = scores[(scores["metric"] == metric) & (scores["statistic"] == statistic)]
+        if len(row) and np.isfinite(float(row["value"].iloc[0])):
+            out.append(phrase.format(percent=f"{100 * float(row['value'].iloc[0]):.2g}"))
+    return out
 
 
 def smallest_per_flaw(dataset: str, n: int | None) -> list[tuple[str, str, str]]:

@@ -151,8 +151,8 @@ def verdict_cards(
     """One card per (metric, aspect) verdict: pass/flag, its family-wise p-value, its headline rows (the
     metric's declared headline statistics of this aspect, else the row nearest to being flagged), the flagged
     statistics, what a flag means, and what it would have flagged (``reach.can_see`` for ``dataset`` at ``n``
-    maps; the memorisation check's own reach)."""
-    from .reach import can_see, memorisation_reach
+    maps; or the reach a metric measures itself, as the memorisation check does: ``reach.own_reach``)."""
+    from .reach import can_see, own_reach
 
     cards = []
     summary = scores[scores["summary"].astype(bool)]
@@ -177,9 +177,7 @@ def verdict_cards(
                 "headline": [summary_row(r, draws) for r in head.itertuples()],
                 "flagged": [s for s in v.flagged.split(", ") if s],
                 "explain": d.explain.get(v.aspect, ""),
-                "can_see": memorisation_reach(scores)
-                if v.metric == "memorisation"
-                else can_see(dataset or "", n, f"{v.metric}/{v.aspect}"),
+                "can_see": own_reach(scores, v.metric, d.reach) or can_see(dataset or "", n, f"{v.metric}/{v.aspect}"),
             }
         )
     # what needs attention first: flagged verdicts, then the passes, each in the metrics' order
