@@ -140,7 +140,7 @@ def test_generator_at_the_default_cosmology_is_the_default_dataset_distribution(
     """At (0.26, 0.798) the cosmology path gives the default dataset's filter: the same seed, the same maps
     (to float32 rounding of the interpolated table)."""
     a = generate(16, npix=64, seed=3)
-    b = generate(16, npix=64, seed=3, cosmology=(0.26, 0.798))
+    b = generate(16, npix=64, seed=3, spectrum=(0.26, 0.798))
     assert np.abs(a - b).max() < 0.01 * np.abs(a).max()
 
 

@@ -44,7 +44,6 @@ MANY = {
     "emubench/cli.py::sample": 11,
     "emubench/cli.py::power": 9,
     "emubench/cli.py::calibrate": 9,
-    "emubench/data/lognormal.py::generate": 9,
 }
 
 

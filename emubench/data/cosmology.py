@@ -123,7 +123,7 @@ class LognormalCosmoDataset:
             parent_factor=p["parent_factor"],
             z_source=p["z_source"],
             seed=cosmology_seed(seed, theta),
-            cosmology=(float(theta[0]), float(theta[1])),
+            spectrum=(float(theta[0]), float(theta[1])),
         )
 
     def fresh(self, n_maps: int, seed: int = 0, *, params=None) -> np.ndarray:

@@ -63,16 +63,17 @@ def gaussian_amplitude(c_kappa: np.ndarray, omega_pix: float, lam: float) -> tup
 
 @lru_cache(maxsize=64)
 def gaussian_filter(
-    n: int, side_deg: float, z_source: float, table_path: str | None, cosmology: tuple[float, float] | None = None
+    n: int, side_deg: float, z_source: float, spectrum: str | tuple[float, float] | None = None
 ) -> tuple[np.ndarray, float, float]:
     """The Gaussian field's amplitude filter on an n² parent grid of side ``side_deg``, σ_g² and λ.
 
-    ``cosmology``: (Ωm, σ8) for C_ℓ interpolated between the shipped CAMB tables and λ scaled with Ωm
-    (``emubench.data.spectra``); None for the default cosmology's table (or the table at ``table_path``)."""
-    if cosmology is None:
-        lam, table = kappa_shift(z_source), load_cl_table(table_path)
+    ``spectrum``: None for the default cosmology's C_ℓ table; a path to another table (ℓ, C_ℓ columns); or
+    (Ωm, σ8) for C_ℓ interpolated between the shipped CAMB tables, with λ scaled with Ωm
+    (``emubench.data.spectra``)."""
+    if spectrum is None or isinstance(spectrum, (str, os.PathLike)):
+        lam, table = kappa_shift(z_source), load_cl_table(spectrum)
     else:
-        lam, table = kappa_shift_at(z_source, cosmology[0]), cl_table(*cosmology)
+        lam, table = kappa_shift_at(z_source, spectrum[0]), cl_table(*spectrum)
     omega_pix = math.radians(side_deg / n) ** 2
     amp, var_g = gaussian_amplitude(cl_at(grid_ell(n, side_deg), table), omega_pix, lam)
     return amp, var_g, lam
@@ -113,12 +114,11 @@ def generate(
     parent_factor: int = 4,
     z_source: float = 1.0,
     seed: int = 0,
-    table_path: str | None = None,
-    cosmology: tuple[float, float] | None = None,
+    spectrum: str | tuple[float, float] | None = None,
     device: str | torch.device = "cpu",
 ) -> np.ndarray:
-    """``n_maps`` lognormal κ maps, (n_maps, npix, npix) float32, deterministic in ``seed``; at ``cosmology``
-    (Ωm, σ8) if given, else at the default cosmology (or the C_ℓ table at ``table_path``).
+    """``n_maps`` lognormal κ maps, (n_maps, npix, npix) float32, deterministic in ``seed``, with the C_ℓ of
+    ``spectrum``: None for the default cosmology, a C_ℓ table's path, or (Ωm, σ8) (``gaussian_filter``).
 
     Each complex FFT of a parent grid gives two independent real Gaussian fields (real and imaginary parts),
     so one transform makes 2·parent_factor² crops.
@@ -126,7 +126,7 @@ def generate(
     import torch
 
     n = npix * parent_factor
-    amp, var_g, lam = gaussian_filter(n, side_deg * parent_factor, z_source, table_path, cosmology)
+    amp, var_g, lam = gaussian_filter(n, side_deg * parent_factor, z_source, spectrum)
     gen = torch.Generator(device=device).manual_seed(int(seed))
     out = np.empty((n_maps, npix, npix), dtype=np.float32)
     done = 0
@@ -196,7 +196,7 @@ class LognormalDataset:
             parent_factor=p["parent_factor"],
             z_source=p["z_source"],
             seed=p["seed"],
-            table_path=p["table"],
+            spectrum=p["table"],
         )
 
     def fresh(self, n_maps: int, seed: int = 0) -> np.ndarray:
@@ -210,7 +210,7 @@ class LognormalDataset:
             parent_factor=p["parent_factor"],
             z_source=p["z_source"],
             seed=fresh_seed(p["seed"], seed),
-            table_path=p["table"],
+            spectrum=p["table"],
         )
 
 
