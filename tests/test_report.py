@@ -432,7 +432,7 @@ def test_every_card_says_what_it_could_have_flagged(scored):
     assert builtin and all("Would have flagged" in c for c in builtin), [c[:80] for c in builtin if "Would" not in c]
     # the example plugin's metric was never put through emubench power: its cards say so
     assert all("was not measured here" in c for c in cards if c not in builtin)
-    assert "What a pass can see at this n" in page and "scaled to n = " in page and "not measured" in page
+    assert "What a pass can see at this n" in page and "scaled to n = " in page and "checked at n = 307" in page
     memorisation = next(c for c in cards if 'data-metric="memorisation"' in c)
     assert re.search(r"copies of training maps .* in ≥ [\d.]+% of the maps", memorisation)
     # the shipped table is the one emubench power wrote into reports/calibration (no drift between them)
