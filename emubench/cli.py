@@ -83,6 +83,9 @@ dataset_options = [
 ]
 
 
+device_option = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+
+
 def with_options(options):
     def deco(f):
         for opt in reversed(options):
@@ -166,7 +169,7 @@ def plugins(as_json):
 @click.option("--epochs", type=int, default=None, callback=positive, help="Number of epochs (overrides the preset).")
 @click.option("--max-steps", type=int, default=None, callback=positive, help="Stop after this many optimiser steps.")
 @click.option("--batch-size", type=int, default=None, callback=positive, help="Maps per batch (default 64).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@device_option
 @click.option(
     "--seed", type=int, default=None, help="Seed of weights, latents and batch order (default: the preset's)."
 )
@@ -245,7 +248,7 @@ def train(
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .npy file (N, H, W) float32 κ.")
 @with_options(dataset_options)
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@device_option
 @click.option(
     "-p",
     "--param",
@@ -325,7 +328,7 @@ def sample(model_spec, n, out, dataset, data, side_deg, dataset_opts, split_seed
     show_default=True,
     help="Bootstrap resamples for the per-bin 95% confidence intervals (0: none).",
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@device_option
 @click.option(
     "--allow-other-data",
     is_flag=True,
@@ -371,7 +374,7 @@ def score(
         device=device,
         metrics=tuple(metrics) or None,
     )
-    folder = score_and_report(
+    written = score_and_report(
         model_spec=model_spec,
         maps_file=maps_file,
         source=source,
@@ -381,8 +384,8 @@ def score(
         quiet=ctx.obj["quiet"],
         allow_other_data=allow_other_data,
     )
-    click.echo((folder / "summary.md").read_text().split("\n\n| metric | statistic")[0])
-    click.echo(f"report written to {folder}")
+    click.echo(written.summary.rstrip("\n"))
+    click.echo(f"report written to {written.folder}")
 
 
 def _calibration_options(f):

@@ -53,6 +53,15 @@ def data_of_run(run: Path, dataset=None, data=None, side_deg=None, dataset_opts=
 
 
 @dataclass(frozen=True)
+class Written:
+    """What ``score_and_report`` wrote: the report folder, and its verdicts as Markdown (the header facts and the
+    verdict table; across cosmologies, the whole summary), which ``emubench score`` prints."""
+
+    folder: Path
+    summary: str
+
+
+@dataclass(frozen=True)
 class DataSource:
     """Which real maps a score is against: a registered ``dataset`` (with ``options``) or files ``data`` (with
     ``side_deg``), split with ``split_seed``. Empty for a run: the data it was trained on."""
@@ -74,8 +83,8 @@ def score_and_report(
     out: str | Path | None = None,
     quiet: bool = False,
     allow_other_data: bool = False,
-) -> Path:
-    """Score a model or a file of maps and write the report; returns the report folder.
+) -> Written:
+    """Score a model or a file of maps and write the report; returns the report folder and its verdicts.
 
     Cheap checks come first (the model, metric and dataset names, the run folder and its manifest, the maps
     file), so a mistake is reported before any dataset is generated or loaded. A run is scored on the data it
@@ -105,6 +114,7 @@ def score_and_report(
     from .devices import resolve_device
     from .models import model_cost, peak_memory_mb, reset_peak_memory, resolve_model, timed_sample
     from .report import write_report
+    from .report.pages import verdicts_markdown
     from .scoring import check_generated, score
 
     settings = settings.replace(device=resolve_device(settings.device))
@@ -156,7 +166,7 @@ def score_and_report(
     reference = splits["val"].head(min(8, n_req))
     with Bar("writing the report", unit="pages"):  # no count: its clock shows the figures are being drawn
         write_report(folder, scores, curves, info, generated=generated, reference=reference, extras=ctx.extras)
-    return folder
+    return Written(folder, verdicts_markdown(scores, info))
 
 
 @dataclass(frozen=True)
@@ -197,14 +207,14 @@ def _info(label, provenance, mapset, split_seed, settings, calibration, display,
     }
 
 
-def _score_cosmologies(job: _Job, splits: dict, mapset, t0: float) -> Path:
+def _score_cosmologies(job: _Job, splits: dict, mapset, t0: float) -> Written:
     """``score_and_report`` on a dataset of several cosmologies: every cosmology scored on its own
     (``scoring.score_cosmologies``), one verdict per (metric, aspect) across the training and across the held-out
     cosmologies (``scoring.across_cosmologies``), and the report with verdict maps over the parameter plane."""
     import pandas as pd
 
     from .models import model_cost, peak_memory_mb, reset_peak_memory, resolve_model, timed_sample
-    from .report.cosmologies import write_cosmology_report
+    from .report.cosmologies import summary_markdown, write_cosmology_report
     from .scoring import across_cosmologies, cosmology_verdicts, score_cosmologies
 
     settings, run, device = job.settings, job.run, job.settings.device
@@ -243,7 +253,7 @@ def _score_cosmologies(job: _Job, splits: dict, mapset, t0: float) -> Path:
     folder = Path(job.out or Path("reports") / label.replace(":", "-").replace("/", "-"))
     with Bar("writing the report", unit="pages"):
         write_cosmology_report(folder, scores, per, summary, curves_df, info)
-    return folder
+    return Written(folder, summary_markdown(summary, per, info))
 
 
 def map_statistics(maps_file: str, side_deg: float, nbins: int = 20, chunk: int = 256) -> pd.DataFrame:

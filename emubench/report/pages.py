@@ -88,8 +88,8 @@ def null_draws(info: dict) -> int | None:
     return int(draws) if draws else None
 
 
-def summary_markdown(scores: pd.DataFrame, info: dict) -> str:
-    """The score as Markdown: the header facts, the verdicts, the summary rows, and how to read them."""
+def verdicts_markdown(scores: pd.DataFrame, info: dict) -> str:
+    """The header facts and the verdicts as Markdown: the top of summary.md, and what ``emubench score`` prints."""
     draws = null_draws(info)
     lines = [f"# emubench score: {info.get('model')}", ""]
     lines += [f"- {k}: {v}" for k, v in facts(info)]
@@ -98,6 +98,13 @@ def summary_markdown(scores: pd.DataFrame, info: dict) -> str:
         f"| {r.metric} | {r.aspect} | **{r.verdict}** | {fmt_p(r.p_value, draws)} | {r.flagged or '—'} |"
         for r in verdicts(scores).itertuples()
     ]
+    return "\n".join(lines) + "\n"
+
+
+def summary_markdown(scores: pd.DataFrame, info: dict) -> str:
+    """The score as Markdown: the header facts, the verdicts, the summary rows, and how to read them."""
+    draws = null_draws(info)
+    lines = [verdicts_markdown(scores, info).rstrip("\n")]
     lines += [
         "",
         "| metric | statistic | value | 95% CI | ideal | floor | ×floor | p-value | flagged |",
