@@ -106,6 +106,9 @@ def test_the_documented_commands_run_as_printed(tmp_path):
     perfect = (tmp_path / "reports" / "mean-spectrum" / "summary.md").read_text()
     assert "| power-spectrum | mean | **pass**" in perfect and "| pixel-moments | mean |" in perfect
     assert "| memorisation | memorisation | **pass**" in perfect
+    # the example plugin's own command (register_commands) ran: a row of moments per map
+    moments = next(o for o in outputs if o.startswith("map  variance"))
+    assert len(moments.strip().splitlines()) == 1 + 3
     smoothed = (tmp_path / "reports" / "smoothed-grf" / "summary.md").read_text()
     assert "| power-spectrum | mean | **flag**" in smoothed
     # the example's third-party metric gets a leaderboard column and an overlay plot, as a built-in one does
