@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -114,3 +115,16 @@ def generate(generator: Generator, z: torch.Tensor, transform: Any, theta: torch
     conditional generator): the generator's tanh output, clamped just inside (-1, 1) so that the inverse transform
     stays finite, then mapped back to κ. The one place this is done (sampling, validation and the sample grids)."""
     return transform.inverse(generator(z, theta)[:, 0].float().clamp(-1 + 1e-6, 1 - 1e-6))
+
+
+def generate_eval(
+    generator: Generator, z: torch.Tensor, transform: Any, theta: torch.Tensor | None = None
+) -> np.ndarray:
+    """``generate`` in eval mode and without gradients, as numpy (B, npix, npix) κ; the generator's mode
+    (training or not) is restored afterwards. For validation and the sample grid, in the middle of training."""
+    was_training = generator.training
+    generator.eval()
+    with torch.no_grad():
+        maps = generate(generator, z, transform, theta).cpu().numpy()
+    generator.train(was_training)
+    return maps

@@ -11,7 +11,7 @@ import torch
 
 from . import seeds
 from .config import DCGANConfig
-from .networks import Generator, generate
+from .networks import Generator, generate_eval
 
 
 def grid_latents(model_cfg: DCGANConfig, device: str) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -37,12 +37,7 @@ def grid_params(n_params: int) -> np.ndarray:
 
 def sample_grid(generator: Generator, z: torch.Tensor, theta: torch.Tensor | None, transform: Any) -> bytes:
     """The grid's maps from ``generator`` in eval mode (its mode is restored), as PNG bytes."""
-    was = generator.training
-    generator.eval()
-    with torch.no_grad():
-        maps = generate(generator, z, transform, theta).cpu().numpy()
-    generator.train(was)
-    return grid_png(maps)
+    return grid_png(generate_eval(generator, z, transform, theta))
 
 
 def grid_png(maps: np.ndarray, gap: int = 2) -> bytes:

@@ -82,7 +82,6 @@ class State:
     rng: torch.Generator
     amp: torch.autocast
     grid: tuple[torch.Tensor, torch.Tensor | None]  # the sample grid's fixed latents and parameters
-    steps_per_epoch: int
     total_steps: int
     step: int = 0
     best: float | None = None  # the best validation score so far (lower is better)
@@ -93,6 +92,10 @@ class State:
     @property
     def conditional(self) -> bool:
         return bool(self.Gm.cfg.params)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.batches.steps_per_epoch
 
 
 def train(request: TrainRequest) -> Path:
@@ -180,7 +183,7 @@ def setup(request: TrainRequest, d: Dist, log: Callable[[str], None]) -> State:
     torch.manual_seed(cfg.seed)
     tinfo = run.manifest["transform"] if run else fit_transform(cfg, train_set, bool(cfg.model.params))
     transform = get_transform(tinfo["name"], **tinfo["params"])
-    batches = Batches(train_set, transform, cfg, cfg.model, d, log)
+    batches = Batches(train_set, transform, cfg, d, log)
     G, D = Generator(cfg.model).to(d.device), Discriminator(cfg.model).to(d.device)
     G.apply(init_weights)
     D.apply(init_weights)
@@ -231,7 +234,6 @@ def setup(request: TrainRequest, d: Dist, log: Callable[[str], None]) -> State:
         rng=rng,
         amp=amp,
         grid=grid_latents(cfg.model, d.device),
-        steps_per_epoch=batches.steps_per_epoch,
         total_steps=total_steps,
         step=step,
         best=best,
@@ -245,14 +247,15 @@ class Batches:
     The data order is a pure function of (seed, epoch): nothing to save, identical after a resume. On a GPU
     with room (``gpu_resident``) the whole training split is transformed once and kept there."""
 
-    def __init__(self, train_set: MapSet, transform: Any, cfg: TrainConfig, model_cfg: DCGANConfig, d: Dist, log):
+    def __init__(self, train_set: MapSet, transform: Any, cfg: TrainConfig, d: Dist, log):
         self.train_set, self.transform, self.d = train_set, transform, d
         self.seed, self.bs, self.n = cfg.seed, cfg.batch_size, len(train_set)
         self.local_bs = max(1, self.bs // d.world)
         self.steps_per_epoch = max(1, self.n // self.bs)
-        conditional = bool(model_cfg.params)
-        self.theta = (
-            torch.from_numpy(model_cfg.scale_params(train_set.params, self.n)).to(d.device) if conditional else None
+        self.theta = (  # each map's parameters, scaled as the networks take them (a conditional model only)
+            torch.from_numpy(cfg.model.scale_params(train_set.params, self.n)).to(d.device)
+            if cfg.model.params
+            else None
         )
         self.resident = None
         if d.device.startswith("cuda") and cfg.gpu_resident:

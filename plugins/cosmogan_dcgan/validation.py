@@ -13,7 +13,7 @@ from emubench import MapSet
 from emubench import validate as validate_maps
 
 from .config import TrainConfig
-from .networks import Generator, generate
+from .networks import Generator, generate_eval
 
 
 def validate(
@@ -65,14 +65,8 @@ def _validate_at(
 ) -> tuple[dict[str, float], np.ndarray]:
     """``validate`` against ``splits`` (at one cosmology, ``theta`` (n, P) scaled, for a conditional generator):
     (figures, the n generated maps)."""
-    was_training = generator.training
-    generator.eval()
-    with torch.no_grad():
-        z = torch.randn(
-            n, generator.cfg.latent, generator=torch.Generator(device=device).manual_seed(seed), device=device
-        )
-        maps = generate(generator, z, transform, theta).cpu().numpy()
-    generator.train(was_training)
+    z = torch.randn(n, generator.cfg.latent, generator=torch.Generator(device=device).manual_seed(seed), device=device)
+    maps = generate_eval(generator, z, transform, theta)
     if not np.isfinite(maps).all():
         return {
             "ks_D": math.inf,
