@@ -69,6 +69,22 @@ def test_the_examples_printed_are_the_files():
         assert (ROOT / path).read_text() == text, f"docs/plugins.md prints another {path}"
 
 
+def run_as_printed(lines: list[str], cwd: Path, env: dict) -> list[str]:
+    """Run the shell lines of a page one by one in ``cwd``, this interpreter's scripts first on PATH (an
+    ``export KEY=VALUE`` line sets ``env`` for the rest); each must succeed. Returns each command's stdout."""
+    env = {**env, "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])}
+    outputs = []
+    for line in lines:
+        if line.startswith("export "):
+            key, value = line[len("export ") :].split("=", 1)
+            env[key] = value
+            continue
+        res = subprocess.run(line, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, f"{line}\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}"
+        outputs.append(res.stdout)
+    return outputs
+
+
 def commands() -> list[str]:
     block = DOC.split("<!-- commands -->\n```bash\n", 1)[1].split("```", 1)[0]
     return [line for line in block.splitlines() if line.strip()]
@@ -88,17 +104,7 @@ def test_the_documented_commands_run_as_printed(tmp_path):
         "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
     }
     env.pop("EMUBENCH_LOAD_PLUGINS", None)  # the installed example plugin must load
-    bindir = Path(sys.executable).parent
-    env["PATH"] = os.pathsep.join([str(bindir), env.get("PATH", "")])
-    outputs = []
-    for line in commands():
-        if line.startswith("export "):
-            key, value = line[len("export ") :].split("=", 1)
-            env[key] = value
-            continue
-        res = subprocess.run(line, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-        assert res.returncode == 0, f"{line}\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}"
-        outputs.append(res.stdout)
+    outputs = run_as_printed(commands(), tmp_path, env)
     listing = outputs[0]
     for name in ("toy-grf", "mean-spectrum", "mean-spectrum-trainer", "pixel-moments"):
         assert name in listing
@@ -185,13 +191,10 @@ def test_the_tutorial_commands_run_as_printed(tmp_path):
     describes: real maps pass, real maps scaled by 10% are flagged, pixel-shuffled maps pass the hot-pixel
     fraction and fail the power spectrum."""
     shutil.copytree(ROOT / "examples" / "tutorial", tmp_path / "examples" / "tutorial")
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
     blocks = re.findall(r"```bash\n(.*?)```", TUTORIAL, re.S)
     lines = [line for block in blocks for line in block.splitlines() if line.strip()]
     assert len(lines) == 5
-    for line in lines:
-        res = subprocess.run(line, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-        assert res.returncode == 0, f"{line}\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}"
+    run_as_printed(lines, tmp_path, dict(os.environ))
 
     def summary(name):
         return (tmp_path / "reports" / name / "summary.md").read_text()
