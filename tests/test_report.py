@@ -459,3 +459,26 @@ def test_vector_copies_can_be_left_out(monkeypatch):
         picture, vectors = png(fig), {}
         assert (picture.pdf is not None) == has_pdf and base64.b64decode(picture).startswith(b"\x89PNG")
         assert (keep_vector(vectors, "figures", "a line", picture) is not None) == has_pdf and len(vectors) == has_pdf
+
+
+def test_training_history_shows_near_copies_per_epoch():
+    """A run whose validation records near-copies of training maps gets a third panel with their fraction per
+    epoch (flagged epochs marked): a page shows when a model starts to copy. Without them, two panels."""
+    import io
+
+    from PIL import Image
+
+    from emubench.report.plots import history_figure
+
+    def width(records):
+        with Image.open(io.BytesIO(base64.b64decode(history_figure(records, 20)))) as im:
+            return im.size[0]
+
+    steps = [{"step": s, "loss": 1.0 / s} for s in range(1, 31)]
+    val = [{"step": 10 * e, "validation": {"ks_D": 0.1, "ks_floor": 0.03, "score": 3.0}} for e in (1, 2, 3)]
+    copying = [
+        {"step": 10 * e, "validation": {**v["validation"], "copies": c, "copies_flagged": c > 0.5}}
+        for e, v, c in zip((1, 2, 3), val, (0.0, 0.2, 0.9))
+    ]
+    two, three = width(steps + val), width(steps + copying)
+    assert abs(three / two - 1.5) < 0.05, (two, three)

@@ -359,3 +359,17 @@ def test_the_lock_leaves_no_file_behind_and_still_excludes(tmp_path):
     with RunLock(tmp_path):
         assert (tmp_path / ".lock").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_per_epoch_validation_records_near_copies_of_training_maps(small_splits):
+    """``emubench.validate_generator`` (both reference trainers' per-epoch validation) records the fraction of
+    generated maps that copy a training map: all of them for a generator that returns training maps (flagged),
+    few for one that returns new real maps (the test split's), which also sits near the KS and P(ℓ) floors."""
+    from emubench import validate_generator
+
+    train, test = small_splits["train"], small_splits["test"]
+    copies = validate_generator(lambda n, theta: train.get(slice(0, n)), small_splits, n=96, seed=1)
+    fresh = validate_generator(lambda n, theta: test.get(slice(0, n)), small_splits, n=96, seed=1)
+    assert copies["copies"] == 1.0 and copies["copies_flagged"]
+    assert fresh["copies"] < 0.1 and not fresh["copies_flagged"] and fresh["score"] < 3, fresh

@@ -370,15 +370,23 @@ def samples_figure(generated: np.ndarray, reference: np.ndarray, k: int = 6, sid
 def history_figure(records: list[dict], best_step: int | None) -> Picture | None:
     """A run's training history (its log.jsonl): every numeric field a trainer logged per step (losses,
     discriminator scores) against the step, and every numeric field of its per-epoch validation (a floor dashed),
-    on a log axis; the scored checkpoint (by default the one chosen on validation data) marked. None for a log
-    with neither."""
+    on a log axis; where the validation records near-copies of training maps (``copies``, from
+    ``emubench.validate_generator``), their fraction per epoch in a panel of its own, flagged epochs marked, so
+    that the page shows when a model starts to copy. The scored checkpoint (by default the one chosen on
+    validation data) is marked. None for a log with neither."""
     skip = {"step", "epoch", "lr", "time_s", "maps_per_s"}
     steps: dict[str, list[tuple[int, float]]] = {}
     checks: dict[str, list[tuple[int, float]]] = {}
+    copies: list[tuple[int, float, bool]] = []
     for r in records:
         if "step" not in r:
             continue
-        for key, value in (r.get("validation") or {}).items():
+        v = r.get("validation") or {}
+        if isinstance(v.get("copies"), (int, float)) and np.isfinite(v["copies"]):
+            copies.append((r["step"], float(v["copies"]), bool(v.get("copies_flagged"))))
+        for key, value in v.items():
+            if key.startswith("copies"):
+                continue
             if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) and value > 0:
                 checks.setdefault(key, []).append((r["step"], float(value)))
         for key, value in r.items():
@@ -387,6 +395,8 @@ def history_figure(records: list[dict], best_step: int | None) -> Picture | None
     if not steps and not checks:
         return None
     panels = [(name, d) for name, d in (("training (per logged step)", steps), ("validation (per epoch)", checks)) if d]
+    if copies:
+        panels.append(("near-copies of training maps (per epoch)", {}))
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.4), layout="constrained", squeeze=False)
     for ax, (title, data) in zip(axes[0], panels):
         for i, (key, points) in enumerate(sorted(data.items())):
@@ -395,6 +405,14 @@ def history_figure(records: list[dict], best_step: int | None) -> Picture | None
                     marker="o" if title.startswith("validation") else None, ms=3)  # fmt: skip
         if title.startswith("validation"):
             ax.set_yscale("log")
+        if title.startswith("near-copies"):
+            x, y, flagged = zip(*copies)
+            ax.plot(x, y, "o-", color="C0", lw=1.2, ms=3, label="fraction of generated maps")
+            bad = [(a, b) for a, b, f in copies if f]
+            if bad:
+                ax.plot(*zip(*bad), "x", color="C3", ms=8, mew=2, label="memorisation flagged")
+            ax.set_ylim(-0.02, max(0.1, 1.1 * max(y)))
+            ax.set_ylabel("fraction")
         if best_step is not None:
             ax.axvline(best_step, color="k", lw=0.8, ls=":", label=f"scored checkpoint (step {best_step})")
         ax.set_title(title, fontsize=10)

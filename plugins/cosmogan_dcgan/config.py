@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from emubench import EmubenchError
+from emubench import EmubenchError, scale_params
 
 
 @dataclass(frozen=True)
@@ -47,16 +47,7 @@ class DCGANConfig:
     def scale_params(self, theta: np.ndarray, n: int) -> np.ndarray:
         """Parameters (P,) for all n maps or (n, P) per map, in physical units, as the networks take them:
         (n, P) float32, each parameter's training range mapped to [-1, 1]. Raises on a wrong shape or NaN."""
-        theta = np.asarray(theta, dtype=np.float64)
-        if theta.shape == (len(self.params),):
-            theta = np.broadcast_to(theta, (n, len(self.params)))
-        if theta.shape != (n, len(self.params)) or not np.isfinite(theta).all():
-            raise EmubenchError(
-                f"cosmogan-dcgan is conditioned on {', '.join(self.params)}: params must be finite, of shape "
-                f"({len(self.params)},) or ({n}, {len(self.params)}), got {theta.shape}"
-            )
-        lo, hi = np.asarray(self.param_lo), np.asarray(self.param_hi)
-        return (2 * (theta - lo) / (hi - lo) - 1).astype(np.float32)
+        return scale_params(theta, n, self.params, self.param_lo, self.param_hi, model="cosmogan-dcgan")
 
 
 THESIS_SCHEDULE = ((30, 2e-5), (5, 5e-6), (5, 2e-6), (5, 1e-6), (5, 5e-7))  # (epochs, lr), thesis section 5.1

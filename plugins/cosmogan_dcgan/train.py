@@ -33,18 +33,27 @@ import contextlib
 import importlib.metadata
 import math
 import shutil
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emubench import Bar, EmubenchError, MapSet, RunFolder, TrainRequest, get_transform, say
+from emubench import (
+    Bar,
+    EmubenchError,
+    MapSet,
+    RunFolder,
+    StopOnSignal,
+    TrainRequest,
+    conditioning,
+    fit_cosmogan_transform,
+    get_transform,
+    say,
+)
 from emubench.stats import fast_bf16, random_symmetries
 
 from . import distributed, seeds
@@ -129,7 +138,7 @@ def _loop(s: State) -> None:
     s.t0 = t_last = time.perf_counter()
     acc_n = 0
     bar = Bar("training", total=s.total_steps, unit="steps", enabled=d.master and s.progress)
-    with Stop() as stop, bar:
+    with StopOnSignal() as stop, bar:
         bar.n = s.step  # a resumed run's bar starts where its checkpoint was
         while s.step < s.total_steps:
             epoch = s.step // s.steps_per_epoch
@@ -285,30 +294,15 @@ class Batches:
 def network_config(model_cfg: DCGANConfig, train_set: MapSet) -> DCGANConfig:
     """The network the data asks for: its npix, and for maps of several cosmologies the parameters it is
     conditioned on, scaled over their training range (a parameter that does not vary gets a unit range)."""
-    model_cfg = replace(model_cfg, npix=train_set.npix)
-    if train_set.params is None or len(train_set.cosmologies()) < 2:
-        return model_cfg
-    lo, hi = train_set.params.min(0), train_set.params.max(0)
-    lo, hi = np.where(hi > lo, lo, lo - 1), np.where(hi > lo, hi, hi + 1)
-    return replace(
-        model_cfg, params=tuple(train_set.param_names), param_lo=tuple(map(float, lo)), param_hi=tuple(map(float, hi))
-    )
+    return replace(model_cfg, npix=train_set.npix, **conditioning(train_set))
 
 
 def fit_transform(cfg: TrainConfig, train_maps: MapSet, conditional: bool = False) -> dict:
-    """Transform parameters: CosmoGAN's s(x) with a shift that makes κ positive and a so the median maps to 0.
-
-    Fitted on the first 512 training maps; for maps of several cosmologies (stored one cosmology after
-    another) on 2,048 maps spread evenly over the split, so that every cosmology's tails are in the fit."""
+    """The transform's parameters, fitted on the training split (``emubench.fit_cosmogan_transform``, spread over
+    every cosmology for a conditional model) unless the config gives them; or the identity."""
     if cfg.transform == "identity":
         return {"name": "identity", "params": {}}
-    if conditional:
-        sample = train_maps.get(np.unique(np.linspace(0, len(train_maps) - 1, 2048).astype(int)))
-    else:
-        sample = train_maps.get(slice(0, min(len(train_maps), 512)))
-    shift = cfg.transform_shift if cfg.transform_shift is not None else max(0.0, -float(sample.min())) * 1.5
-    a = cfg.transform_a if cfg.transform_a is not None else float(np.median(sample + shift))
-    return {"name": cfg.transform, "params": {"a": float(a), "shift": float(shift)}}
+    return fit_cosmogan_transform(train_maps, spread=conditional, shift=cfg.transform_shift, a=cfg.transform_a)
 
 
 def _restore(run: RunFolder, G, D, opt_g, opt_d, rng: torch.Generator, d: Dist, log) -> tuple[int, float | None, float]:
@@ -410,7 +404,8 @@ def end_of_epoch(s: State, epoch: int, rngs: Any) -> None:
     s.run.append_log({"step": s.step, "epoch": epoch, "validation": v})
     s.log(
         f"epoch {epoch} validation: KS D {v['ks_D']:.4f} (floor {v['ks_floor']:.4f}), "
-        f"P(ℓ) rms log ratio {v['ps_dev']:.3f} (floor {v['ps_dev_floor']:.3f}), χ²/dof {v['ps_chi2']:.1f}"
+        f"P(ℓ) rms log ratio {v['ps_dev']:.3f} (floor {v['ps_dev_floor']:.3f}), χ²/dof {v['ps_chi2']:.1f}, "
+        f"near-copies of training maps {v['copies']:.1%}{' (memorisation flagged)' if v['copies_flagged'] else ''}"
         + (f" (worst of {len(v['cosmologies'])} cosmologies)" if s.conditional else "")
     )
     if s.conditional:
@@ -481,26 +476,3 @@ def _finish(s: State, out: Path) -> None:
             s.run.update(ddp_parameter_checksums=sums)
     if s.d.master and s.run.best:
         s.log(f"best checkpoint: {s.run.best} (validation score {s.run.manifest['best_score']:.4g}), in {out}")
-
-
-class Stop:
-    """Set by SIGINT/SIGTERM; the loop checks it between steps, writes a checkpoint and returns."""
-
-    def __init__(self):
-        self.flag = False
-        self.old = {}
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self.old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread
-                pass
-        return self
-
-    def _handle(self, signum, frame):
-        self.flag = True
-
-    def __exit__(self, *exc):
-        for sig, h in self.old.items():
-            signal.signal(sig, h)
