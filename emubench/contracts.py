@@ -121,7 +121,8 @@ class Model(Protocol):
 
     Optional: ``n_parameters`` (int), the number of values the fitted model holds (a network's weights, a
     fitted spectrum's bins, a memoriser's stored pixels); reports and the leaderboard show it as its size, "—"
-    without it. The same holds for a ``TrainedModel``.
+    without it. ``sampling`` (str), how maps are drawn where their cost depends on it (a diffusion model's
+    sampler and steps, "DDIM, 50 steps"), shown beside the sampling time. The same holds for a ``TrainedModel``.
     """
 
     name: ClassVar[str]

@@ -119,8 +119,9 @@ def model_cost(model: Any, provenance: dict, throughput: float, device: str, pea
     parameters: ``model.n_parameters`` (the contract's optional size; None without it). training: from a run's
     manifest, the device, precision, processes, optimiser steps and training seconds to its last checkpoint
     (None for runs trained before emubench recorded them). fit_seconds: a training-free model's fit on the
-    training split. sample_ms_per_map: sampling time per map on ``device``. peak_memory_mb: the accelerator's
-    peak while sampling (None on CPU).
+    training split. sample_ms_per_map: sampling time per map on ``device``; sampling: how, where the model says
+    (its optional ``sampling``, e.g. "DDIM, 50 steps": a diffusion model's cost depends on it). peak_memory_mb:
+    the accelerator's peak while sampling (None on CPU).
     """
     size = getattr(model, "n_parameters", None)
     manifest = provenance.get("manifest")
@@ -140,6 +141,7 @@ def model_cost(model: Any, provenance: dict, throughput: float, device: str, pea
         "fit_seconds": provenance.get("fit_seconds"),
         "sample_ms_per_map": 1000.0 / throughput if np.isfinite(throughput) and throughput > 0 else None,
         "sample_device": device,
+        "sampling": getattr(model, "sampling", None),
         "peak_memory_mb": peak_mb,
     }
 

@@ -20,9 +20,9 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # reports the suite writes. The tests of the copies themselves set EMUBENCH_VECTOR_FIGURES=1.
 os.environ["EMUBENCH_VECTOR_FIGURES"] = "0"
 
-# Only the reference plugin among installed ones: a third-party emubench plugin on the machine must not change
+# Only the reference plugins among installed ones: a third-party emubench plugin on the machine must not change
 # what the tests see (subprocesses inherit this too). Tests of plugin loading set it themselves.
-ONLY_OURS = "cosmogan-dcgan"
+ONLY_OURS = "cosmogan-dcgan,kappa-diffusion"
 os.environ["EMUBENCH_LOAD_PLUGINS"] = ONLY_OURS
 os.environ.pop("EMUBENCH_PLUGINS_DIR", None)
 

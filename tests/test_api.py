@@ -1,6 +1,6 @@
 """The public API and the direction of imports: what plugins may import, what imports what.
 
-- The reference plugin (everything under plugins/) imports only the public API: ``emubench`` and
+- The reference plugins (everything under plugins/) import only the public API: ``emubench`` and
   ``emubench.stats`` (an AST walk; it would fail on ``from emubench.checkpoint import ...``).
 - ``emubench.stats`` is the bottom layer: it imports nothing from the rest of emubench.
 - No module imports another package's private ``_module``.

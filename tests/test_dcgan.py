@@ -313,6 +313,9 @@ def test_gpu_benchmark_script_dry_run(tmp_path):
     assert scored["dry_run"] and scored["npix"] == 64 and scored["n_per_set"] == 48
     assert set(scored["score_s_per_metric"]) >= {"pixel-ks", "power-spectrum", "minkowski", "peaks", "memorisation"}
     assert scored["score_s"] > 0 and scored["ps_mf_device_vs_cpu"] > 0 and scored["loader_ratio"] > 0
+    diffusion = json.loads((tmp_path / "gpu-diffusion.json").read_text())
+    assert diffusion["dry_run"] and diffusion["npix"] == 64 and diffusion["sampling"] == "DDIM, 2 steps"
+    assert diffusion["train_maps_per_s"] > 0 and diffusion["sample_maps_per_s"] > 0
 
 
 @pytest.mark.slow

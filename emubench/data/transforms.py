@@ -25,24 +25,29 @@ class Identity:
 
 
 class CosmoGAN:
-    """CosmoGAN's s = 2x/(x + a) − 1 with x = κ + shift (a = 4, shift = 0 as in CosmoGAN).
+    """CosmoGAN's s = 2x/(x + a) − 1 with x = κ + shift (a = 4, shift = 0 as in CosmoGAN), divided by ``scale``.
 
     Maps x ∈ [0, ∞) onto [−1, 1), so a tanh generator covers it; inverse x = a(1 + s)/(1 − s).
-    A positive ``shift`` (e.g. the lognormal λ) brings negative κ into range.
+    A positive ``shift`` (e.g. the lognormal λ) brings negative κ into range. ``scale`` (1 for CosmoGAN) widens
+    the spread of the values for a model that wants unit-sized data (a diffusion model's noise is of unit
+    variance): the transform's range is then [−1/scale, 1/scale).
     """
 
     name = "cosmogan"
 
-    def __init__(self, a: float = 4.0, shift: float = 0.0):
-        if a <= 0:
-            raise EmubenchError(f"cosmogan transform needs a > 0, got {a}")
-        self.a, self.shift = float(a), float(shift)
+    def __init__(self, a: float = 4.0, shift: float = 0.0, scale: float = 1.0):
+        if a <= 0 or scale <= 0:
+            raise EmubenchError(f"cosmogan transform needs a > 0 and scale > 0, got a={a}, scale={scale}")
+        self.a, self.shift, self.scale = float(a), float(shift), float(scale)
 
     def forward(self, x: Any) -> Any:
         x = x + self.shift
-        return 2 * x / (x + self.a) - 1
+        s = 2 * x / (x + self.a) - 1
+        return s if self.scale == 1.0 else s / self.scale
 
     def inverse(self, s: Any) -> Any:
+        if self.scale != 1.0:
+            s = s * self.scale
         return self.a * (1 + s) / (1 - s) - self.shift
 
 

@@ -85,6 +85,8 @@ def cost_cells(info: dict) -> dict[str, Any]:
         rate = info.get("throughput_maps_per_s")
         ms = 1000.0 / rate if rate and np.isfinite(rate) and rate > 0 else None
     sample = "—" if ms is None else f"{ms:.3g} ms/map on {cost.get('sample_device') or info.get('device')}"
+    if ms is not None and cost.get("sampling"):
+        sample += f" ({cost['sampling']})"
     if cost.get("peak_memory_mb") is not None:
         sample += f", peak {cost['peak_memory_mb']:.0f} MiB"
     return {
