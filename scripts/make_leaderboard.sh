@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Regenerate reports/leaderboard/ (and the screenshots in reports/screenshots/): the reference DCGAN (smoke preset, CPU), the baselines and the
-# real-vs-real floor, all on the default 64² dataset (lognormal-lcdm-64, split seed 0, sample seed 0).
-# Expects the smoke run of the README's Quickstart in runs/smoke (it is trained here if missing). The leaderboard
+# Regenerate reports/leaderboard/ (and the screenshots in reports/screenshots/): the reference DCGAN and the reference
+# diffusion model (smoke presets, CPU), the baselines and the real-vs-real floor, all on the default 64² dataset
+# (lognormal-lcdm-64, split seed 0, sample seed 0).
+# Expects the smoke runs of the README in runs/smoke and runs/ddpm (trained here if missing; the diffusion model
+# needs pip install -e '.[diffusion]'). The leaderboard
 # also has a table across cosmologies, read from reports/cosmologies/ (scripts/make_cosmology_reports.sh).
 # --board-only: rebuild the leaderboard and screenshots from the score folders as they are.
 set -euo pipefail
@@ -11,6 +13,8 @@ board_only=false
 if ! $board_only; then
 [ -f runs/smoke/manifest.json ] || emubench train cosmogan-dcgan --preset smoke --out runs/smoke
 emubench score --model runs/smoke --out reports/smoke  # always: a report of older code must not survive
+[ -f runs/ddpm/manifest.json ] || emubench train kappa-diffusion --preset smoke --out runs/ddpm
+emubench score --model runs/ddpm --out reports/ddpm
 for model in grf lognormal lognormal-crops memoriser memoriser-d4 memoriser-shifted collapsed; do
   emubench -q score --model "$model" --dataset lognormal-lcdm-64 --out "reports/$model"
 done
@@ -20,7 +24,7 @@ emubench data export lognormal-lcdm-64 --split test --out "$tmp/test.npy"
 emubench -q score --maps "$tmp/test.npy" --dataset lognormal-lcdm-64 --label real-test-split --out reports/real-test-split
 rm -r "$tmp"
 fi
-emubench report reports/smoke reports/grf reports/lognormal reports/lognormal-crops reports/memoriser reports/memoriser-d4 \
+emubench report reports/smoke reports/ddpm reports/grf reports/lognormal reports/lognormal-crops reports/memoriser reports/memoriser-d4 \
   reports/memoriser-shifted reports/collapsed \
   reports/real-test-split reports/cosmologies/cosmogan-dcgan-cosmo-smoke reports/cosmologies/lognormal-crops \
   reports/cosmologies/nearest-cosmology reports/cosmologies/sigma8-biased --out reports/leaderboard
