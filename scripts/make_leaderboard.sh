@@ -26,7 +26,8 @@ rm -r "$tmp"
 fi
 emubench report reports/smoke reports/ddpm reports/grf reports/lognormal reports/lognormal-crops reports/memoriser reports/memoriser-d4 \
   reports/memoriser-shifted reports/collapsed \
-  reports/real-test-split reports/cosmologies/cosmogan-dcgan-cosmo-smoke reports/cosmologies/lognormal-crops \
+  reports/real-test-split reports/cosmologies/cosmogan-dcgan-cosmo-smoke reports/cosmologies/kappa-diffusion-cosmo-smoke \
+  reports/cosmologies/lognormal-crops \
   reports/cosmologies/nearest-cosmology reports/cosmologies/sigma8-biased --out reports/leaderboard
 # What a reader sees: both pages in headless Chromium at 1,400 px (Debian: apt-get install chromium).
 mkdir -p reports/screenshots
