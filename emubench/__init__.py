@@ -52,6 +52,7 @@ _WHERE = {
     "RunFolder": "runs",
     "StopOnSignal": "training",
     "fit_cosmogan_transform": "training",
+    "fit_sample": "training",
     "grid_png": "training",
     "grid_params": "training",
     "validation_cosmologies": "training",

@@ -70,19 +70,24 @@ class StopOnSignal:
             signal.signal(sig, h)
 
 
+def fit_sample(train_maps: MapSet, *, spread: bool = False) -> np.ndarray:
+    """The training maps (n, H, W) κ a pixel transform is fitted on: the first 512, or with ``spread`` (maps of
+    several cosmologies, stored one cosmology after another) 2,048 spread evenly over the split, so that every
+    cosmology's tails are in the fit."""
+    if spread:
+        return train_maps.get(np.unique(np.linspace(0, len(train_maps) - 1, 2048).astype(int)))
+    return train_maps.get(slice(0, min(len(train_maps), 512)))
+
+
 def fit_cosmogan_transform(
     train_maps: MapSet, *, spread: bool = False, shift: float | None = None, a: float | None = None
 ) -> dict[str, Any]:
     """CosmoGAN's s(x) = 2x/(x + a) − 1, x = κ + shift, fitted on training maps: a shift that makes κ positive
     (1.5 × the most negative κ) and ``a`` so that the median maps to 0; either can be given instead.
 
-    Fitted on the first 512 training maps, or with ``spread`` (maps of several cosmologies, stored one cosmology
-    after another) on 2,048 maps spread evenly over the split, so that every cosmology's tails are in the fit.
+    Fitted on ``fit_sample(train_maps, spread=spread)``.
     Returns the transform as a run manifest records it: {"name": "cosmogan", "params": {"a", "shift"}}."""
-    if spread:
-        sample = train_maps.get(np.unique(np.linspace(0, len(train_maps) - 1, 2048).astype(int)))
-    else:
-        sample = train_maps.get(slice(0, min(len(train_maps), 512)))
+    sample = fit_sample(train_maps, spread=spread)
     shift = shift if shift is not None else max(0.0, -float(sample.min())) * 1.5
     a = a if a is not None else float(np.median(sample + shift))
     return {"name": "cosmogan", "params": {"a": float(a), "shift": float(shift)}}

@@ -45,6 +45,7 @@ from emubench import (
     TrainRequest,
     conditioning,
     fit_cosmogan_transform,
+    fit_sample,
     get_transform,
     grid_params,
     grid_png,
@@ -232,10 +233,7 @@ def fit_transform(cfg: TrainConfig, train_set: MapSet) -> tuple[dict, float]:
     matches the noise's: at CosmoGAN's scale it is a fifth of it, and the model spends its capacity on noise);
     or the identity. The clip is 1.1 × the largest |value| of the fitted maps, kept where the inverse is finite."""
     spread = train_set.params is not None and len(train_set.cosmologies()) > 1
-    if spread:
-        sample = train_set.get(np.unique(np.linspace(0, len(train_set) - 1, 2048).astype(int)))
-    else:
-        sample = train_set.get(slice(0, min(len(train_set), 512)))
+    sample = fit_sample(train_set, spread=spread)
     if cfg.transform == "identity":
         return {"name": "identity", "params": {}}, float(1.1 * np.abs(sample).max())
     tinfo = fit_cosmogan_transform(train_set, spread=spread, shift=cfg.transform_shift, a=cfg.transform_a)
