@@ -111,6 +111,25 @@ def test_resume_repeats_an_uninterrupted_run_exactly(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_time_budget_stops_mid_epoch_validates_and_resumes_only_when_raised(tmp_path):
+    # max_minutes is how two models are compared at equal cost: the run stops at the first step past the budget,
+    # validates there (the best checkpoint is chosen on every epoch, the cut one too) and records its steps
+    run = _train(tmp_path / "r", None, epochs=1000, max_minutes=0.02)
+    m = read_manifest(run)
+    steps = max(c["step"] for c in m["checkpoints"].values())
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert 0 < steps < 1000 * 13 and log[-1]["step"] == steps and "validation" in log[-1]
+    assert m["train_config"]["max_minutes"] == 0.02 and m["best"] in m["checkpoints"]
+    with pytest.raises(EmubenchError, match="time budget of 0.02 min is spent"):
+        _train(run, None, resume=True, epochs=1000, max_minutes=0.02)
+    spent = max(c["train_seconds"] for c in m["checkpoints"].values()) / 60  # validation included
+    _train(run, None, resume=True, epochs=1000, max_minutes=spent + 0.02)
+    assert max(c["step"] for c in read_manifest(run)["checkpoints"].values()) > steps
+    with pytest.raises(EmubenchError, match="max_minutes must be positive"):
+        DCGANTrainer().make_config("smoke", {"max_minutes": 0})
+
+
+@pytest.mark.slow
 def test_resume_skips_a_corrupt_latest_checkpoint(tmp_path):
     run = _train(tmp_path / "r", 8)
     m = read_manifest(run)

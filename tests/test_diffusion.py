@@ -165,6 +165,15 @@ def test_a_trained_run_validates_resumes_and_scores(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_time_budget_stops_the_run_with_a_validation(tmp_path):
+    run = _train(tmp_path / "t", None, epochs=1000, max_minutes=0.01)
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    m = json.loads((run / "manifest.json").read_text())
+    assert 0 < log[-1]["step"] < 1000 * 7 and "validation" in log[-1]
+    assert m["checkpoints"][m["latest"]]["step"] == log[-1]["step"]
+
+
+@pytest.mark.slow
 def test_conditional_run_logs_the_response_and_samples_at_any_cosmology(tmp_path):
     run = _train(tmp_path / "c", 4, dataset=("lognormal-cosmo-64", {"n_per_cosmology": 16}), preset="cosmo-smoke",
                  val_maps=8)  # fmt: skip

@@ -67,6 +67,9 @@ class TrainConfig:
     batch_size: int = 64
     epochs: int = 50
     max_steps: int | None = None  # stop after this many steps (a smaller budget than the epochs)
+    # stop after this many minutes of the training loop's wall time, validation included (a time budget, to
+    # compare models at equal cost); the steps it reached are in the manifest, and max_steps reproduces them
+    max_minutes: float | None = None
     lr: float = 2e-4  # constant unless a schedule is given
     schedule: tuple | None = None  # ((epochs, lr), ...): overrides lr epoch by epoch
     beta1: float = 0.5
@@ -95,6 +98,8 @@ class TrainConfig:
                 raise EmubenchError(f"config {key} must be positive, got {getattr(self, key)}")
         if self.max_steps is not None and int(self.max_steps) <= 0:
             raise EmubenchError(f"config max_steps must be positive, got {self.max_steps}")
+        if self.max_minutes is not None and not float(self.max_minutes) > 0:
+            raise EmubenchError(f"config max_minutes must be positive, got {self.max_minutes}")
         if self.amp not in ("auto", True, False):
             raise EmubenchError(f"config amp must be auto, true or false, got {self.amp!r}")
         if not 0 <= float(self.flip) < 0.5:

@@ -154,6 +154,9 @@ def _loop(s: State) -> None:
                 acc.zero_()
                 acc_n = 0
             stop.flag = distributed.any_rank(d, stop.flag)
+            if cfg.max_minutes and distributed.any_rank(d, _budget_spent(s)):
+                s.total_steps = s.step  # the time budget is spent: this step is the last, and ends an epoch
+                s.log(f"time budget of {cfg.max_minutes:g} min spent at step {s.step}: validating and stopping")
             epoch_done = s.step % s.steps_per_epoch == 0 or s.step == s.total_steps
             # checkpoints: the decision is the same on every rank (gathering the RNG states is a collective)
             rngs = None
@@ -173,6 +176,11 @@ def _loop(s: State) -> None:
                 return
 
 
+def _budget_spent(s: State) -> bool:
+    """Whether the run's ``max_minutes`` of loop wall time (over all its sessions) are spent."""
+    return s.seconds_before + time.perf_counter() - s.t0 >= 60 * float(s.cfg.max_minutes)
+
+
 # 1. setup ----------------------------------------------------------------------------------------------------------
 
 
@@ -183,7 +191,7 @@ def setup(request: TrainRequest, d: Dist, log: Callable[[str], None]) -> State:
     run = None
     if request.resume:  # the run's own config wins; only the budget can be extended
         run = RunFolder.open(request.out)
-        budget = {k: v for k, v in (("epochs", cfg.epochs), ("max_steps", cfg.max_steps)) if v is not None}
+        budget = {k: getattr(cfg, k) for k in ("epochs", "max_steps", "max_minutes") if getattr(cfg, k) is not None}
         cfg = TrainConfig.from_dict(run.manifest["train_config"]).with_overrides(budget)
         run.check_data(request.mapset)
     # the manifest's train_config records the network built (its npix and parameters come from the data), so
@@ -217,6 +225,11 @@ def setup(request: TrainRequest, d: Dist, log: Callable[[str], None]) -> State:
     if cfg.max_steps:
         total_steps = min(total_steps, int(cfg.max_steps))
     amp = torch.autocast("cuda" if d.device.startswith("cuda") else "cpu", dtype=torch.bfloat16, enabled=bool(amp_bf16))
+    if cfg.max_minutes and seconds_before >= 60 * float(cfg.max_minutes):
+        raise EmubenchError(
+            f"{request.out}: its time budget of {cfg.max_minutes:g} min is spent ({seconds_before / 60:.1f} min); "
+            "resume with a larger -c max_minutes=…"
+        )
     if d.master:
         run.truncate_log(step)  # a resumed run drops the log lines written after its checkpoint
     log(

@@ -76,6 +76,9 @@ class TrainConfig:
     batch_size: int = 32
     epochs: int = 100
     max_steps: int | None = None  # stop after this many steps (a smaller budget than the epochs)
+    # stop after this many minutes of the training loop's wall time, validation included (a time budget, to
+    # compare models at equal cost); the steps it reached are in the manifest, and max_steps reproduces them
+    max_minutes: float | None = None
     lr: float = 2e-4  # Adam, constant after a linear warm-up
     warmup: int = 200  # optimiser steps of linear learning-rate warm-up
     grad_clip: float = 1.0  # the gradients' global norm is clipped to this
@@ -102,6 +105,8 @@ class TrainConfig:
             raise EmubenchError("config val_steps must be positive and warmup non-negative")
         if self.max_steps is not None and int(self.max_steps) <= 0:
             raise EmubenchError(f"config max_steps must be positive, got {self.max_steps}")
+        if self.max_minutes is not None and not float(self.max_minutes) > 0:
+            raise EmubenchError(f"config max_minutes must be positive, got {self.max_minutes}")
         if self.amp not in ("auto", True, False):
             raise EmubenchError(f"config amp must be auto, true or false, got {self.amp!r}")
         if not 0 <= float(self.ema) < 1:

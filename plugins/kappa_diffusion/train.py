@@ -152,6 +152,9 @@ def _loop(s: State) -> None:
                 t_last = _log_progress(s, epoch, float(acc) / acc_n, acc_n, t_last)
                 acc.zero_()
                 acc_n = 0
+            if cfg.max_minutes and _budget_spent(s):
+                s.total_steps = s.step  # the time budget is spent: this step is the last, and ends an epoch
+                s.log(f"time budget of {cfg.max_minutes:g} min spent at step {s.step}: validating and stopping")
             if s.step % s.batches.steps_per_epoch == 0 or s.step == s.total_steps:
                 end_of_epoch(s, epoch)
             elif s.step % cfg.ckpt_every == 0 or stop.flag:
@@ -164,6 +167,11 @@ def _loop(s: State) -> None:
                 return
 
 
+def _budget_spent(s: State) -> bool:
+    """Whether the run's ``max_minutes`` of loop wall time (over all its sessions) are spent."""
+    return s.seconds_before + time.perf_counter() - s.t0 >= 60 * float(s.cfg.max_minutes)
+
+
 # 1. setup ----------------------------------------------------------------------------------------------------------
 
 
@@ -174,7 +182,7 @@ def setup(request: TrainRequest, log: Callable[[str], None]) -> State:
     run = None
     if request.resume:  # the run's own config wins; only the budget can be extended
         run = RunFolder.open(request.out)
-        budget = {k: v for k, v in (("epochs", cfg.epochs), ("max_steps", cfg.max_steps)) if v is not None}
+        budget = {k: getattr(cfg, k) for k in ("epochs", "max_steps", "max_minutes") if getattr(cfg, k) is not None}
         cfg = TrainConfig.from_dict(run.manifest["train_config"]).with_overrides(budget)
         run.check_data(request.mapset)
     # the network the data asks for: its npix, its clip range, and the parameters of maps of several cosmologies
@@ -197,6 +205,11 @@ def setup(request: TrainRequest, log: Callable[[str], None]) -> State:
     total_steps = cfg.epochs * batches.steps_per_epoch
     if cfg.max_steps:
         total_steps = min(total_steps, int(cfg.max_steps))
+    if cfg.max_minutes and seconds_before >= 60 * float(cfg.max_minutes):
+        raise EmubenchError(
+            f"{request.out}: its time budget of {cfg.max_minutes:g} min is spent ({seconds_before / 60:.1f} min); "
+            "resume with a larger -c max_minutes=…"
+        )
     run.truncate_log(step)  # a resumed run drops the log lines written after its checkpoint
     log(
         f"{request.model} {cfg.model.npix}² U-Net {'·'.join(map(str, cfg.model.channels))}, "
