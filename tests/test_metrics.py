@@ -101,6 +101,27 @@ def test_real_vs_real_passes_every_distributional_metric(small_splits):
     assert {c["metric"] for c in ctx.curves} >= {"pixel-ks", "power-spectrum", "minkowski", "peaks"}
 
 
+def test_covariance_panels_put_real_maps_inside_the_real_band_and_a_scatter_flaw_outside(small_splits):
+    """What the report draws for a covariance verdict: σ_generated/σ_real per bin against the central 95% of
+    real-vs-real draws, and the difference of the bin-to-bin correlation matrices. Real held-out maps lie inside
+    the band; maps each multiplied by its own random factor 1 ± 30% (a scatter flaw that moves every C_ℓ bin of a
+    map together) lie above it in every bin, with bins more correlated than the real ones."""
+    test = small_splits["test"].head(len(small_splits["test"]))
+    scale = 1 + 0.3 * np.random.default_rng(0).standard_normal(len(test))[:, None, None]
+    for maps, real in ((test, True), ((test * scale).astype(np.float32), False)):
+        _, ctx = score(maps, small_splits, metrics=["power-spectrum"], seed=1, floor_draws=300)
+        p = ctx.extras["power-spectrum"]["covariance"]["C_ell"]
+        ratio, lo, hi = (np.array(p[k]) for k in ("std_ratio", "band_low", "band_high"))
+        diff = np.array(p["corr_difference"])
+        assert len(ratio) == len(lo) == len(p["x"]) and diff.shape == (len(ratio),) * 2
+        assert np.allclose(diff, diff.T) and np.allclose(np.diag(diff), 0) and (lo < hi).all()
+        off = diff[~np.eye(len(diff), dtype=bool)]
+        if real:
+            assert np.mean((lo <= ratio) & (ratio <= hi)) >= 0.8 and abs(off.mean()) < 0.1
+        else:
+            assert (ratio > hi).all() and off.mean() > 0.2 and p["corr_rms"] > p["corr_floor"]
+
+
 def test_score_refuses_mismatched_sizes(small_splits):
     from emubench.errors import EmubenchError
 

@@ -428,7 +428,66 @@ class FeatureMetric:
                 curves += curve_records(key, label, x, v)
         if self.plot_features:
             curves += self.null_band(x, fg, ctx)
-        return MetricResult(rows, curves)
+        extras = {"covariance": self.covariance_panels(x, fg, fr, rows, ctx)} if self.covariance_shown else {}
+        return MetricResult(rows, curves, extras)
+
+    @property
+    def covariance_shown(self) -> bool:
+        """Whether the report draws this metric's scatter and bin-to-bin correlations (its covariance verdict)."""
+        return self.plot_features and "covariance" in self.aspects
+
+    def covariance_panels(self, x: np.ndarray, fg: dict, fr: dict, rows: list[dict], ctx: Context) -> dict:
+        """What the report draws for the covariance verdict, per statistic prefix, over the bins the reference
+        varies in: ``x`` (B,), ``std_ratio`` σ_generated/σ_real per bin with ``band_low``/``band_high``, the central
+        95% of that ratio over the null draws (real maps only), and ``corr_difference`` (B, B), the generated
+        maps' bin-to-bin correlation matrix minus the real maps', with its RMS off the diagonal (``corr_rms``) and
+        that row's ``corr_floor`` (the value a perfect emulator stays below at the verdict's rate); ``xlabel`` and
+        ``xscale`` from the metric's first declared plot."""
+        band = self.std_ratio_band(fr, ctx)
+        floors = {r_["statistic"]: r_["floor"] for r_ in rows if r_["summary"]}
+        out = {}
+        for key in fg:
+            prefix = f"{key}-" if len(fg) > 1 else ""
+            keep = usable_bins(fr[key])
+            a, r = np.asarray(fg[key], np.float64)[:, keep], np.asarray(fr[key], np.float64)[:, keep]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ca, cr = np.corrcoef(a, rowvar=False), np.corrcoef(r, rowvar=False)
+                ratio = a.std(0, ddof=1) / r.std(0, ddof=1)
+            diff = np.clip(np.nan_to_num(np.atleast_2d(ca), nan=0.0), -1, 1) - np.clip(np.atleast_2d(cr), -1, 1)
+            out[key] = {
+                "x": np.asarray(x)[keep].tolist(),
+                "xlabel": self.plots[0].xlabel if self.plots else "bin",
+                "xscale": self.plots[0].xscale if self.plots else "linear",
+                "std_ratio": ratio.tolist(),
+                "band_low": band[key][0].tolist(),
+                "band_high": band[key][1].tolist(),
+                "corr_difference": diff.tolist(),
+                "corr_rms": summary_value(rows, f"{prefix}corr-rms-diff"),
+                "corr_floor": float(floors.get(f"{prefix}corr-rms-diff", np.nan)),
+            }
+        return out
+
+    def std_ratio_band(self, fr: dict, ctx: Context, level: float = 0.95) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """{prefix: (low (B,), high (B,))}: the central ``level`` of σ_draw/σ_reference per usable bin over the null
+        draws; it depends on the reference and the null only, so it is kept in ``ctx.cache``."""
+        key = (self.name, "std-ratio-band", level)
+        if key not in ctx.cache:
+            fp, out = self.pool_features(ctx), {}
+            for stat, r in fr.items():
+                keep = usable_bins(r)
+                xc = fp[stat][:, keep] - fp[stat][:, keep].mean(0)  # centred: float32 products lose nothing
+                x1, x2 = xc.astype(np.float32), (xc * xc).astype(np.float32)
+                m = ctx.null.n
+                var = np.concatenate(
+                    [
+                        ((sel @ x2) / m - ((sel @ x1) / m).astype(np.float64) ** 2) * m / (m - 1)
+                        for sel in ctx.null.selections()
+                    ]
+                )
+                ratio = np.sqrt(np.maximum(var, 0.0)) / np.asarray(r, np.float64)[:, keep].std(0, ddof=1)
+                out[stat] = tuple(np.quantile(ratio, [(1 - level) / 2, (1 + level) / 2], axis=0))
+            ctx.cache[key] = out
+        return ctx.cache[key]
 
     def null_band(self, x: np.ndarray, fg: dict, ctx: Context, level: float = 0.95) -> list[dict]:
         """The central ``level`` of each bin's mean curve over the null draws (n real maps each), as curve records
@@ -493,6 +552,11 @@ def curve_records(statistic: str, label: str, x: np.ndarray, per_map: np.ndarray
         {"statistic": statistic, "x": float(xi), "set": label, "mean": float(m), "std": float(s)}
         for xi, m, s in zip(x, per_map.mean(0), per_map.std(0, ddof=1))
     ]
+
+
+def summary_value(rows: list[dict], statistic: str) -> float:
+    """The value of the summary row ``statistic`` among ``rows`` (NaN when there is none)."""
+    return next((float(r_["value"]) for r_ in rows if r_["summary"] and r_["statistic"] == statistic), float("nan"))
 
 
 def calibrate_rows(rows: list[dict], null: dict[str, np.ndarray], alpha: float) -> list[dict]:

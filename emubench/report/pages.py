@@ -19,7 +19,7 @@ import pandas as pd
 from ..io import atomic_folder, atomic_path, write_bytes, write_json, write_text
 from ..scoring import verdicts
 from .display import Display, resolve
-from .plots import DPI, curve_figure, history_figure, pairs_figure, png, samples_figure
+from .plots import DPI, covariance_figure, curve_figure, history_figure, pairs_figure, png, samples_figure
 from .reach import reach_note, smallest_per_flaw
 from .tables import cost_text, flatten, fmt, fmt_p, fmt_rate, metric_rows, verdict_cards
 
@@ -272,16 +272,27 @@ def write_report(
         samples = None
         if generated is not None and reference is not None:
             samples = samples_figure(generated, reference, side_deg=info.get("side_deg"))
-        extra_figures = {
-            metric: [("closest generated / training pairs", pairs_figure(generated, x))]
-            for metric, x in (extras or {}).items()
-            if generated is not None and isinstance(x, dict) and {"generated_index", "train_maps", "distance"} <= set(x)
-        }
+        extra_figures = _extra_figures(extras or {}, generated)
         html, vectors = render_report(scores, curves, info, samples, extra_figures, history)
         write_text(work / "report.html", html)
         for name, pdf in vectors.items():
             write_bytes(work / name, pdf)
     return Path(out)
+
+
+def _extra_figures(extras: dict[str, Any], generated: np.ndarray | None) -> dict[str, list[tuple[str, str]]]:
+    """Per metric, the figures its extras hold: closest pairs (``generated_index``, ``train_maps``, ``distance``)
+    and a covariance verdict's scatter and correlations (``covariance``, ``FeatureMetric.covariance_panels``)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for metric, x in extras.items():
+        if not isinstance(x, dict):
+            continue
+        if x.get("covariance"):
+            title = "scatter and bin-to-bin correlations, generated vs real (the covariance verdict)"
+            out.setdefault(metric, []).append((title, covariance_figure(x["covariance"])))
+        if generated is not None and {"generated_index", "train_maps", "distance"} <= set(x):
+            out.setdefault(metric, []).append(("closest generated / training pairs", pairs_figure(generated, x)))
+    return out
 
 
 def _history(info: dict) -> str | None:

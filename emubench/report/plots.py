@@ -349,6 +349,45 @@ def pairs_figure(generated: np.ndarray, extras: dict) -> Picture:
     return png(fig)
 
 
+def covariance_figure(panels: dict[str, dict]) -> Picture:
+    """What a covariance verdict looks at, one row per statistic: left, σ_generated/σ_real per bin with the grey
+    band of real-vs-real draws (too little variety sits below it); right, the generated maps' bin-to-bin
+    correlation matrix minus the real maps' on a diverging colour-blind-safe scale (PuOr, symmetric about 0),
+    titled with its RMS and the floor the verdict compares it with.
+
+    panels: ``FeatureMetric.covariance_panels``' output, {statistic: {x, xlabel, std_ratio, band_low, band_high,
+    corr_difference, corr_rms, corr_floor}}."""
+    rows = len(panels)
+    fig, axes = plt.subplots(rows, 2, figsize=(8.4, 2.9 * rows), squeeze=False, layout="constrained",
+                             gridspec_kw={"width_ratios": (1.35, 1)})  # fmt: skip
+    for (stat, p), (ax, im_ax) in zip(panels.items(), axes):
+        x = np.asarray(p["x"], float)
+        log_x = p.get("xscale") == "log" and bool((x > 0).all())
+        ax.fill_between(x, p["band_low"], p["band_high"], color="0.85", label="real vs real (95%)", step=None)
+        ax.plot(x, p["std_ratio"], "o-", color="C1", ms=3, lw=1.2, label="generated / real")
+        ax.axhline(1.0, color="k", lw=0.8)
+        ax.set_xscale("log" if log_x else "linear")
+        ax.set_ylabel(f"σ ratio, {stat}", fontsize=8)
+        ax.set_xlabel(p.get("xlabel", "bin"), fontsize=8)
+        ax.legend(fontsize=7)
+        diff = np.asarray(p["corr_difference"], float)
+        lim = max(0.1, float(np.abs(diff).max()))
+        im = im_ax.imshow(diff, cmap="PuOr", vmin=-lim, vmax=lim, interpolation="nearest", origin="lower")
+        ticks = np.unique(np.linspace(0, len(x) - 1, min(len(x), 4)).round().astype(int))
+        labels = [f"{x[i]:,.0f}" if abs(x[i]) >= 100 else f"{x[i]:.2g}" for i in ticks]
+        im_ax.set_xticks(ticks, labels, fontsize=7)
+        im_ax.set_yticks(ticks, labels, fontsize=7)
+        im_ax.set_xlabel(p.get("xlabel", "bin"), fontsize=8)
+        floor = p.get("corr_floor", float("nan"))
+        im_ax.set_title(
+            f"corr. generated − real: RMS {p['corr_rms']:.3f}"
+            + (f" (floor {floor:.3f})" if np.isfinite(floor) else ""),
+            fontsize=8,
+        )
+        fig.colorbar(im, ax=im_ax, shrink=0.85)
+    return png(fig)
+
+
 def samples_figure(generated: np.ndarray, reference: np.ndarray, k: int = 6, side_deg: float | None = None) -> Picture:
     """k generated maps (top) and k real maps (bottom) on one colour scale (the real maps' 1–99.5 percentiles),
     with its colour bar (κ) and, given ``side_deg``, the maps' side in degrees."""
