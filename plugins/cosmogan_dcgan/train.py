@@ -474,6 +474,8 @@ def _log_progress(s: State, epoch: int, lr: float, mean: torch.Tensor, n_steps: 
             }
         )
         eta = (s.total_steps - s.step) * s.cfg.batch_size / max(rate, 1e-9)
+        if s.cfg.max_minutes:  # a time budget ends the run before its steps do
+            eta = min(eta, max(0.0, 60 * float(s.cfg.max_minutes) - s.seconds_before - (now - s.t0)))
         s.log(
             f"step {s.step}/{s.total_steps} epoch {epoch} loss_d {vals[0]:.3f} loss_g {vals[1]:.3f} "
             f"D(x) {vals[2]:.2f} D(G(z)) {vals[3]:.2f} {rate:.0f} maps/s ETA {eta:.0f}s"

@@ -424,5 +424,7 @@ def _log_progress(s: State, epoch: int, loss: float, n_steps: int, t_last: float
     lr = s.cfg.lr_at(s.step - 1)
     s.run.append_log({"step": s.step, "epoch": epoch, "lr": lr, "loss": loss, "maps_per_s": rate, "time_s": now - s.t0})
     eta = (s.total_steps - s.step) * s.cfg.batch_size / max(rate, 1e-9)
+    if s.cfg.max_minutes:  # a time budget ends the run before its steps do
+        eta = min(eta, max(0.0, 60 * float(s.cfg.max_minutes) - s.seconds_before - (now - s.t0)))
     s.log(f"step {s.step}/{s.total_steps} epoch {epoch} loss {loss:.4f} lr {lr:.2e} {rate:.0f} maps/s ETA {eta:.0f}s")
     return now
