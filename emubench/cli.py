@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -95,13 +97,61 @@ def with_options(options):
     return deco
 
 
-def open_splits(dataset, data, side_deg, dataset_opts, split_seed, default=None):
+def open_splits(source, default: str | None = None):
+    """(MapSet, splits) of a ``pipeline.DataSource``; ``default``: the dataset when it names neither one nor files."""
     from .data import open_dataset, split
 
-    mapset = open_dataset(
-        dataset or (None if data else default), list(data) or None, side_deg, **parse_options(dataset_opts)
-    )
-    return mapset, split(mapset, split_seed)
+    name = source.dataset or (None if source.data else default)
+    mapset = open_dataset(name, list(source.data) or None, source.side_deg, **source.options)
+    return mapset, split(mapset, source.split_seed)
+
+
+def data_source(f):
+    """A command's data options (``dataset_options``, declared where its help lists them), given to it as one
+    ``pipeline.DataSource`` ``source``."""
+
+    @functools.wraps(f)
+    def command(*args, dataset, data, side_deg, dataset_opts, split_seed, **kwargs):
+        from .pipeline import DataSource
+
+        source = DataSource(dataset, tuple(data), side_deg, parse_options(dataset_opts), split_seed)
+        return f(*args, source=source, **kwargs)
+
+    return command
+
+
+def score_settings(f):
+    """``score``'s settings options (-n, --metric, --seed, --floor-draws, --alpha, --null, --bootstrap-draws,
+    --device), given to it as one ``ScoreSettings`` ``settings``."""
+
+    @functools.wraps(f)
+    def command(*args, n, metrics, seed, floor_draws, alpha, null, bootstrap_draws, device, **kwargs):
+        settings = ScoreSettings(
+            n=n,
+            seed=seed,
+            floor_draws=floor_draws,
+            alpha=alpha,
+            null=null,
+            bootstrap_draws=bootstrap_draws,
+            device=device,
+            metrics=tuple(metrics) or None,
+        )
+        return f(*args, settings=settings, **kwargs)
+
+    return command
+
+
+def config_overrides(f):
+    """``train``'s config options (--epochs, --max-steps, --batch-size, --seed, -c KEY=VALUE), given to it as one
+    dict ``overrides`` of the trainer config fields set (the named options over -c)."""
+
+    @functools.wraps(f)
+    def command(*args, epochs, max_steps, batch_size, seed, config_opts, **kwargs):
+        named = dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, seed=seed)
+        overrides = {**parse_options(config_opts), **{k: v for k, v in named.items() if v is not None}}
+        return f(*args, overrides=overrides, **kwargs)
+
+    return command
 
 
 @click.group(cls=Group)
@@ -186,24 +236,9 @@ def plugins(as_json):
     help="Any trainer config field, e.g. -c lr=1e-4.",
 )
 @click.pass_context
-def train(
-    ctx,
-    model,
-    dataset,
-    data,
-    side_deg,
-    dataset_opts,
-    split_seed,
-    preset,
-    epochs,
-    max_steps,
-    batch_size,
-    device,
-    seed,
-    out,
-    resume,
-    config_opts,
-):
+@data_source
+@config_overrides
+def train(ctx, model, source, preset, overrides, device, out, resume):
     # No abbreviation with a period ("e.g.") in the first sentence: click 8.5.1 and older cut the command list's
     # short help at different places there, and docs/cli.md must read the same under both.
     """Train MODEL, such as cosmogan-dcgan, on a dataset; writes a run folder with checkpoints and a manifest."""
@@ -212,29 +247,15 @@ def train(
     from .training import find_trainer
 
     trainer = find_trainer(model)
-    config = trainer.make_config(
-        preset,
-        {
-            **parse_options(config_opts),
-            **{
-                k: v
-                for k, v in dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, seed=seed).items()
-                if v is not None
-            },
-        },
-    )
+    config = trainer.make_config(preset, overrides)
     device = resolve_device(device)
     out = Path(out or f"runs/{model}-{preset or trainer.default_preset}")
     if resume and (out / "manifest.json").exists():
         from .pipeline import data_of_run
 
-        # resume on the data and split the run was trained on, unless told otherwise
-        dataset, data, side_deg, opts, split_seed = data_of_run(
-            out, dataset, list(data), side_deg, parse_options(dataset_opts), split_seed
-        )
-        dataset_opts = tuple(f"{k}={json.dumps(v)}" for k, v in opts.items())
-    mapset, splits = open_splits(dataset, data or (), side_deg, dataset_opts, split_seed, default=config.get("dataset"))
-    request = TrainRequest(model, splits, mapset, split_seed, config, Path(out), resume, device, ctx.obj["quiet"])
+        source = data_of_run(out, source)  # resume on the data and split the run was trained on, unless told
+    mapset, splits = open_splits(source, default=config.get("dataset"))
+    request = TrainRequest(model, splits, mapset, source.split_seed, config, out, resume, device, ctx.obj["quiet"])
     run = call_trainer(trainer, request)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every rank returns here; one line is enough
         click.echo(f"run written to {run}")
@@ -257,7 +278,8 @@ def train(
     metavar="NAME=VALUE",
     help="A parameter of a conditional model's maps, e.g. -p omega_m=0.30 -p sigma8=0.75 (all it is conditioned on).",
 )
-def sample(model_spec, n, out, dataset, data, side_deg, dataset_opts, split_seed, seed, device, params):
+@data_source
+def sample(model_spec, n, out, source, seed, device, params):
     """Draw N maps from a model and save them as .npy (κ units); a conditional model's at the parameters -p."""
     import numpy as np
 
@@ -270,7 +292,7 @@ def sample(model_spec, n, out, dataset, data, side_deg, dataset_opts, split_seed
     device = resolve_device(device)
     train = None
     if not Path(model_spec).exists():
-        _, splits = open_splits(dataset, data, side_deg, dataset_opts, split_seed)
+        _, splits = open_splits(source)
         train = splits["train"]
     model, _ = resolve_model(model_spec, train, seed=seed, device=device)
     names = tuple(getattr(model, "parameters", ()) or ())
@@ -337,43 +359,14 @@ def sample(model_spec, n, out, dataset, data, side_deg, dataset_opts, split_seed
 @click.option("--label", default=None, help="Name shown in reports and the leaderboard.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Report folder (default reports/<label>).")
 @click.pass_context
-def score(
-    ctx,
-    model_spec,
-    maps_file,
-    dataset,
-    data,
-    side_deg,
-    dataset_opts,
-    split_seed,
-    n,
-    metrics,
-    seed,
-    floor_draws,
-    alpha,
-    null,
-    bootstrap_draws,
-    device,
-    allow_other_data,
-    label,
-    out,
-):
+@data_source
+@score_settings
+def score(ctx, model_spec, maps_file, source, settings, allow_other_data, label, out):
     """Score a model (or a .npy of maps) against real maps; writes a report folder."""
-    from .pipeline import DataSource, score_and_report
+    from .pipeline import score_and_report
 
     if bool(model_spec) == bool(maps_file):
         raise EmubenchError("give exactly one of --model or --maps")
-    source = DataSource(dataset, tuple(data), side_deg, parse_options(dataset_opts), split_seed)
-    settings = ScoreSettings(
-        n=n,
-        seed=seed,
-        floor_draws=floor_draws,
-        alpha=alpha,
-        null=null,
-        bootstrap_draws=bootstrap_draws,
-        device=device,
-        metrics=tuple(metrics) or None,
-    )
     written = score_and_report(
         model_spec=model_spec,
         maps_file=maps_file,
@@ -435,13 +428,39 @@ def _calibration_options(f):
     return f
 
 
+@dataclass(frozen=True)
+class Basis:
+    """What ``calibrate`` and ``power`` share: the reference ``dataset`` and its ``options``, maps per set ``n``, the
+    dataset seed of the first perfect emulator, the null draws, the false-positive rate of a score, the folder."""
+
+    dataset: str
+    options: dict
+    n: int | None
+    first_seed: int
+    floor_draws: int
+    alpha: float
+    out: Path
+
+
+def calibration_basis(f):
+    """The options of ``_calibration_options``, given to the command as one ``Basis`` ``basis``."""
+
+    @functools.wraps(f)
+    def command(*args, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, **kwargs):
+        basis = Basis(dataset, parse_options(dataset_opts), n, first_seed, floor_draws, alpha, Path(out))
+        return f(*args, basis=basis, **kwargs)
+
+    return command
+
+
 @cli.command()
 @_calibration_options
 @click.option(
     "--emulators", type=int, default=30, show_default=True, callback=positive, help="Perfect emulators to score."
 )
 @click.pass_context
-def calibrate(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, emulators):
+@calibration_basis
+def calibrate(ctx, basis, emulators):
     """Measure the false-positive rates: perfect emulators (the dataset with other seeds) scored against it; on a
     dataset of several cosmologies, at every cosmology and across them."""
     from .calibration import cosmology_false_positive_rates, cosmology_rate_table, false_positive_rates, rate_table
@@ -451,17 +470,17 @@ def calibrate(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out
     from .report import markdown_table
 
     log = None if ctx.obj["quiet"] else (lambda m: say(f"[emubench] {m}"))
-    options = parse_options(dataset_opts)
-    seeds = list(range(first_seed, first_seed + emulators))
-    kw = dict(options=options, n=n, floor_draws=floor_draws, alpha=alpha, log=log)
+    b = basis
+    seeds = list(range(b.first_seed, b.first_seed + emulators))
+    kw = dict(options=b.options, n=b.n, floor_draws=b.floor_draws, alpha=b.alpha, log=log)
     summaries = None
-    if getattr(get("datasets", dataset), "param_names", ()) and "omega_m" not in options:
-        v, summaries = cosmology_false_positive_rates(dataset, seeds, **kw)
-        table = cosmology_rate_table(v, summaries, alpha)
+    if getattr(get("datasets", b.dataset), "param_names", ()) and "omega_m" not in b.options:
+        v, summaries = cosmology_false_positive_rates(b.dataset, seeds, **kw)
+        table = cosmology_rate_table(v, summaries, b.alpha)
     else:
-        v = false_positive_rates(dataset, seeds, **kw)
-        table = rate_table(v, alpha)
-    folder = Path(out)
+        v = false_positive_rates(b.dataset, seeds, **kw)
+        table = rate_table(v, b.alpha)
+    folder = b.out
     folder.mkdir(parents=True, exist_ok=True)  # after the work: a failed run leaves no folder
     if summaries is not None:
         write_text(folder / "summaries.csv", summaries.to_csv(index=False))
@@ -484,7 +503,8 @@ def calibrate(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out
     help="Perfect emulators each flaw is planted in; a level counts when every one is flagged.",
 )
 @click.pass_context
-def power(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, bases):
+@calibration_basis
+def power(ctx, basis, bases):
     """What each metric can see: the smallest amplitude error, smoothing, white noise, variance error, Fourier phase
     randomisation and fraction of maps with another map's small scales each verdict flags, and the smallest
     fraction of copied maps (whole, patchworks, pasted crops) memorisation flags; and any larger flaw a verdict
@@ -495,16 +515,12 @@ def power(ctx, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, ba
     from .report import markdown_table, plot_sensitivity
 
     log = None if ctx.obj["quiet"] else (lambda m: say(f"[emubench] {m}"))
+    b = basis
+    seeds = list(range(b.first_seed, b.first_seed + bases))
     table, smallest = sensitivity(
-        dataset,
-        list(range(first_seed, first_seed + bases)),
-        options=parse_options(dataset_opts),
-        n=n,
-        floor_draws=floor_draws,
-        alpha=alpha,
-        log=log,
+        b.dataset, seeds, options=b.options, n=b.n, floor_draws=b.floor_draws, alpha=b.alpha, log=log
     )
-    folder = Path(out)
+    folder = b.out
     folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / "sensitivity.csv", table.to_csv(index=False))
     smallest = smallest.assign(
@@ -557,8 +573,10 @@ def data_export(dataset, data_files, side_deg, dataset_opts, which, split_seed, 
     """Write a dataset's split to .npy (N, H, W) float32 κ; for maps at several cosmologies also each map's
     parameters, to OUT with .params.csv for .npy (one row per map, a column per parameter)."""
     from .io import save_npy, write_text
+    from .pipeline import DataSource
 
-    mapset, splits = open_splits(dataset, data_files, side_deg, dataset_opts, split_seed)
+    source = DataSource(dataset, tuple(data_files), side_deg, parse_options(dataset_opts), split_seed)
+    mapset, splits = open_splits(source)
     part = mapset if which == "all" else splits[which]
     maps = part.head(n or len(part))
     save_npy(out, maps)

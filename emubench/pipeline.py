@@ -28,14 +28,11 @@ def _log(quiet: bool, msg: str) -> None:
         say(f"[emubench] {msg}")
 
 
-def data_of_run(run: Path, dataset=None, data=None, side_deg=None, dataset_opts=None, split_seed=0):
-    """The dataset arguments a run was trained with, unless the user named a dataset or files explicitly.
-
-    Returns (dataset, data, side_deg, dataset_opts, split_seed) for ``open_dataset`` and ``split``.
-    """
-    dataset_opts = dict(dataset_opts or {})
-    if dataset or data:
-        return dataset, data, side_deg, dataset_opts, split_seed
+def data_of_run(run: Path, source: DataSource) -> DataSource:
+    """The data a run was trained on (its manifest's dataset, options, files and split seed, with the options and
+    map side the user gave on top), unless the user named a dataset or files explicitly: then ``source``."""
+    if source.dataset or source.data:
+        return source
     ds = RunFolder.open(run).manifest.get("dataset")
     if not ds:  # a manifest from before the schema, without the data it was trained on: never guess them
         raise EmubenchError(
@@ -43,12 +40,12 @@ def data_of_run(run: Path, dataset=None, data=None, side_deg=None, dataset_opts=
             "with --dataset or --data"
         )
     opts = {k: v for k, v in (ds.get("options") or {}).items() if k not in ("path", "side_deg")}
-    return (
-        None if ds.get("files") else ds.get("name"),
-        ds.get("files"),
-        side_deg or ds.get("side_deg"),
-        {**opts, **dataset_opts},
-        ds.get("split_seed", split_seed),
+    return DataSource(
+        dataset=None if ds.get("files") else ds.get("name"),
+        data=tuple(ds.get("files") or ()),
+        side_deg=source.side_deg or ds.get("side_deg"),
+        options={**opts, **source.options},
+        split_seed=ds.get("split_seed", source.split_seed),
     )
 
 
@@ -103,10 +100,7 @@ def score_and_report(
     # a readable .npy without pickles, of finite float maps (its map size is checked against the data below)
     file_maps = check_maps(load_npy(maps_file), str(maps_file)) if maps_file else None
     if run is not None:
-        dataset, data, side_deg, options, split_seed = data_of_run(
-            run.path, source.dataset, list(source.data), source.side_deg, source.options, source.split_seed
-        )
-        source = DataSource(dataset, tuple(data or ()), side_deg, options, split_seed)
+        source = data_of_run(run.path, source)
     if not source.data:
         get("datasets", source.dataset or "lognormal-lcdm")
     import pandas as pd

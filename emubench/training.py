@@ -8,16 +8,22 @@ A trainer plugin is a class with ``name``, ``description``, ``models`` (names of
   everything needed to rebuild the model, logs). The contract: ``emubench.contracts.Trainer``.
 
 Below that, the parts every trainer needs and both reference plugins share (public, exported by ``emubench``):
-Ctrl-C that checkpoints (``StopOnSignal``), CosmoGAN's pixel transform fitted on the training split, the
-per-epoch sample grid as PNG, and per-epoch validation with the scoring code (``validate_generator``).
+the run folder checked, locked and cleaned up (``training_folder``), where a resumed run continues
+(``resume_point``) and its time budget (``check_time_budget``), Ctrl-C that checkpoints (``StopOnSignal``),
+CosmoGAN's pixel transform fitted on the training split, the per-epoch sample grid as PNG, and per-epoch
+validation with the scoring code (``validate_generator``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import os
+import shutil
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +33,7 @@ from .registry import get_registry
 
 if TYPE_CHECKING:
     from .data.base import MapSet
+    from .runs import RunFolder
 
 
 def find_trainer(model: str):
@@ -43,6 +50,56 @@ def find_trainer(model: str):
 
 
 # -- the parts every trainer needs (public: ``emubench.StopOnSignal`` etc.; both reference plugins use them) ------
+
+
+@contextlib.contextmanager
+def training_folder(out: str | os.PathLike, resume: bool, lock: bool = True) -> Iterator[Path]:
+    """The run folder ``out`` of a training, as a context: refused (one-line error) when it holds a run and this
+    is no resume, or holds none and this is one; locked while the trainer writes it (``lock``: False on the
+    ranks of a distributed run that write nothing); removed when a run that failed before writing anything left
+    it empty, so that a failed start leaves no folder behind."""
+    from .runs import RunFolder
+
+    out = Path(out)
+    if not resume and RunFolder.exists(out):
+        raise EmubenchError(f"{out}: already holds a run; use --resume to continue it or choose another --out")
+    if resume and not RunFolder.exists(out):
+        raise EmubenchError(f"{out}: nothing to resume (no manifest.json)")
+    fresh = not out.exists()
+    try:
+        with RunFolder.lock_folder(out) if lock else contextlib.nullcontext():
+            yield out
+    except BaseException:
+        if lock and fresh and out.is_dir() and not any(out.iterdir()):
+            shutil.rmtree(out, ignore_errors=True)  # only the lock was there, and it is gone: no empty run folder
+        raise
+
+
+def resume_point(run: RunFolder, log: Callable[[str], None]) -> tuple[dict | None, int, float | None, float]:
+    """Where a resumed run continues: (the newest good checkpoint's state, its step, the best validation score so
+    far, the seconds of training before it). A corrupt latest checkpoint is skipped (and said); a run killed
+    before its first checkpoint starts again: (None, 0, None, 0.0); no good checkpoint at all is an error."""
+    if not run.manifest["checkpoints"]:
+        log("no checkpoint was written before the run stopped; starting it again from step 0")
+        return None, 0, None, 0.0
+    name = run.newest_good_checkpoint()
+    if name is None:
+        raise EmubenchError(f"{run.path}: no complete checkpoint to resume from (all recorded checkpoints are corrupt)")
+    if run.latest != name:
+        log(f"latest checkpoint {run.latest!r} is incomplete or corrupt; resuming from {name!r}")
+    state = run.load_checkpoint(name)
+    log(f"resumed from {name} at step {int(state['step'])}")
+    seconds = float(run.manifest["checkpoints"][name].get("train_seconds") or 0.0)
+    return state, int(state["step"]), run.manifest.get("best_score"), seconds
+
+
+def check_time_budget(out: str | os.PathLike, max_minutes: float | None, seconds_before: float) -> None:
+    """Refuse to resume a run whose time budget (``max_minutes`` of training, a trainer config field) is spent."""
+    if max_minutes and seconds_before >= 60 * float(max_minutes):
+        raise EmubenchError(
+            f"{out}: its time budget of {max_minutes:g} min is spent ({seconds_before / 60:.1f} min); "
+            "resume with a larger -c max_minutes=…"
+        )
 
 
 class StopOnSignal:

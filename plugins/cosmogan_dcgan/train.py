@@ -29,10 +29,8 @@ Only the public API of emubench is used (``emubench`` and ``emubench.stats``), a
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata
 import math
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -49,10 +47,13 @@ from emubench import (
     RunFolder,
     StopOnSignal,
     TrainRequest,
+    check_time_budget,
     conditioning,
     fit_cosmogan_transform,
     get_transform,
+    resume_point,
     say,
+    training_folder,
 )
 from emubench.stats import fast_bf16, random_symmetries
 
@@ -109,24 +110,14 @@ class State:
 
 def train(request: TrainRequest) -> Path:
     """Lock the run folder, train, release; a run that failed before writing anything leaves no folder."""
-    out = Path(request.out)
-    if not request.resume and RunFolder.exists(out):
-        raise EmubenchError(f"{out}: already holds a run; use --resume to continue it or choose another --out")
-    if request.resume and not RunFolder.exists(out):
-        raise EmubenchError(f"{out}: nothing to resume (no manifest.json)")
     d = Dist.setup(request.device)
     log = (lambda msg: say(f"[train] {msg}")) if (d.master and not request.quiet) else (lambda msg: None)
-    fresh = not out.exists()
     try:
-        with RunFolder.lock_folder(out) if d.master else contextlib.nullcontext():
+        with training_folder(request.out, request.resume, lock=d.master) as out:
             s = setup(request, d, log)
             _loop(s)
             _finish(s, out)
         return out
-    except BaseException:
-        if d.master and fresh and out.is_dir() and not any(out.iterdir()):
-            shutil.rmtree(out, ignore_errors=True)  # only the lock was there, and it is gone: no empty run folder
-        raise
     finally:
         d.teardown()
 
@@ -225,11 +216,7 @@ def setup(request: TrainRequest, d: Dist, log: Callable[[str], None]) -> State:
     if cfg.max_steps:
         total_steps = min(total_steps, int(cfg.max_steps))
     amp = torch.autocast("cuda" if d.device.startswith("cuda") else "cpu", dtype=torch.bfloat16, enabled=bool(amp_bf16))
-    if cfg.max_minutes and seconds_before >= 60 * float(cfg.max_minutes):
-        raise EmubenchError(
-            f"{request.out}: its time budget of {cfg.max_minutes:g} min is spent ({seconds_before / 60:.1f} min); "
-            "resume with a larger -c max_minutes=…"
-        )
+    check_time_budget(request.out, cfg.max_minutes, seconds_before)
     if d.master:
         run.truncate_log(step)  # a resumed run drops the log lines written after its checkpoint
     log(
@@ -319,25 +306,16 @@ def fit_transform(cfg: TrainConfig, train_maps: MapSet, conditional: bool = Fals
 
 
 def _restore(run: RunFolder, G, D, opt_g, opt_d, rng: torch.Generator, d: Dist, log) -> tuple[int, float | None, float]:
-    """Load the newest good checkpoint into the networks, optimisers and RNG: (step, best score, seconds
-    trained before it). A run killed before its first checkpoint starts again from step 0."""
-    if not run.manifest["checkpoints"]:
-        log("no checkpoint was written before the run stopped; starting it again from step 0")
-        return 0, None, 0.0
-    name = run.newest_good_checkpoint()
-    if name is None:
-        raise EmubenchError(f"{run.path}: no complete checkpoint to resume from (all recorded checkpoints are corrupt)")
-    if run.latest != name:
-        log(f"latest checkpoint {run.latest!r} is incomplete or corrupt; resuming from {name!r}")
-    state = run.load_checkpoint(name)
-    G.load_state_dict(state["generator"])
-    D.load_state_dict(state["discriminator"])
-    opt_g.load_state_dict(state["opt_g"])
-    opt_d.load_state_dict(state["opt_d"])
-    rng.set_state(state["rng"][d.rank] if isinstance(state["rng"], list) else state["rng"])
-    log(f"resumed from {name} at step {int(state['step'])}")
-    seconds = float(run.manifest["checkpoints"][name].get("train_seconds") or 0.0)
-    return int(state["step"]), run.manifest.get("best_score"), seconds
+    """Load the newest good checkpoint into the networks, optimisers and RNG (this rank's): (step, best score,
+    seconds trained before it); a run killed before its first checkpoint starts again from step 0."""
+    state, step, best, seconds = resume_point(run, log)
+    if state is not None:
+        G.load_state_dict(state["generator"])
+        D.load_state_dict(state["discriminator"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        rng.set_state(state["rng"][d.rank] if isinstance(state["rng"], list) else state["rng"])
+    return step, best, seconds
 
 
 def _create_run(request: TrainRequest, cfg: TrainConfig, tinfo: dict, d: Dist, amp_bf16: bool) -> RunFolder:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import math
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -43,13 +42,16 @@ from emubench import (
     RunFolder,
     StopOnSignal,
     TrainRequest,
+    check_time_budget,
     conditioning,
     fit_cosmogan_transform,
     fit_sample,
     get_transform,
     grid_params,
     grid_png,
+    resume_point,
     say,
+    training_folder,
     validate_generator,
 )
 from emubench.stats import fast_bf16, random_symmetries
@@ -115,24 +117,13 @@ class State:
 
 def train(request: TrainRequest) -> Path:
     """Lock the run folder, train, release; a run that failed before writing anything leaves no folder."""
-    out = Path(request.out)
-    if not request.resume and RunFolder.exists(out):
-        raise EmubenchError(f"{out}: already holds a run; use --resume to continue it or choose another --out")
-    if request.resume and not RunFolder.exists(out):
-        raise EmubenchError(f"{out}: nothing to resume (no manifest.json)")
     log = (lambda msg: None) if request.quiet else (lambda msg: say(f"[train] {msg}"))
-    fresh = not out.exists()
-    try:
-        with RunFolder.lock_folder(out):
-            s = setup(request, log)
-            _loop(s)
-            if s.run.best:
-                log(f"best checkpoint: {s.run.best} (validation score {s.run.manifest['best_score']:.4g}), in {out}")
-        return out
-    except BaseException:
-        if fresh and out.is_dir() and not any(out.iterdir()):
-            shutil.rmtree(out, ignore_errors=True)  # only the lock was there, and it is gone: no empty run folder
-        raise
+    with training_folder(request.out, request.resume) as out:
+        s = setup(request, log)
+        _loop(s)
+        if s.run.best:
+            log(f"best checkpoint: {s.run.best} (validation score {s.run.manifest['best_score']:.4g}), in {out}")
+    return out
 
 
 def _loop(s: State) -> None:
@@ -205,11 +196,7 @@ def setup(request: TrainRequest, log: Callable[[str], None]) -> State:
     total_steps = cfg.epochs * batches.steps_per_epoch
     if cfg.max_steps:
         total_steps = min(total_steps, int(cfg.max_steps))
-    if cfg.max_minutes and seconds_before >= 60 * float(cfg.max_minutes):
-        raise EmubenchError(
-            f"{request.out}: its time budget of {cfg.max_minutes:g} min is spent ({seconds_before / 60:.1f} min); "
-            "resume with a larger -c max_minutes=…"
-        )
+    check_time_budget(request.out, cfg.max_minutes, seconds_before)
     run.truncate_log(step)  # a resumed run drops the log lines written after its checkpoint
     log(
         f"{request.model} {cfg.model.npix}² U-Net {'·'.join(map(str, cfg.model.channels))}, "
@@ -287,23 +274,14 @@ class Batches:
 
 def _restore(run: RunFolder, model, ema: EMA, opt, rng: torch.Generator, log) -> tuple[int, float | None, float]:
     """Load the newest good checkpoint into the denoiser, its EMA, Adam and the RNG: (step, best score, seconds
-    trained before it). A run killed before its first checkpoint starts again from step 0."""
-    if not run.manifest["checkpoints"]:
-        log("no checkpoint was written before the run stopped; starting it again from step 0")
-        return 0, None, 0.0
-    name = run.newest_good_checkpoint()
-    if name is None:
-        raise EmubenchError(f"{run.path}: no complete checkpoint to resume from (all recorded checkpoints are corrupt)")
-    if run.latest != name:
-        log(f"latest checkpoint {run.latest!r} is incomplete or corrupt; resuming from {name!r}")
-    state = run.load_checkpoint(name)
-    model.load_state_dict(state["model"])
-    ema.model.load_state_dict(state["ema"])
-    opt.load_state_dict(state["opt"])
-    rng.set_state(state["rng"])
-    log(f"resumed from {name} at step {int(state['step'])}")
-    seconds = float(run.manifest["checkpoints"][name].get("train_seconds") or 0.0)
-    return int(state["step"]), run.manifest.get("best_score"), seconds
+    trained before it); a run killed before its first checkpoint starts again from step 0."""
+    state, step, best, seconds = resume_point(run, log)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        ema.model.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        rng.set_state(state["rng"])
+    return step, best, seconds
 
 
 def _create_run(request: TrainRequest, cfg: TrainConfig, tinfo: dict, amp: bool) -> RunFolder:
