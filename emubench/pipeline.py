@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -230,7 +231,9 @@ def _score_cosmologies(job: _Job, splits: dict, mapset, t0: float) -> Written:
         return maps
 
     log = None if job.quiet else lambda msg: _log(False, msg)
-    scores, curves, calibration = score_cosmologies(sample, splits, settings, model=label, log=log)
+    extras: dict = {}
+    scores, curves, calibration = score_cosmologies(sample, splits, settings, model=label, log=log, extras=extras)
+    grid = sample_grid(sample, splits["val"], settings.seed)
     names = list(mapset.param_names)
     per = cosmology_verdicts(scores, names)
     summary = across_cosmologies(per, names, settings.alpha)
@@ -246,8 +249,32 @@ def _score_cosmologies(job: _Job, splits: dict, mapset, t0: float) -> Written:
     curves_df = pd.DataFrame(curves, columns=["metric", *CURVE_FIELDS, *names, "cosmology"])
     folder = Path(job.out or Path("reports") / label.replace(":", "-").replace("/", "-"))
     with Bar("writing the report", unit="pages"):
-        write_cosmology_report(folder, scores, per, summary, curves_df, info)
+        write_cosmology_report(folder, scores, per, summary, curves_df, info, extras=extras, samples=grid)
     return Written(folder, summary_markdown(summary, per, info))
+
+
+SAMPLE_GRID_STREAM = 104_729  # the sample grid's seed offset: a stream apart from every scored cosmology's
+
+
+def sample_grid(sample: Callable, val, seed: int, k: int = 3) -> list[dict]:
+    """One generated and one real (validation) map at k × k cosmologies of the design (the lowest, middle and
+    highest value of the first two parameters), for the report's sample maps across the parameter plane:
+    [{"params": (P,), "generated": (H, W), "real": (H, W)}], the second parameter's high values first."""
+    thetas = val.cosmologies()
+    thetas = thetas[[not val.is_heldout(t) for t in thetas]]
+    if thetas.shape[1] < 2 or len(thetas) < k * k:
+        return []
+    picks = []
+    for y in np.quantile(np.unique(thetas[:, 1]), np.linspace(1, 0, k), method="nearest"):
+        for x in np.quantile(np.unique(thetas[:, 0]), np.linspace(0, 1, k), method="nearest"):
+            at = thetas[(thetas[:, 0] == x) & (thetas[:, 1] == y)]
+            if len(at):
+                picks.append(at[0])
+    out = []
+    for i, theta in enumerate(picks):
+        generated = sample(1, seed + SAMPLE_GRID_STREAM + i, theta)[0]
+        out.append({"params": theta, "generated": generated, "real": val.at(theta).get(0)[0]})
+    return out
 
 
 def map_statistics(maps_file: str, side_deg: float, nbins: int = 20, chunk: int = 256) -> pd.DataFrame:

@@ -191,9 +191,13 @@ def several_cosmologies(splits: dict[str, MapSet]) -> bool:
 
 def default_metrics(splits: dict[str, MapSet]) -> list[str]:
     """Every registered metric, less those that need maps at several cosmologies (``needs_parameters``) when the
-    training maps have one."""
+    training maps have one, and those that are opt-in (``default = False``: scored when named with --metric)."""
     several = several_cosmologies(splits)
-    return [e.name for e in get_registry("metrics") if several or not getattr(e.obj, "needs_parameters", False)]
+    return [
+        e.name
+        for e in get_registry("metrics")
+        if getattr(e.obj, "default", True) and (several or not getattr(e.obj, "needs_parameters", False))
+    ]
 
 
 def check_metrics_apply(names: list[str], splits: dict[str, MapSet]) -> None:
@@ -216,6 +220,7 @@ def score_cosmologies(
     log: Callable[[str], None] | None = None,
     cosmologies: np.ndarray | None = None,
     shared: dict | None = None,
+    extras: dict | None = None,
     **options,
 ) -> tuple[pd.DataFrame, list[dict], dict]:
     """Score an emulator at every cosmology of ``splits`` (maps with ``params``): at each, n generated maps
@@ -229,7 +234,9 @@ def score_cosmologies(
     ``alpha``; ``across_cosmologies`` of their ``cosmology_verdicts`` gives one verdict per (metric, aspect) and
     group.
     ``cosmologies``: score only these (K, P) (default: all of the validation split's). ``shared``: a dict of
-    what depends on the training maps only (the parameter-bias likelihood), to keep across calls."""
+    what depends on the training maps only (the parameter-bias likelihood), to keep across calls. ``extras``: a
+    dict that receives, per cosmology (a tuple of its parameters), each metric's ``MetricResult.extras`` there
+    (the parameter-bias posteriors the report draws as contours)."""
     settings = ScoreSettings.of(settings, **options)
     val = splits["val"]
     shared = {} if shared is None else shared  # what every cosmology shares (e.g. the parameter-bias likelihood)
@@ -248,6 +255,8 @@ def score_cosmologies(
             df["cosmology"] = group
             frames.append(df)
             curves += [{**c, **where, "cosmology": group} for c in ctx.curves]
+            if extras is not None:
+                extras[tuple(map(float, theta))] = {k: v for k, v in ctx.extras.items() if k != "calibration"}
             calibration = ctx.extras["calibration"]
             if log:
                 flagged = verdicts(df).query("verdict == 'flag'")

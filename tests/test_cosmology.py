@@ -300,6 +300,8 @@ def test_score_across_cosmologies_writes_its_report(tmp_path):
     assert (summary[summary["metric"] == "parameter-bias"]["verdict"] == "flag").all()
     html = (out / "report.html").read_text()
     assert "Each verdict over the parameter plane" in html and "Inferred parameters" in html
+    # the posterior contours (centre, corner, the 4 held-out cosmologies) and sample maps across the plane
+    assert 'alt="posterior contours"' in html and 'alt="sample maps across the parameter plane"' in html
     # the leaderboard puts it in a table across cosmologies: a column per metric and aspect, held-out first
     res = CliRunner().invoke(cli, ["report", str(out), "--out", str(tmp_path / "board")], obj={})
     assert res.exit_code == 0, res.output
@@ -313,6 +315,50 @@ def test_score_across_cosmologies_writes_its_report(tmp_path):
         cli, ["score", "--maps", str(tmp_path / "maps.npy"), "--dataset", "lognormal-cosmo-64"], obj={}
     )
     assert res.exit_code == 1 and "several cosmologies" in res.stderr
+
+
+def test_credible_regions_of_a_gridded_gaussian_hold_their_mass():
+    """The contours the report draws: on a fine grid the 68% and 95% regions of a 2-D Gaussian are where
+    χ² < 2.30 and < 5.99, i.e. densities above exp(−χ²/2) of the peak."""
+    from emubench.report.cosmologies import credible_levels
+
+    x, y = np.linspace(-6, 6, 601), np.linspace(-12, 12, 801)  # σ = 1 and 2: both cut at 6σ
+    chi2 = x[:, None] ** 2 + (y[None, :] / 2) ** 2
+    w = np.exp(-chi2 / 2)
+    w /= w.sum()
+    lo, hi = credible_levels(w)
+    assert lo / w.max() == pytest.approx(np.exp(-5.99 / 2), rel=0.02)
+    assert hi / w.max() == pytest.approx(np.exp(-2.30 / 2), rel=0.02)
+    assert w[w >= hi].sum() == pytest.approx(0.68, abs=0.005) and w[w >= lo].sum() == pytest.approx(0.95, abs=0.005)
+
+
+def test_contours_go_to_the_centre_a_corner_and_every_held_out_cosmology():
+    from emubench.report.cosmologies import contour_cosmologies
+
+    grid = [(om, s8) for om in (0.2, 0.25, 0.3, 0.35, 0.4) for s8 in (0.7, 0.75, 0.8, 0.85, 0.9)]
+    held = {(0.27, 0.82), (0.33, 0.77)}
+    assert contour_cosmologies(grid + sorted(held), held) == [(0.3, 0.8), (0.2, 0.9), (0.27, 0.82), (0.33, 0.77)]
+
+
+def test_the_cl_response_recovers_the_power_laws_it_was_built_from():
+    """C_ℓ ∝ Ωm^1.5 σ8^2 (ℓ-dependent exponents) over a 5 × 5 design: the fitted slopes of ln C_ℓ on ln Ωm and
+    ln σ8 are those exponents for the real maps, and 0 for an emulator that ignores the parameters."""
+    import pandas as pd
+
+    from emubench.report.cosmologies import log_response
+
+    ell = np.array([100.0, 1000.0, 5000.0])
+    rows = [
+        {"x": x, "omega_m": om, "sigma8": s8, "reference": x**-1 * om ** (1.5 + 1e-4 * x) * s8**2.0, "generated": 1.0}
+        for om in (0.2, 0.25, 0.3, 0.35, 0.4)
+        for s8 in (0.7, 0.75, 0.8, 0.85, 0.9)
+        for x in ell
+    ]
+    table = pd.DataFrame(rows)
+    xs, real = log_response(table, ["omega_m", "sigma8"], "reference")
+    _, flat = log_response(table, ["omega_m", "sigma8"], "generated")
+    assert np.allclose(xs, ell) and np.allclose(real, np.column_stack([1.5 + 1e-4 * ell, [2.0] * 3]))
+    assert np.allclose(flat, 0.0)
 
 
 def test_parameter_bias_is_left_out_at_one_cosmology_and_refused_if_asked():

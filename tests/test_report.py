@@ -81,6 +81,7 @@ def test_report_is_a_self_contained_page_with_a_card_per_verdict(scored):
         assert f'alt="{title}"' in page
     memorisation = page.split('id="metric-memorisation"')[1].split("<h2")[0]
     assert "closest generated / training pairs" in memorisation and "near-copies" in page
+    assert 'alt="margins of every map: what the memorisation verdict counts"' in memorisation
     # every metric with a covariance verdict shows its scatter and correlations, under that metric
     for metric in ("power-spectrum", "minkowski", "peaks"):
         section = page.split(f'id="metric-{metric}"')[1].split("<h2")[0]

@@ -155,6 +155,14 @@ class Memorisation:
                 aligned(sets.train_maps[near["index"][i]], int(near["symmetry"][i]), near["offset"][i]) for i in order
             ],
             "squares": [square_in_map(g.shape[-1], int(near["symmetry"][i]), near["corner"][i]) for i in order],
+            # what the verdict counts, for the report's margin figure: every map's margin and nearest set
+            "margins": {
+                "generated": near["margin"].tolist(),
+                "to_train": near["to_train"].tolist(),
+                "heldout": sets.heldout["margin"].tolist(),
+                "chance": q,
+                "p_value": float(np.exp(log_p)),
+            },
         }
         curves = [
             {"statistic": "nn-distance", "x": float(q), "set": label, "mean": float(np.percentile(d, q)), "std": np.nan}

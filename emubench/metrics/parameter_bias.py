@@ -83,8 +83,8 @@ class Likelihood:
         design = self._design(self.thetas)
         self.coef, *_ = np.linalg.lstsq(design, means, rcond=None)  # (10, F)
         lo, hi = self.thetas.min(0), self.thetas.max(0)
-        axes = [np.linspace(a, b, GRID) for a, b in zip(lo, hi)]
-        self.grid = np.array(list(itertools.product(*axes)))  # (G, P)
+        self.axes = [np.linspace(a, b, GRID) for a, b in zip(lo, hi)]  # the prior box, GRID points a side
+        self.grid = np.array(list(itertools.product(*self.axes)))  # (G, P), the last parameter fastest
         self.mu = self._design(self.grid) @ self.coef  # (G, F)
         self.mu_prec = self.mu @ self.prec  # (G, F)
         self.mu_prec_mu = np.einsum("gf,gf->g", self.mu_prec, self.mu)
@@ -116,15 +116,19 @@ class Likelihood:
                 blocks.append(l1.reshape(len(t), -1).cpu().numpy())
         return np.concatenate(blocks, axis=1)
 
-    def posterior(self, mean_features: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior means and standard deviations (D, P) of the parameters for D sets of n maps with mean
-        summary vectors ``mean_features`` (D, F)."""
+    def weights(self, mean_features: np.ndarray, n: int) -> np.ndarray:
+        """The posterior on ``grid`` (D, G), each row summing to 1, for D sets of n maps with mean summary vectors
+        ``mean_features`` (D, F): Gaussian likelihood with covariance C/n, flat prior over the training box."""
         d = np.atleast_2d(mean_features)
         dpd = np.einsum("df,fg,dg->d", d, self.prec, d)
         chi2 = n * (dpd[:, None] - 2 * d @ self.mu_prec.T + self.mu_prec_mu[None, :])  # (D, G)
-        logp = -0.5 * (chi2 - chi2.min(1, keepdims=True))
-        w = np.exp(logp)
-        w /= w.sum(1, keepdims=True)
+        w = np.exp(-0.5 * (chi2 - chi2.min(1, keepdims=True)))
+        return w / w.sum(1, keepdims=True)
+
+    def posterior(self, mean_features: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior means and standard deviations (D, P) of the parameters for D sets of n maps with mean
+        summary vectors ``mean_features`` (D, F)."""
+        w = self.weights(mean_features, n)
         mean = w @ self.grid
         var = w @ self.grid**2 - mean**2
         return mean, np.sqrt(np.maximum(var, 0.0))
@@ -162,7 +166,8 @@ class ParameterBias:
         lik: Likelihood = shared["parameter-bias"]
         n = len(reference)
         fg, fr, fh = (lik.features(m) for m in (generated, reference, heldout))
-        (mg, mr, mh), (sg, sr, sh) = lik.posterior(np.stack([fg.mean(0), fr.mean(0), fh.mean(0)]), n)
+        means = np.stack([fg.mean(0), fr.mean(0), fh.mean(0)])
+        (mg, mr, mh), (sg, sr, sh) = lik.posterior(means, n)
         rows = []
         for j, p in enumerate(lik.names):
             rows.append(row(f"{p}-shift", np.nan, (mg[j] - mr[j]) / sr[j], 0.0, True, "bias"))
@@ -170,7 +175,12 @@ class ParameterBias:
                 rows.append(row(f"{p}-{label}", np.nan, m[j], np.nan, False, "bias"))
                 rows[-1]["ci_low"], rows[-1]["ci_high"] = m[j] - 2 * s[j], m[j] + 2 * s[j]
         calibrate_rows(rows, self.null_shifts(lik, n, mr, sr, ctx), ctx.alpha)
-        return MetricResult(rows)
+        # the whole posteriors, for the report's contours: on the grid's axes, (GRID, GRID) per set
+        shape = (GRID,) * len(lik.names)
+        w = lik.weights(means, n).astype(np.float32)
+        posterior = {"names": list(lik.names), "axes": lik.axes}
+        posterior |= {label: w[i].reshape(shape) for i, label in enumerate(("generated", "reference", "heldout"))}
+        return MetricResult(rows, extras={"posterior": posterior})
 
     def null_shifts(self, lik: Likelihood, n: int, mr, sr, ctx: Context) -> dict[str, np.ndarray]:
         """The shift statistics in every null draw (its n real maps against the reference), {f"{p}-shift": (D,)}."""

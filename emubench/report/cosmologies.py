@@ -6,7 +6,10 @@ score.json, summary.md, inferred_parameters.csv and report.html: first the size 
 parameters inferred from generated vs real maps in numbers, per group of cosmologies, and signed planes), then
 the verdicts across cosmologies (where each flagged alone as a grid of the design), each verdict as a map over
 the parameter plane (training cosmologies as circles, held-out ones as stars; red where flagged), and, for
-``parameter-bias``, the parameters inferred from generated maps against those from real maps at every cosmology.
+``parameter-bias``, the parameters inferred from generated maps against those from real maps at every cosmology
+and the 68%/95% posterior contours of both at the design's centre, a corner and every held-out cosmology, with
+the prior's box; then the power spectrum across cosmologies (generated / real at each, coloured by σ8, and the
+response of ln C_ℓ to each parameter, real vs generated) and sample maps across the parameter plane.
 """
 
 from __future__ import annotations
@@ -219,6 +222,159 @@ def bias_figure(scores: pd.DataFrame, names: list[str]) -> Picture | None:
     return png(fig)
 
 
+def credible_levels(w: np.ndarray, masses: tuple[float, ...] = (0.95, 0.68)) -> list[float]:
+    """The density thresholds of a gridded posterior ``w`` (any shape, summing to 1) whose upper sets hold
+    ``masses`` of it (the 95% and 68% highest-posterior regions), ascending as a contour plot wants them."""
+    v = np.sort(np.asarray(w, np.float64).ravel())[::-1]
+    c = np.cumsum(v)
+    return sorted(float(v[min(np.searchsorted(c, m), len(v) - 1)]) for m in masses)
+
+
+def contour_cosmologies(thetas: list[tuple], heldout: set[tuple]) -> list[tuple]:
+    """Where the report draws posterior contours: the training cosmology nearest the centre of the design, the
+    corner of lowest first and highest second parameter (high σ8, low Ωm: the edge of the lensing degeneracy),
+    and every held-out cosmology."""
+    train = np.array([t for t in thetas if t not in heldout])
+    if not len(train):
+        return sorted(heldout)
+    lo, hi = train.min(0), train.max(0)
+    scaled = (train - lo) / np.where(hi > lo, hi - lo, 1.0)
+    centre = tuple(train[np.argmin(((scaled - 0.5) ** 2).sum(1))])
+    corner = tuple(train[np.argmin((scaled[:, 0] - 0.0) ** 2 + (scaled[:, 1] - 1.0) ** 2)])
+    return list(dict.fromkeys([centre, corner, *sorted(heldout)]))
+
+
+def posterior_figure(extras: dict, names: list[str], heldout: set[tuple]) -> Picture | None:
+    """68% and 95% contours of the posterior of the metric that infers the parameters (parameter-bias: a
+    real-maps likelihood, flat prior over the box of training cosmologies, drawn as its boundary) from n real maps
+    (black) and n generated maps (orange) at a few cosmologies (``contour_cosmologies``), the true parameters
+    marked; None without posteriors."""
+    # the metric that infers the parameters puts its gridded posteriors in its extras (``posterior``)
+    posts = {
+        theta: found["posterior"]
+        for theta, by_metric in extras.items()
+        for found in by_metric.values()
+        if isinstance(found, dict) and "posterior" in found
+    }
+    if not posts or len(names) != 2:
+        return None
+    where = contour_cosmologies(list(posts), heldout)
+    fig, axes = plt.subplots(1, len(where), figsize=(3.3 * len(where), 3.4), layout="constrained", squeeze=False)
+    for ax, theta in zip(axes[0], where):
+        p = posts[theta]
+        ax_x, ax_y = (np.asarray(a) for a in p["axes"])
+        for label, colour, style in (("reference", "k", "-"), ("generated", "#e66101", "-")):
+            w = np.asarray(p[label], np.float64)
+            levels = credible_levels(w)
+            if levels[0] < levels[1]:  # a posterior within one grid cell has no contour to draw
+                ax.contour(ax_x, ax_y, w.T, levels=levels, colors=colour, linestyles=style, linewidths=(0.9, 1.6))
+            ax.plot([], [], color=colour, label="real maps" if label == "reference" else "generated maps")
+        ax.add_patch(plt.Rectangle((ax_x[0], ax_y[0]), ax_x[-1] - ax_x[0], ax_y[-1] - ax_y[0], fill=False,
+                                   edgecolor="0.5", linestyle="--", linewidth=0.8))  # fmt: skip
+        ax.plot(*theta, marker="*" if theta in heldout else "+", color="#5e3c99", ms=12, mew=2, ls="none")
+        pad_x, pad_y = 0.05 * (ax_x[-1] - ax_x[0]), 0.05 * (ax_y[-1] - ax_y[0])
+        ax.set_xlim(ax_x[0] - pad_x, ax_x[-1] + pad_x)
+        ax.set_ylim(ax_y[0] - pad_y, ax_y[-1] + pad_y)
+        where_text = ", ".join(f"{LABELS.get(n_, n_)}={v:g}" for n_, v in zip(names, theta))
+        ax.set_title(f"{'held-out' if theta in heldout else 'training'}: {where_text}", fontsize=8)
+        ax.set_xlabel(LABELS.get(names[0], names[0]))
+        ax.set_ylabel(LABELS.get(names[1], names[1]))
+        ax.tick_params(labelsize=7)
+    axes[0, 0].legend(fontsize=7, loc="lower left")
+    return png(fig)
+
+
+def spectrum_figure(curves: pd.DataFrame, names: list[str], statistic: str = "C_ell") -> Picture | None:
+    """The power spectrum across cosmologies. Left: generated / real mean C_ℓ at every cosmology, coloured by
+    the second parameter (σ8; viridis), held-out cosmologies dashed, over the grey central 95% of the
+    real-vs-real draws' ratio (the median band over cosmologies). Right, one panel per parameter: the response
+    ∂ ln C_ℓ / ∂ ln θ, fitted at each ℓ by least squares of ln C_ℓ on (1, ln θ₁, ln θ₂) over the training
+    cosmologies, from real maps (black) and generated maps (orange): a conditional emulator must follow the
+    real response, an unconditional one has none. None without C_ℓ curves at several cosmologies."""
+    c = curves[curves["statistic"] == statistic] if len(curves) else curves
+    if c.empty or len(names) < 2:
+        return None
+    wide = c.pivot_table(index=[*names, "cosmology", "x"], columns="set", values="mean").reset_index()
+    if not {"generated", "reference"} <= set(wide.columns):
+        return None
+    wide["ratio"] = wide["generated"] / wide["reference"]
+    colour_by = names[1]
+    lo, hi = wide[colour_by].min(), wide[colour_by].max()
+    cmap = plt.get_cmap("viridis")
+    fig, axes = plt.subplots(1, 1 + len(names), figsize=(4.4 * (1 + len(names)), 3.5), layout="constrained")
+    ax = axes[0]
+    if {"null-low", "null-high"} <= set(wide.columns):
+        band = wide.assign(lo=wide["null-low"] / wide["reference"], hi=wide["null-high"] / wide["reference"])
+        band = band.groupby("x")[["lo", "hi"]].median()
+        ax.fill_between(band.index, band["lo"], band["hi"], color="0.85", label="real vs real (95%, median)")
+    for (theta_c, group), g in wide.groupby([colour_by, "cosmology"], sort=False):
+        for _, gg in g.groupby(names[0]):
+            colour = cmap((theta_c - lo) / (hi - lo) if hi > lo else 0.5)
+            ax.plot(gg["x"], gg["ratio"], color=colour, lw=1.0, ls="--" if group == "heldout" else "-")
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("ℓ")
+    ax.set_ylabel(f"{statistic}: generated / real")
+    ax.legend(fontsize=7)
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(lo, hi))
+    fig.colorbar(sm, ax=ax, label=LABELS.get(colour_by, colour_by), shrink=0.85)
+    train = wide[wide["cosmology"] == "train"]
+    response = {label: log_response(train, names, label) for label in ("reference", "generated")}
+    for j, p in enumerate(names):
+        ax = axes[1 + j]
+        for label, colour in (("reference", "k"), ("generated", "#e66101")):
+            xs, slopes = response[label]
+            ax.plot(xs, slopes[:, j], "o-" if label == "generated" else "-", color=colour, ms=3, lw=1.3,
+                    label="real maps" if label == "reference" else "generated maps")  # fmt: skip
+        ax.axhline(0.0, color="0.6", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("ℓ")
+        ax.set_ylabel(f"∂ ln {statistic} / ∂ ln {LABELS.get(p, p)}")
+        ax.legend(fontsize=7)
+    return png(fig)
+
+
+def log_response(table: pd.DataFrame, names: list[str], column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(x (B,), slopes (B, P)): at each bin x, the least-squares slopes of ln ``column`` on the logs of the
+    parameters ``names`` (with an intercept) over the rows of ``table`` (one per cosmology and bin): the local
+    response ∂ ln y / ∂ ln θ of a curve such as C_ℓ (≈ 2 for σ8 in the linear regime)."""
+    xs = np.array(sorted(set(table["x"])))
+    slopes = []
+    for x in xs:
+        at = table[table["x"] == x]
+        design = np.column_stack([np.ones(len(at))] + [np.log(at[p].to_numpy(np.float64)) for p in names])
+        y = np.log(np.maximum(at[column].to_numpy(np.float64), 1e-300))
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        slopes.append(coef[1:])
+    return xs, np.array(slopes)
+
+
+def sample_grid_figure(grid: list[dict], names: list[str]) -> Picture | None:
+    """One generated map beside one real map at k × k cosmologies of the design (second parameter up, first to
+    the right), all on one colour scale (the real maps' 1–99.5 percentiles) so the trend over the plane shows;
+    None without a grid."""
+    if not grid:
+        return None
+    k = int(round(np.sqrt(len(grid))))
+    if k * k != len(grid):
+        return None
+    real = np.stack([g["real"] for g in grid])
+    vmin, vmax = np.percentile(real, [1, 99.5])
+    fig, axes = plt.subplots(k, 2 * k, figsize=(1.5 * 2 * k + 0.8, 1.6 * k + 0.3), layout="constrained")
+    for i, g in enumerate(grid):
+        r, col = divmod(i, k)
+        where_text = ", ".join(f"{LABELS.get(n_, n_)}={v:g}" for n_, v in zip(names, g["params"]))
+        for j, (label, m) in enumerate((("generated", g["generated"]), ("real", g["real"]))):
+            a = axes[r, 2 * col + j]
+            im = a.imshow(m, vmin=vmin, vmax=vmax, cmap="magma", interpolation="nearest")
+            a.set_xticks([])
+            a.set_yticks([])
+            a.set_title(where_text if j == 0 else "", fontsize=6, loc="left")
+            a.set_xlabel(label, fontsize=6, labelpad=1)
+    fig.colorbar(im, ax=axes, shrink=0.8, label="κ")
+    return png(fig)
+
+
 def summary_markdown(summary: pd.DataFrame, per: pd.DataFrame, info: dict) -> str:
     lines = [f"# emubench score across cosmologies: {info.get('model')}", ""]
     lines += [f"- {k}: {v}" for k, v in facts(info)]
@@ -278,6 +434,21 @@ def facts(info: dict) -> list[tuple[str, str]]:
     ]
 
 
+CAPTIONS = {
+    "posterior contours": "68% (thick) and 95% (thin) credible regions of the parameters from n real maps (black) "
+    "and n generated maps (orange) at the centre of the design, at its corner of low Ωm and high σ8, and at every "
+    "held-out cosmology (star; +: the true parameters of a training cosmology). The likelihood is built from real "
+    "training maps only; its flat prior spans the box of training cosmologies (dashed): a region cut by the box is "
+    "held up by the prior, not by the maps.",
+    "power spectrum across cosmologies": "left: the generated maps' mean C_ℓ over the real maps' at every cosmology, "
+    "coloured by σ8 (held-out cosmologies dashed), over the real-vs-real band; right: how C_ℓ responds to each "
+    "parameter (the slope of ln C_ℓ on ln Ωm and ln σ8 over the training cosmologies), real vs generated: an "
+    "emulator that ignores a parameter has a flat orange line at 0.",
+    "sample maps across the parameter plane": "one generated map (left of each pair) and one real map at the lowest, "
+    "middle and highest Ωm (left to right) and σ8 (bottom to top) of the design, on one colour scale (κ)",
+}
+
+
 def write_cosmology_report(
     out: str | os.PathLike,
     scores: pd.DataFrame,
@@ -285,13 +456,23 @@ def write_cosmology_report(
     summary: pd.DataFrame,
     curves: pd.DataFrame,
     info: dict,
+    extras: dict | None = None,
+    samples: list[dict] | None = None,
 ) -> Path:
     """Write the folder described in the module docstring under ``out``, swapped in whole at the end. ``per``:
-    the verdicts at each cosmology (``scoring.cosmology_verdicts``), ``summary``: across them."""
+    the verdicts at each cosmology (``scoring.cosmology_verdicts``), ``summary``: across them; ``extras``: the
+    metrics' extras per cosmology (``score_cosmologies(extras=)``: the posteriors drawn as contours); ``samples``:
+    maps across the parameter plane (``pipeline.sample_grid``)."""
     names = list(info["parameters"])
     draws = null_draws(info)
     plane = plane_figure(per, names)
     bias = bias_figure(scores, names)
+    heldout = {tuple(map(float, t)) for t in info.get("heldout_params") or []}
+    figures = {
+        "posterior contours": posterior_figure(extras or {}, names, heldout),
+        "power spectrum across cosmologies": spectrum_figure(curves, names),
+        "sample maps across the parameter plane": sample_grid_figure(samples or [], names),
+    }
     inferred = inferred_parameters(scores, names)
     summary_bias = bias_summary(inferred) if len(inferred) else pd.DataFrame()
     signed = signed_planes_figure(scores, inferred, names)
@@ -299,6 +480,11 @@ def write_cosmology_report(
     signed_pdf = keep_vector(vectors, "figures", "biases over the parameter plane", signed) if signed else None
     plane_pdf = keep_vector(vectors, "figures", "verdicts over the parameter plane", plane)
     bias_pdf = keep_vector(vectors, "figures", "inferred parameters", bias) if bias else None
+    more = [
+        {"title": title, "png": fig, "pdf": keep_vector(vectors, "figures", title, fig), "caption": CAPTIONS[title]}
+        for title, fig in figures.items()
+        if fig
+    ]
     with atomic_folder(out) as work:
         for name, pdf in vectors.items():
             write_bytes(work / name, pdf)
@@ -346,6 +532,7 @@ def write_cosmology_report(
                 plane_pdf=plane_pdf,
                 bias=bias,
                 bias_pdf=bias_pdf,
+                more=more,
                 per=[
                     {**r, "p_value": fmt_p(r["p_value"], draws), "params": ", ".join(f"{k}={r[k]:g}" for k in names)}
                     for r in per.to_dict("records")

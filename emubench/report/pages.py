@@ -19,7 +19,16 @@ import pandas as pd
 from ..io import atomic_folder, atomic_path, write_bytes, write_json, write_text
 from ..scoring import verdicts
 from .display import Display, resolve
-from .plots import DPI, covariance_figure, curve_figure, history_figure, pairs_figure, png, samples_figure
+from .plots import (
+    DPI,
+    covariance_figure,
+    curve_figure,
+    history_figure,
+    margin_figure,
+    pairs_figure,
+    png,
+    samples_figure,
+)
 from .reach import reach_note, smallest_per_flaw
 from .tables import cost_text, flatten, fmt, fmt_p, fmt_rate, metric_rows, verdict_cards
 
@@ -290,6 +299,9 @@ def _extra_figures(extras: dict[str, Any], generated: np.ndarray | None) -> dict
         if x.get("covariance"):
             title = "scatter and bin-to-bin correlations, generated vs real (the covariance verdict)"
             out.setdefault(metric, []).append((title, covariance_figure(x["covariance"])))
+        if x.get("margins") and "cutoff" in x:
+            title = "margins of every map: what the memorisation verdict counts"
+            out.setdefault(metric, []).append((title, margin_figure(x)))
         if generated is not None and {"generated_index", "train_maps", "distance"} <= set(x):
             out.setdefault(metric, []).append(("closest generated / training pairs", pairs_figure(generated, x)))
     return out

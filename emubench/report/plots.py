@@ -388,6 +388,44 @@ def covariance_figure(panels: dict[str, dict]) -> Picture:
     return png(fig)
 
 
+def margin_figure(extras: dict) -> Picture:
+    """What the memorisation verdict counts: the distribution of every map's margin ln(d₂/d₁) (how much nearer
+    its nearest set is than any other set, over the same square), generated maps split by whether that nearest
+    set is a training chunk (orange) or a set of new real maps (purple), held-out real maps in black, and the
+    cutoff past which maps are counted. A model that copies has an orange tail past the cutoff; a map that is
+    no copy is as likely near new maps as near training maps (the chance given in the title).
+
+    extras: the memorisation metric's, with ``cutoff`` and ``margins`` {generated, to_train, heldout, chance,
+    p_value}."""
+    m = extras["margins"]
+    g, to_train, h = (np.asarray(m[k], float) for k in ("generated", "to_train", "heldout"))
+    to_train = to_train.astype(bool)
+    cutoff = float(extras["cutoff"])
+    finite = np.concatenate([g, h, [cutoff] if np.isfinite(cutoff) else []])
+    finite = finite[np.isfinite(finite)]
+    bins = np.linspace(0.0, max(float(finite.max()) * 1.05, 1e-3), 50)
+    fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
+    label = f"held-out real maps ({len(h)})"
+    ax.hist(np.clip(h, 0, bins[-1]), bins=bins, histtype="step", color="k", lw=1.4, label=label)
+    ax.hist([np.clip(g[to_train], 0, bins[-1]), np.clip(g[~to_train], 0, bins[-1])], bins=bins, stacked=True,
+            color=["#e66101", "#5e3c99"], alpha=0.75,
+            label=[f"generated, nearest a training chunk ({int(to_train.sum())})",
+                   f"generated, nearest new real maps ({int((~to_train).sum())})"])  # fmt: skip
+    past = g > cutoff
+    if np.isfinite(cutoff):
+        ax.axvline(cutoff, color="k", ls="--", lw=1.0, label="cutoff (2 × held-out 99th percentile)")
+    ax.set_yscale("log")
+    ax.set_xlabel("margin ln(d₂ / d₁): nearest set vs the next, over the same quarter map")
+    ax.set_ylabel("maps")
+    ax.set_title(
+        f"past the cutoff: {int((past & to_train).sum())} of {int(past.sum())} near a training map "
+        f"(chance {m['chance']:.2f} each; p = {m['p_value']:.2g})",
+        fontsize=9,
+    )
+    ax.legend(fontsize=7)
+    return png(fig)
+
+
 def samples_figure(generated: np.ndarray, reference: np.ndarray, k: int = 6, side_deg: float | None = None) -> Picture:
     """k generated maps (top) and k real maps (bottom) on one colour scale (the real maps' 1–99.5 percentiles),
     with its colour bar (κ) and, given ``side_deg``, the maps' side in degrees."""
