@@ -221,7 +221,9 @@ class Metric(Protocol):
 
     A class attribute ``needs_parameters = True`` (not a member of the protocol: absent means False) says the
     metric needs training maps at several cosmologies (``ctx.train.params``), like ``parameter-bias``; scores
-    of data at one cosmology leave it out."""
+    of data at one cosmology leave it out. ``default = False`` (absent means True) makes a metric opt-in: scored
+    only when named (``--metric``), so that registering it does not change the verdicts, and so the rates, of
+    every default score."""
 
     name: ClassVar[str]
     description: ClassVar[str]

@@ -381,8 +381,9 @@ class FeatureMetric:
         "ones: too little or too much variety, even when the mean is right.",
     }
 
-    def features(self, maps: torch.Tensor, ctx: Context) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Return (x (B,), {statistic prefix: (n, B) per-map curve})."""
+    def features(self, maps: torch.Tensor, ctx: Context) -> tuple[np.ndarray | dict, dict[str, np.ndarray]]:
+        """Return (x (B,), {statistic prefix: (n, B) per-map curve}); x may be a dict {prefix: (B_prefix,)} when
+        the curves have bins of their own."""
         raise NotImplementedError
 
     def compare(self, fg: dict, fr: dict, x: np.ndarray, ctx: Context) -> list[dict]:
@@ -393,7 +394,7 @@ class FeatureMetric:
         rows = []
         for key in fg:
             prefix = f"{key}-" if len(fg) > 1 else ""
-            rows += compare_curves(fg[key], fr[key], x, prefix, self.amplitude, boot)
+            rows += compare_curves(fg[key], fr[key], x_of(x, key), prefix, self.amplitude, boot)
             constant = ~usable_bins(fr[key])
             if self.range_check and constant.any():
                 off = outside_reference(fg[key], fr[key], constant)
@@ -425,7 +426,7 @@ class FeatureMetric:
         curves = []
         for label, f in (("generated", fg), ("reference", fr), ("heldout", fh)) if self.plot_features else ():
             for key, v in f.items():
-                curves += curve_records(key, label, x, v)
+                curves += curve_records(key, label, x_of(x, key), v)
         if self.plot_features:
             curves += self.null_band(x, fg, ctx)
         extras = {"covariance": self.covariance_panels(x, fg, fr, rows, ctx)} if self.covariance_shown else {}
@@ -455,7 +456,7 @@ class FeatureMetric:
                 ratio = a.std(0, ddof=1) / r.std(0, ddof=1)
             diff = np.clip(np.nan_to_num(np.atleast_2d(ca), nan=0.0), -1, 1) - np.clip(np.atleast_2d(cr), -1, 1)
             out[key] = {
-                "x": np.asarray(x)[keep].tolist(),
+                "x": np.asarray(x_of(x, key))[keep].tolist(),
                 "xlabel": self.plots[0].xlabel if self.plots else "bin",
                 "xscale": self.plots[0].xscale if self.plots else "linear",
                 "std_ratio": ratio.tolist(),
@@ -501,7 +502,7 @@ class FeatureMetric:
             for label, q in (("null-low", lo), ("null-high", hi)):
                 out += [
                     {"statistic": key, "x": float(xi), "set": label, "mean": float(v), "std": float("nan")}
-                    for xi, v in zip(x, q)
+                    for xi, v in zip(x_of(x, key), q)
                 ]
         return out
 
@@ -552,6 +553,11 @@ def curve_records(statistic: str, label: str, x: np.ndarray, per_map: np.ndarray
         {"statistic": statistic, "x": float(xi), "set": label, "mean": float(m), "std": float(s)}
         for xi, m, s in zip(x, per_map.mean(0), per_map.std(0, ddof=1))
     ]
+
+
+def x_of(x: np.ndarray | dict, key: str) -> np.ndarray:
+    """The bins of feature ``key``: ``FeatureMetric.features``' x, shared by every key or given per key."""
+    return x[key] if isinstance(x, dict) else x
 
 
 def summary_value(rows: list[dict], statistic: str) -> float:

@@ -2,7 +2,8 @@
 
 The definitions follow LensTools 1.2 ``ConvergenceMap`` (docs/statistics.md): power_spectrum, minkowski,
 peak_counts, pdf, bispectrum; the starlet transform and its statistics (lenspack's conventions), Betti numbers
-(gudhi's cubical complexes); plus moments, exact nearest neighbours and the symmetries of the square.
+(gudhi's cubical complexes), scattering coefficients (kymatio's 2-D transform); plus moments, exact nearest
+neighbours and the symmetries of the square.
 
 This package imports nothing from the rest of emubench (a test checks it): it is the bottom layer that data,
 baselines, metrics and plugins share. Its modules load on first use (``emubench.stats.power_spectrum`` imports
@@ -27,6 +28,9 @@ _WHERE = {
     "starlet_statistics": "wavelets",
     "betti_numbers": "topology",
     "bispectrum": "bispectrum",
+    "scattering_transform": "scattering",
+    "scattering_coefficients": "scattering",
+    "scattering_pairs": "scattering",
     "pixel_cdf": "pixels",
     "moments": "pixels",
     "nearest_neighbours": "neighbours",
