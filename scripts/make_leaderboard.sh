@@ -3,7 +3,7 @@
 # diffusion model (smoke presets, CPU), the baselines and the real-vs-real floor, all on the default 64² dataset
 # (lognormal-lcdm-64, split seed 0, sample seed 0).
 # Expects the smoke runs of the README in runs/smoke and runs/ddpm (trained here if missing; the diffusion model
-# needs pip install -e '.[diffusion]'). The leaderboard
+# needs pip install -e '.[diffusion]') and the equal-budget reports of scripts/make_budget_reports.sh. The leaderboard
 # also has a table across cosmologies, read from reports/cosmologies/ (scripts/make_cosmology_reports.sh).
 # --board-only: rebuild the leaderboard and screenshots from the score folders as they are.
 set -euo pipefail
@@ -24,9 +24,11 @@ emubench data export lognormal-lcdm-64 --split test --out "$tmp/test.npy"
 emubench -q score --maps "$tmp/test.npy" --dataset lognormal-lcdm-64 --label real-test-split --out reports/real-test-split
 rm -r "$tmp"
 fi
-emubench report reports/smoke reports/ddpm reports/grf reports/lognormal reports/lognormal-crops reports/memoriser reports/memoriser-d4 \
+emubench report reports/smoke reports/ddpm reports/budget/cosmogan-dcgan-10min reports/budget/kappa-diffusion-10min \
+  reports/grf reports/lognormal reports/lognormal-crops reports/memoriser reports/memoriser-d4 \
   reports/memoriser-shifted reports/collapsed \
   reports/real-test-split reports/cosmologies/cosmogan-dcgan-cosmo-smoke reports/cosmologies/kappa-diffusion-cosmo-smoke \
+  reports/cosmologies/cosmogan-dcgan-cosmo-15min reports/cosmologies/kappa-diffusion-cosmo-15min \
   reports/cosmologies/lognormal-crops \
   reports/cosmologies/nearest-cosmology reports/cosmologies/sigma8-biased --out reports/leaderboard
 # What a reader sees: both pages in headless Chromium at 1,400 px (Debian: apt-get install chromium).
