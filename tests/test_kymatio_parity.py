@@ -53,11 +53,13 @@ def test_float32_maps_agree_with_kymatio_in_float32(maps):
 
 
 def test_reduced_coefficients_are_kymatio_paths_averaged(maps):
-    """s1(j) and s2(j1, j2) (Cheng et al. 2020) are kymatio's paths averaged over angles and positions."""
+    """s1(j) and s2(j1, j2) (Cheng et al. 2020) are kymatio's paths averaged over angles and positions, within
+    1e-6 relative (s0, a mean κ that can be near 0, within 1e-6 of its largest value)."""
     J, L = 4, 8
     s0, s1, s2 = scattering_coefficients(maps, J, L)
     k = kymatio_paths(maps, J, L).mean(axis=(2, 3))
-    np.testing.assert_allclose(s0, k[:, 0], rtol=1e-6)
+    # S0's spatial mean is the map's mean κ, near 0 for some maps: within 1e-6 of its largest over the maps
+    np.testing.assert_allclose(s0, k[:, 0], rtol=0, atol=1e-6 * np.abs(k[:, 0]).max())
     np.testing.assert_allclose(s1, k[:, 1 : 1 + J * L].reshape(-1, J, L).mean(2), rtol=1e-6)
     second = k[:, 1 + J * L :]
     want, i = {}, 0
