@@ -51,6 +51,7 @@ def test_the_first_order_follows_the_power_at_each_scale():
     assert np.all(np.diff(red) > 0) and np.all(np.diff(blue) < 0)
 
 
+@pytest.mark.slow  # 128 maps through both orders: ~17 s on 2 cores
 def test_second_order_sees_what_the_power_spectrum_cannot():
     """Lognormal maps against the same maps with their Fourier phases randomised (the power spectrum kept
     exactly): s2/s1, the coupling across scales, differs by many standard errors."""
