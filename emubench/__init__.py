@@ -54,6 +54,7 @@ _WHERE = {
     "training_folder": "training",
     "resume_point": "training",
     "check_time_budget": "training",
+    "budget_left": "training",
     "fit_cosmogan_transform": "training",
     "fit_sample": "training",
     "grid_png": "training",

@@ -9,9 +9,9 @@ A trainer plugin is a class with ``name``, ``description``, ``models`` (names of
 
 Below that, the parts every trainer needs and both reference plugins share (public, exported by ``emubench``):
 the run folder checked, locked and cleaned up (``training_folder``), where a resumed run continues
-(``resume_point``) and its time budget (``check_time_budget``), Ctrl-C that checkpoints (``StopOnSignal``),
-CosmoGAN's pixel transform fitted on the training split, the per-epoch sample grid as PNG, and per-epoch
-validation with the scoring code (``validate_generator``).
+(``resume_point``) and its time budget (``budget_left``, ``check_time_budget``), Ctrl-C that checkpoints
+(``StopOnSignal``), CosmoGAN's pixel transform fitted on the training split, the per-epoch sample grid as PNG,
+and per-epoch validation with the scoring code (``validate_generator``).
 """
 
 from __future__ import annotations
@@ -93,9 +93,15 @@ def resume_point(run: RunFolder, log: Callable[[str], None]) -> tuple[dict | Non
     return state, int(state["step"]), run.manifest.get("best_score"), seconds
 
 
+def budget_left(max_minutes: float | None, seconds: float) -> float:
+    """Seconds left of a time budget (``max_minutes``, a trainer config field) after ``seconds`` of training; ≤ 0
+    when it is spent, infinite without one. The loops stop on it, their ETA is at most it."""
+    return 60 * float(max_minutes) - seconds if max_minutes else math.inf
+
+
 def check_time_budget(out: str | os.PathLike, max_minutes: float | None, seconds_before: float) -> None:
     """Refuse to resume a run whose time budget (``max_minutes`` of training, a trainer config field) is spent."""
-    if max_minutes and seconds_before >= 60 * float(max_minutes):
+    if budget_left(max_minutes, seconds_before) <= 0:
         raise EmubenchError(
             f"{out}: its time budget of {max_minutes:g} min is spent ({seconds_before / 60:.1f} min); "
             "resume with a larger -c max_minutes=…"

@@ -445,7 +445,7 @@ class FeatureMetric:
         that row's ``corr_floor`` (the value a perfect emulator stays below at the verdict's rate); ``xlabel`` and
         ``xscale`` from the metric's first declared plot."""
         band = self.std_ratio_band(fr, ctx)
-        floors = {r_["statistic"]: r_["floor"] for r_ in rows if r_["summary"]}
+        summary = {r_["statistic"]: r_ for r_ in rows if r_["summary"]}
         out = {}
         for key in fg:
             prefix = f"{key}-" if len(fg) > 1 else ""
@@ -463,8 +463,8 @@ class FeatureMetric:
                 "band_low": band[key][0].tolist(),
                 "band_high": band[key][1].tolist(),
                 "corr_difference": diff.tolist(),
-                "corr_rms": summary_value(rows, f"{prefix}corr-rms-diff"),
-                "corr_floor": float(floors.get(f"{prefix}corr-rms-diff", np.nan)),
+                "corr_rms": float(summary.get(f"{prefix}corr-rms-diff", {}).get("value", np.nan)),
+                "corr_floor": float(summary.get(f"{prefix}corr-rms-diff", {}).get("floor", np.nan)),
             }
         return out
 
@@ -558,11 +558,6 @@ def curve_records(statistic: str, label: str, x: np.ndarray, per_map: np.ndarray
 def x_of(x: np.ndarray | dict, key: str) -> np.ndarray:
     """The bins of feature ``key``: ``FeatureMetric.features``' x, shared by every key or given per key."""
     return x[key] if isinstance(x, dict) else x
-
-
-def summary_value(rows: list[dict], statistic: str) -> float:
-    """The value of the summary row ``statistic`` among ``rows`` (NaN when there is none)."""
-    return next((float(r_["value"]) for r_ in rows if r_["summary"] and r_["statistic"] == statistic), float("nan"))
 
 
 def calibrate_rows(rows: list[dict], null: dict[str, np.ndarray], alpha: float) -> list[dict]:

@@ -47,6 +47,7 @@ from emubench import (
     RunFolder,
     StopOnSignal,
     TrainRequest,
+    budget_left,
     check_time_budget,
     conditioning,
     fit_cosmogan_transform,
@@ -145,7 +146,7 @@ def _loop(s: State) -> None:
                 acc.zero_()
                 acc_n = 0
             stop.flag = distributed.any_rank(d, stop.flag)
-            if cfg.max_minutes and distributed.any_rank(d, _budget_spent(s)):
+            if cfg.max_minutes and distributed.any_rank(d, _seconds_left(s) <= 0):
                 s.total_steps = s.step  # the time budget is spent: this step is the last, and ends an epoch
                 s.log(f"time budget of {cfg.max_minutes:g} min spent at step {s.step}: validating and stopping")
             epoch_done = s.step % s.steps_per_epoch == 0 or s.step == s.total_steps
@@ -167,9 +168,9 @@ def _loop(s: State) -> None:
                 return
 
 
-def _budget_spent(s: State) -> bool:
-    """Whether the run's ``max_minutes`` of loop wall time (over all its sessions) are spent."""
-    return s.seconds_before + time.perf_counter() - s.t0 >= 60 * float(s.cfg.max_minutes)
+def _seconds_left(s: State) -> float:
+    """Seconds left of the run's time budget (infinite without one), its loop's wall time summed over sessions."""
+    return budget_left(s.cfg.max_minutes, s.seconds_before + time.perf_counter() - s.t0)
 
 
 # 1. setup ----------------------------------------------------------------------------------------------------------
@@ -452,8 +453,7 @@ def _log_progress(s: State, epoch: int, lr: float, mean: torch.Tensor, n_steps: 
             }
         )
         eta = (s.total_steps - s.step) * s.cfg.batch_size / max(rate, 1e-9)
-        if s.cfg.max_minutes:  # a time budget ends the run before its steps do
-            eta = min(eta, max(0.0, 60 * float(s.cfg.max_minutes) - s.seconds_before - (now - s.t0)))
+        eta = min(eta, max(0.0, _seconds_left(s)))  # a time budget ends the run before its steps do
         s.log(
             f"step {s.step}/{s.total_steps} epoch {epoch} loss_d {vals[0]:.3f} loss_g {vals[1]:.3f} "
             f"D(x) {vals[2]:.2f} D(G(z)) {vals[3]:.2f} {rate:.0f} maps/s ETA {eta:.0f}s"

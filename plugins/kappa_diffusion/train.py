@@ -42,6 +42,7 @@ from emubench import (
     RunFolder,
     StopOnSignal,
     TrainRequest,
+    budget_left,
     check_time_budget,
     conditioning,
     fit_cosmogan_transform,
@@ -143,7 +144,7 @@ def _loop(s: State) -> None:
                 t_last = _log_progress(s, epoch, float(acc) / acc_n, acc_n, t_last)
                 acc.zero_()
                 acc_n = 0
-            if cfg.max_minutes and _budget_spent(s):
+            if cfg.max_minutes and _seconds_left(s) <= 0:
                 s.total_steps = s.step  # the time budget is spent: this step is the last, and ends an epoch
                 s.log(f"time budget of {cfg.max_minutes:g} min spent at step {s.step}: validating and stopping")
             if s.step % s.batches.steps_per_epoch == 0 or s.step == s.total_steps:
@@ -158,9 +159,9 @@ def _loop(s: State) -> None:
                 return
 
 
-def _budget_spent(s: State) -> bool:
-    """Whether the run's ``max_minutes`` of loop wall time (over all its sessions) are spent."""
-    return s.seconds_before + time.perf_counter() - s.t0 >= 60 * float(s.cfg.max_minutes)
+def _seconds_left(s: State) -> float:
+    """Seconds left of the run's time budget (infinite without one), its loop's wall time summed over sessions."""
+    return budget_left(s.cfg.max_minutes, s.seconds_before + time.perf_counter() - s.t0)
 
 
 # 1. setup ----------------------------------------------------------------------------------------------------------
@@ -402,7 +403,6 @@ def _log_progress(s: State, epoch: int, loss: float, n_steps: int, t_last: float
     lr = s.cfg.lr_at(s.step - 1)
     s.run.append_log({"step": s.step, "epoch": epoch, "lr": lr, "loss": loss, "maps_per_s": rate, "time_s": now - s.t0})
     eta = (s.total_steps - s.step) * s.cfg.batch_size / max(rate, 1e-9)
-    if s.cfg.max_minutes:  # a time budget ends the run before its steps do
-        eta = min(eta, max(0.0, 60 * float(s.cfg.max_minutes) - s.seconds_before - (now - s.t0)))
+    eta = min(eta, max(0.0, _seconds_left(s)))  # a time budget ends the run before its steps do
     s.log(f"step {s.step}/{s.total_steps} epoch {epoch} loss {loss:.4f} lr {lr:.2e} {rate:.0f} maps/s ETA {eta:.0f}s")
     return now
