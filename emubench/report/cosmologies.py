@@ -259,8 +259,13 @@ def posterior_figure(extras: dict, names: list[str], heldout: set[tuple]) -> Pic
     if not posts or len(names) != 2:
         return None
     where = contour_cosmologies(list(posts), heldout)
-    fig, axes = plt.subplots(1, len(where), figsize=(3.3 * len(where), 3.4), layout="constrained", squeeze=False)
-    for ax, theta in zip(axes[0], where):
+    # three panels a row: six in one row were too small to read at the page's width
+    cols = min(3, len(where))
+    rows = -(-len(where) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.4 * rows), layout="constrained", squeeze=False)
+    for ax in axes.flat[len(where) :]:
+        ax.set_axis_off()
+    for ax, theta in zip(axes.flat, where):
         p = posts[theta]
         ax_x, ax_y = (np.asarray(a) for a in p["axes"])
         for label, colour, style in (("reference", "k", "-"), ("generated", "#e66101", "-")):
