@@ -181,8 +181,6 @@ FLAWS = {
         [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0],
     ),
 }
-# the metrics scored against FLAWS (memorisation looks for copies, not for these)
-DISTRIBUTIONAL = ["pixel-ks", "power-spectrum", "minkowski", "peaks", "starlet", "betti", "joint"]
 
 
 def _copies_of(train: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -279,9 +277,9 @@ def sensitivity(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(every verdict at every flaw level and basis, smallest level each verdict flags on every basis).
 
-    ``flaws``: by default ``FLAWS`` (scored by the distributional metrics, or ``settings.metrics``) and
-    ``COPY_FLAWS`` (scored by memorisation, given the training maps). Every verdict is judged at the rate a
-    default score of the dataset gives it: alpha split over the verdicts of the metrics that apply to it."""
+    ``flaws``: by default ``FLAWS`` (scored by the score's distributional metrics) and ``COPY_FLAWS`` (scored by
+    memorisation, given the training maps). The score's metrics are ``settings.metrics``, or the dataset's default
+    ones; every verdict is judged at the rate such a score gives it: alpha split over all their verdicts."""
     settings = ScoreSettings.of(settings or ScoreSettings(bootstrap_draws=0), **kw)
     options = dict(options or {})
     flaws = flaws or {**FLAWS, **COPY_FLAWS}
@@ -293,9 +291,12 @@ def sensitivity(
     def verdicts_of(names) -> int:
         return sum(len(declared_aspects(get("metrics", m)())) for m in names)
 
-    per_verdict = settings.alpha / verdicts_of(default_metrics(splits))
+    whole = list(settings.metrics or default_metrics(splits))
+    per_verdict = settings.alpha / verdicts_of(whole)
     settings = settings.replace(n=int(settings.n or len(splits["val"])))
-    distributional = tuple(settings.metrics or DISTRIBUTIONAL)
+    distributional = tuple(m for m in whole if m != "memorisation")
+    if "memorisation" not in whole:  # copies are planted for memorisation alone
+        flaws = {k: v for k, v in flaws.items() if k not in COPY_FLAWS}
     cache: dict = {}
     bases = {s: perfect_maps(dataset, options, s, settings.n, split_seed) for s in seeds}
     rows = []

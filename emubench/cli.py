@@ -191,6 +191,7 @@ def plugins(as_json):
                 "name": e.name,
                 "plugin": e.plugin,
                 "description": e.description,
+                **({"opt_in": True} if getattr(e.obj, "default", True) is False else {}),
                 **({"clash": reg.clashes[e.name]} if e.name in reg.clashes else {}),
             }
             for e in reg
@@ -204,7 +205,8 @@ def plugins(as_json):
         click.echo(f"{kind}:")
         for e in listing[kind]:
             plugin = " + ".join(e["clash"]) + "  CLASH: unusable until one is removed" if "clash" in e else e["plugin"]
-            click.echo(f"  {e['name']:<22} [{plugin}]  {e['description']}")
+            opt_in = "  (opt-in: --metric " + e["name"] + ")" if e.get("opt_in") else ""
+            click.echo(f"  {e['name']:<22} [{plugin}]  {e['description']}{opt_in}")
     for name, err in load_failures.items():
         click.echo(f"failed plugin {name}: {err}", err=True)
     for kind, reg in registries.items():
@@ -317,7 +319,12 @@ def sample(model_spec, n, out, source, seed, device, params):
 @click.option(
     "-n", "n", type=int, default=None, callback=positive, help="Maps per set (default: the whole validation split)."
 )
-@click.option("--metric", "metrics", multiple=True, help="Only these metrics (repeatable; default all registered).")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    help="Only these metrics (repeatable; default: every metric that is not opt-in, see `emubench plugins`).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling, null and bootstrap seed.")
 @click.option(
     "--floor-draws",
@@ -420,6 +427,13 @@ def _calibration_options(f):
                 "--alpha", type=float, default=ALPHA, show_default=True, help="False-positive rate of a whole score."
             ),
             click.option(
+                "--metric",
+                "metrics",
+                multiple=True,
+                help="The metrics of each score (repeatable; default: every metric that is not opt-in). Each verdict "
+                "is judged at the rate a score with these metrics gives it.",
+            ),
+            click.option(
                 "--out", type=click.Path(file_okay=False), required=True, help="Folder for the tables and plot."
             ),
         ]
@@ -431,7 +445,8 @@ def _calibration_options(f):
 @dataclass(frozen=True)
 class Basis:
     """What ``calibrate`` and ``power`` share: the reference ``dataset`` and its ``options``, maps per set ``n``, the
-    dataset seed of the first perfect emulator, the null draws, the false-positive rate of a score, the folder."""
+    dataset seed of the first perfect emulator, the null draws, the false-positive rate of a score, the metrics of a
+    score (empty: the default ones), the folder."""
 
     dataset: str
     options: dict
@@ -439,6 +454,7 @@ class Basis:
     first_seed: int
     floor_draws: int
     alpha: float
+    metrics: tuple[str, ...]
     out: Path
 
 
@@ -446,8 +462,8 @@ def calibration_basis(f):
     """The options of ``_calibration_options``, given to the command as one ``Basis`` ``basis``."""
 
     @functools.wraps(f)
-    def command(*args, dataset, dataset_opts, n, first_seed, floor_draws, alpha, out, **kwargs):
-        basis = Basis(dataset, parse_options(dataset_opts), n, first_seed, floor_draws, alpha, Path(out))
+    def command(*args, dataset, dataset_opts, n, first_seed, floor_draws, alpha, metrics, out, **kwargs):
+        basis = Basis(dataset, parse_options(dataset_opts), n, first_seed, floor_draws, alpha, metrics, Path(out))
         return f(*args, basis=basis, **kwargs)
 
     return command
@@ -472,7 +488,7 @@ def calibrate(ctx, basis, emulators):
     log = None if ctx.obj["quiet"] else (lambda m: say(f"[emubench] {m}"))
     b = basis
     seeds = list(range(b.first_seed, b.first_seed + emulators))
-    kw = dict(options=b.options, n=b.n, floor_draws=b.floor_draws, alpha=b.alpha, log=log)
+    kw = dict(options=b.options, n=b.n, floor_draws=b.floor_draws, alpha=b.alpha, metrics=b.metrics or None, log=log)
     summaries = None
     if getattr(get("datasets", b.dataset), "param_names", ()) and "omega_m" not in b.options:
         v, summaries = cosmology_false_positive_rates(b.dataset, seeds, **kw)
@@ -518,7 +534,14 @@ def power(ctx, basis, bases):
     b = basis
     seeds = list(range(b.first_seed, b.first_seed + bases))
     table, smallest = sensitivity(
-        b.dataset, seeds, options=b.options, n=b.n, floor_draws=b.floor_draws, alpha=b.alpha, log=log
+        b.dataset,
+        seeds,
+        options=b.options,
+        n=b.n,
+        floor_draws=b.floor_draws,
+        alpha=b.alpha,
+        metrics=b.metrics or None,
+        log=log,
     )
     folder = b.out
     folder.mkdir(parents=True, exist_ok=True)

@@ -156,8 +156,28 @@ def test_score_maps_with_wrong_shape_writes_nothing(tmp_path):
     assert not out.exists()
 
 
-def test_plugins_lists_all_kinds():
-    res = run("plugins")
-    assert res.returncode == 0
+def test_plugins_lists_all_kinds_and_marks_the_opt_in_metrics():
+    res = CliRunner().invoke(cli, ["plugins"])
+    assert res.exit_code == 0, res.output
     for name in ("lognormal-lcdm", "cosmogan-dcgan", "cosmogan-dcgan-trainer", "pixel-ks", "memorisation", "grf"):
-        assert name in res.stdout
+        assert name in res.output
+    lines = {line.split()[0]: line for line in res.output.splitlines() if line.startswith("  ")}
+    assert lines["scattering"].endswith("(opt-in: --metric scattering)")
+    assert lines["bispectrum"].endswith("(opt-in: --metric bispectrum)")
+    assert "opt-in" not in lines["power-spectrum"]
+
+
+def test_calibrate_scores_the_metrics_named_and_splits_alpha_over_their_verdicts(tmp_path):
+    """`calibrate --metric` (an opt-in metric among them): each score has those metrics alone, and the stated rate
+    of each verdict is alpha over their verdicts (2 + 2 here), not over the default score's."""
+    import pandas as pd
+
+    out = tmp_path / "fpr"
+    args = ["--quiet", "calibrate", "lognormal-lcdm-64", "-D", "n_maps=256", "-n", "24", "--emulators", "2"]
+    args += ["--floor-draws", "80", "--metric", "power-spectrum", "--metric", "bispectrum", "--out", str(out)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out / "false_positive_rates.csv")
+    per = table.iloc[:-1]
+    assert set(per.verdict) == {f"{m}/{a}" for m in ("power-spectrum", "bispectrum") for a in ("mean", "covariance")}
+    assert per.stated.tolist() == pytest.approx([0.05 / 4] * 4) and table.iloc[-1].stated == pytest.approx(0.05)

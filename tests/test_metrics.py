@@ -145,6 +145,30 @@ def test_scattering_flags_randomised_phases_that_the_power_spectrum_cannot_see(s
     assert got["random phases"].loc[("scattering", "mean")] == "flag", got["random phases"]
 
 
+def test_bispectrum_flags_randomised_phases_that_the_power_spectrum_cannot_see(small_splits):
+    """The bispectrum of a field with random Fourier phases is zero in expectation (no triangle keeps its phase
+    sum); the lognormal maps' is positive. Held-out maps with their phases randomised (|FFT|, so C_ℓ, kept map by
+    map) pass the power-spectrum verdicts and are flagged by bispectrum/mean; the maps themselves pass both."""
+    from emubench.scoring import default_metrics
+
+    assert "bispectrum" not in default_metrics(small_splits)  # opt-in until the shipped tables are measured with it
+    test = small_splits["test"].head(64).astype(np.float64)
+    f = np.fft.rfft2(test)
+    phases = np.exp(2j * np.pi * np.random.default_rng(0).random(f.shape))
+    flat = np.fft.irfft2(np.abs(f) * phases, s=test.shape[-2:]).astype(np.float32)
+    got, cache = {}, {}
+    for name, maps in (("real", test.astype(np.float32)), ("random phases", flat)):
+        metrics = ["power-spectrum", "bispectrum"]
+        df, _ = score(maps, small_splits, metrics=metrics, seed=1, floor_draws=300, n=64, cache=cache)
+        got[name] = verdicts(df).set_index(["metric", "aspect"])["verdict"]
+        if name == "random phases":  # the reduced equilateral bispectrum: lognormal's positive, this one's ~0
+            q = df[(df.metric == "bispectrum") & (df.statistic == "equilateral-ratio")].value
+            assert q.abs().median() < 0.3, q
+    assert (got["real"] == "pass").all(), got["real"]
+    assert (got["random phases"].loc["power-spectrum"] == "pass").all(), got["random phases"]
+    assert got["random phases"].loc[("bispectrum", "mean")] == "flag", got["random phases"]
+
+
 def test_score_refuses_mismatched_sizes(small_splits):
     from emubench.errors import EmubenchError
 

@@ -1,5 +1,5 @@
 """Metrics on per-map curves: power spectrum, Minkowski functionals, peak counts, starlet statistics, Betti numbers,
-scattering coefficients (one stats call each)."""
+bispectrum, scattering coefficients (one stats call each)."""
 
 from __future__ import annotations
 
@@ -140,6 +140,45 @@ class StarletMetric(FeatureMetric):
             v = fine[kind][:, int(s)].cpu().numpy()
             out[name] = np.add.reduceat(v, c[:-1], axis=1)  # fine bins c[k] … c[k+1] − 1 into bin k
         return (np.arange(STARLET_BINS) + 0.5) / STARLET_BINS, out
+
+
+class BispectrumMetric(FeatureMetric):
+    """Binned bispectrum of equilateral and folded triangles (LensTools' estimator, ``stats.bispectrum``) in the
+    power spectrum's ℓ bins of the first leg, each divided by 3 C̄_ℓ² of the reference (its mean power spectrum in
+    the same bin): the reduced bispectrum Q for equilateral triangles. A Gaussian field's is zero; a lognormal
+    field's is positive and grows with its skewness."""
+
+    name = "bispectrum"
+    description = (
+        "bispectrum of equilateral and folded (ℓ, ℓ/2, ℓ/2) triangles in the power spectrum's ℓ bins, over 3 C̄_ℓ² "
+        "of the reference: ratio, deviation, χ², correlation fidelity"
+    )
+    headline = ("equilateral-chi2-dof", "folded-chi2-dof")
+    plots = (
+        Plot(
+            "bispectrum",
+            ("equilateral", "folded"),
+            "ℓ (first leg)",
+            "B(ℓ) / 3 C̄_ℓ,ref² (κ⁻¹)",
+            xscale="log",
+            yscale="symlog",
+            ratio=True,
+        ),
+    )
+    default = False  # opt-in (--metric bispectrum), for the reason ScatteringMetric gives
+
+    def features(self, maps, ctx: Context):
+        edges = stats.default_ell_edges(ctx.npix, ctx.side_deg)
+        key = ("bispectrum-units", ctx.npix)
+        if key not in ctx.cache:  # one normalisation for every set compared with this reference
+            _, c_ref = stats.power_spectrum(np.asarray(ctx.reference, dtype=np.float64), ctx.side_deg, edges)
+            ctx.cache[key] = 3.0 * c_ref.mean(0) ** 2
+        norm = ctx.cache[key]
+        out = {}
+        for configuration in ("equilateral", "folded"):
+            ell, b = stats.bispectrum(maps, ctx.side_deg, edges, configuration)
+            out[configuration] = b.cpu().numpy().astype(np.float64) / norm
+        return ell, out
 
 
 class ScatteringMetric(FeatureMetric):

@@ -1,7 +1,15 @@
 """Built-in metric plugins, registered like any third-party plugin."""
 
 from .. import hookimpl
-from .curves import BettiMetric, MinkowskiMetric, PeaksMetric, PowerSpectrumMetric, ScatteringMetric, StarletMetric
+from .curves import (
+    BettiMetric,
+    BispectrumMetric,
+    MinkowskiMetric,
+    PeaksMetric,
+    PowerSpectrumMetric,
+    ScatteringMetric,
+    StarletMetric,
+)
 from .joint import JointMetric
 from .memorisation import Memorisation
 from .parameter_bias import ParameterBias
@@ -16,6 +24,7 @@ def register_metrics(register):
     register(PeaksMetric)
     register(StarletMetric)
     register(BettiMetric)
+    register(BispectrumMetric)
     register(ScatteringMetric)
     register(JointMetric)
     register(Memorisation)
