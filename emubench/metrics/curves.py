@@ -159,9 +159,9 @@ class BispectrumMetric(FeatureMetric):
             "bispectrum",
             ("equilateral", "folded"),
             "ℓ (first leg)",
-            "B(ℓ) / 3 C̄_ℓ,ref² (κ⁻¹)",
+            "B(ℓ) / 3C̄(ℓ)² of the reference (κ⁻¹)",
             xscale="log",
-            yscale="symlog",
+            yscale="log",
             ratio=True,
         ),
     )

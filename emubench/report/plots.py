@@ -237,6 +237,9 @@ def _ratio_panels(axes, first: pd.DataFrame, ref: pd.DataFrame, band, ratios: li
         if scale == "log":  # ratios read as 0.5, 2 rather than 5×10⁻¹, 2×10⁰
             a.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
             a.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            if hi / lo > 10:  # every minor tick labelled over more than a decade overlaps: 0.1, 0.2, 0.5, 1, 2, 5
+                a.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+                a.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         a.set_ylabel(name)
 
 
