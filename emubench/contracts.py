@@ -51,6 +51,9 @@ class MetricResult:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+PIXEL_UNITS = ("per pixel", "per pixel²", "per map")
+
+
 @dataclass(frozen=True)
 class Plot:
     """How a metric's curves are drawn in reports: one figure with a panel per statistic in ``statistics``.
@@ -63,6 +66,10 @@ class Plot:
     xlabel, ylabel: axis labels with units.  xscale, yscale: "linear", "log" or "symlog" (a log axis leaves out
     points ≤ 0).  y: what is drawn, "mean" (the curve as recorded) or "ell2" (ℓ(ℓ+1)·mean/2π, for spectra).
     ratio: add a panel under each with generated / reference, on an axis that follows the data.
+    units: (statistic, unit) pairs for curves recorded in pixel units and drawn in degrees (the ylabel names the
+    drawn unit): "per pixel" (a density per pixel length, × npix/side_deg: per degree), "per pixel²" (× (npix /
+    side_deg)²: per deg²) or "per map" (a count per map, ÷ side_deg²: per deg²). Only the drawing changes: the
+    scores, which compare sets of one geometry, are the same in any unit.
     """
 
     title: str
@@ -73,12 +80,23 @@ class Plot:
     yscale: str = "linear"
     y: str = "mean"
     ratio: bool = False
+    units: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         scales = ("linear", "log", "symlog")
         if self.xscale not in scales or self.yscale not in scales or self.y not in ("mean", "ell2"):
             raise ValueError(f"Plot {self.title!r}: scales must be one of {scales} and y 'mean' or 'ell2'")
         object.__setattr__(self, "statistics", tuple(self.statistics))
+        object.__setattr__(self, "units", tuple((str(s), str(u)) for s, u in self.units))  # JSON gives lists
+        for _, unit in self.units:
+            if unit not in PIXEL_UNITS:
+                raise ValueError(f"Plot {self.title!r}: unit {unit!r} is not one of {PIXEL_UNITS}")
+
+    def in_degrees(self, statistic: str, side_deg: float, npix: int) -> float:
+        """The factor that turns ``statistic``'s recorded values into the units drawn (1 if it has none)."""
+        unit = dict(self.units).get(statistic)
+        per_degree = npix / side_deg  # pixels per degree
+        return {"per pixel": per_degree, "per pixel²": per_degree**2, "per map": 1.0 / side_deg**2}.get(unit, 1.0)
 
 
 @runtime_checkable

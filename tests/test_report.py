@@ -3,6 +3,7 @@ plots whose axes cannot hide a failure, one leaderboard table per dataset, and b
 browser (headless Chromium over the DevTools protocol)."""
 
 import base64
+import dataclasses
 import json
 import os
 import re
@@ -452,6 +453,34 @@ def test_what_a_pass_can_see_is_the_shipped_table_scaled_to_n():
     assert f"κ amplitude error (fraction) ≥ {level:.2g}" in can_see("lognormal-lcdm-64", 1229, "minkowski/mean")
     assert f"≥ {2 * level:.2g}" in can_see("lognormal-lcdm-64", 1229 // 4 + 0.25, "minkowski/mean")[0]
     assert can_see("toy-grf", 100, "minkowski/mean") == []
+
+
+def test_curves_declared_in_pixel_units_are_drawn_in_degrees():
+    """Minkowski V1 (per pixel length) × npix/side, V2 (per pixel area) × (npix/side)², counts per map ÷ side²: the
+    convention of the field, per degree and per deg²; V0 (an area fraction) and the ratios stay as they are;
+    a unit the report does not know is refused where the plot is declared."""
+    from emubench.metrics.curves import MinkowskiMetric, PeaksMetric
+    from emubench.report.pages import in_degrees
+
+    info = {"side_deg": 2.0, "npix": 64}  # 32 pixels a degree
+    curves = pd.DataFrame(
+        {"statistic": ["V0", "V1", "V2", "V1"], "set": ["reference"] * 3 + ["null-low"],
+         "x": 0.0, "mean": 1.0, "std": 0.5}
+    )  # fmt: skip
+    got = in_degrees(MinkowskiMetric.plots[0], curves, info)
+    assert got["mean"].tolist() == [1.0, 32.0, 1024.0, 32.0] and got["std"].tolist() == [0.5, 16.0, 512.0, 16.0]
+    peaks = in_degrees(PeaksMetric.plots[0], curves.assign(statistic="peaks"), info)
+    assert peaks["mean"].tolist() == [0.25] * 4
+    assert "per deg²" in PeaksMetric.plots[0].ylabel and "deg⁻¹" in MinkowskiMetric.plots[0].ylabel
+    plain = Plot("t", ("V1",))
+    assert in_degrees(plain, curves, {}) is curves  # nothing declared: drawn as recorded, no geometry needed
+    with pytest.raises(EmubenchError, match="no map geometry"):
+        in_degrees(MinkowskiMetric.plots[0], curves, {})
+    with pytest.raises(ValueError, match="per furlong"):
+        Plot("t", ("V1",), units=(("V1", "per furlong"),))
+    # stored in score.json as JSON lists, read back equal
+    stored = json.loads(json.dumps(dataclasses.asdict(MinkowskiMetric.plots[0])))
+    assert Plot(**stored) == MinkowskiMetric.plots[0]
 
 
 def test_vector_copies_can_be_left_out(monkeypatch):

@@ -45,7 +45,15 @@ class MinkowskiMetric(FeatureMetric):
     name = "minkowski"
     description = "Minkowski functionals V0, V1, V2 over ν ∈ [-2, 4] σ_ref: ratio, deviation, χ², correlation fidelity"
     headline = ("V0-chi2-dof", "V1-chi2-dof", "V2-chi2-dof")
-    plots = (Plot("Minkowski functionals", ("V0", "V1", "V2"), "ν = κ / σ_ref", "V0 (area) · V1 · V2 (per pixel)"),)
+    plots = (
+        Plot(
+            "Minkowski functionals",
+            ("V0", "V1", "V2"),
+            "ν = κ / σ_ref",
+            "V0 (area fraction) · V1 (deg⁻¹ κ⁻¹) · V2 (deg⁻² κ⁻¹)",
+            units=(("V1", "per pixel"), ("V2", "per pixel²")),  # a boundary length and a curvature, per area
+        ),
+    )
 
     def features(self, maps, ctx: Context):
         nu, v0, v1, v2 = stats.minkowski(maps, MF_NU * ctx.sigma_ref)
@@ -58,7 +66,16 @@ class PeaksMetric(FeatureMetric):
     name = "peaks"
     description = "peak counts over ν ∈ [-1, 5] σ_ref: ratio, deviation, χ², correlation fidelity"
     headline = ("chi2-dof",)
-    plots = (Plot("peak counts", ("peaks",), "ν = κ / σ_ref", "peaks per unit ν per map", yscale="symlog"),)
+    plots = (
+        Plot(
+            "peak counts",
+            ("peaks",),
+            "ν = κ / σ_ref",
+            "peaks per deg² per unit κ",
+            yscale="symlog",
+            units=(("peaks", "per map"),),
+        ),
+    )
 
     def features(self, maps, ctx: Context):
         nu, counts = stats.peak_counts(maps, PEAK_NU * ctx.sigma_ref)
@@ -74,7 +91,15 @@ class BettiMetric(FeatureMetric):
         "ratio, deviation, χ², correlation fidelity"
     )
     headline = ("beta0-chi2-dof", "beta1-chi2-dof")
-    plots = (Plot("Betti numbers", ("beta0", "beta1"), "ν = κ / σ_ref", "regions (β0) · holes (β1) per map"),)
+    plots = (
+        Plot(
+            "Betti numbers",
+            ("beta0", "beta1"),
+            "ν = κ / σ_ref",
+            "regions (β0) · holes (β1) per deg²",
+            units=(("beta0", "per map"), ("beta1", "per map")),
+        ),
+    )
 
     def features(self, maps, ctx: Context):
         nu, b0, b1 = stats.betti_numbers(maps, BETTI_NU * ctx.sigma_ref)
@@ -92,12 +117,19 @@ class StarletMetric(FeatureMetric):
     )
     headline = ("l1-j0-chi2-dof", "peaks-j1-chi2-dof", "minima-j1-chi2-dof")
     plots = (
-        Plot("starlet ℓ1-norm", tuple(f"l1-j{j}" for j in range(4)), "reference quantile of S/N", "Σ|S/N| per map"),
+        Plot(
+            "starlet ℓ1-norm",
+            tuple(f"l1-j{j}" for j in range(4)),
+            "reference quantile of S/N",
+            "Σ|S/N| per deg²",
+            units=tuple((f"l1-j{j}", "per map") for j in range(4)),
+        ),
         Plot(
             "starlet peaks and minima",
             tuple(f"{k}-j{j}" for k in ("peaks", "minima") for j in range(4)),
             "reference quantile of S/N",
-            "count per map",
+            "count per deg²",
+            units=tuple((f"{k}-j{j}", "per map") for k in ("peaks", "minima") for j in range(4)),
         ),
     )
 

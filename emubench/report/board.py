@@ -420,7 +420,7 @@ def _overlays(group: list[Scored], key: str, plot_files: dict[str, bytes]) -> li
         return []
     n = int(group[0].info["n"]) if group[0].info.get("n") else None
     out = []
-    for figs in metric_figures(display, pd.concat(curves), n).values():
+    for figs in metric_figures(display, pd.concat(curves), n, group[0].info).values():
         for title, b64 in figs:
             file = f"plots/{key}-{slug(title)}"
             plot_files[f"{file}.png"] = base64.b64decode(b64)

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..contracts import Plot
+from ..errors import EmubenchError
 from ..io import atomic_folder, atomic_path, write_bytes, write_json, write_text
 from ..scoring import verdicts
 from .display import Display, resolve
@@ -130,9 +132,10 @@ def summary_markdown(scores: pd.DataFrame, info: dict) -> str:
 
 
 def metric_figures(
-    display: dict[str, Display], curves: pd.DataFrame, n: int | None, model: str = "generated"
+    display: dict[str, Display], curves: pd.DataFrame, n: int | None, info: dict, model: str = "generated"
 ) -> dict[str, list[tuple[str, str]]]:
-    """Per metric, its declared figures as (title, base64 PNG); ``curves`` gets a ``model`` column if it has none."""
+    """Per metric, its declared figures as (title, base64 PNG); ``curves`` gets a ``model`` column if it has none.
+    ``info``: a score's (its ``side_deg`` and ``npix`` turn curves declared in pixel units into degrees)."""
     if curves.empty:
         return {}
     if "model" not in curves:
@@ -141,10 +144,21 @@ def metric_figures(
     for metric, d in display.items():
         own = curves[curves["metric"] == metric]
         for plot in d.plots:
-            fig = curve_figure(plot, own, n)
+            fig = curve_figure(plot, in_degrees(plot, own, info), n)
             if fig is not None:
                 out.setdefault(metric, []).append((plot.title, png(fig)))
     return out
+
+
+def in_degrees(plot: Plot, curves: pd.DataFrame, info: dict) -> pd.DataFrame:
+    """``curves`` with the statistics ``plot`` declares in pixel units (``Plot.units``) in degrees: their means
+    (the real-vs-real band's bounds too) and spreads scaled by ``Plot.in_degrees`` for the score's geometry."""
+    if not plot.units or curves.empty:
+        return curves
+    if not info.get("side_deg") or not info.get("npix"):
+        raise EmubenchError(f"plot {plot.title!r} declares pixel units but the score records no map geometry")
+    factor = curves["statistic"].map(lambda s: plot.in_degrees(s, float(info["side_deg"]), int(info["npix"])))
+    return curves.assign(mean=curves["mean"] * factor, std=curves["std"] * factor)
 
 
 def _size(b64: str) -> tuple[int, int]:
@@ -203,7 +217,7 @@ def render_report(
     # (title, PNG, PDF path, caption): a declared curve figure draws its title, so its caption need not repeat it
     figures = {
         m: [(t, b64, keep_vector(vectors, "figures", t, b64), "") for t, b64 in figs]
-        for m, figs in metric_figures(display, curves, n, model=str(info.get("label") or "generated")).items()
+        for m, figs in metric_figures(display, curves, n, info, model=str(info.get("label") or "generated")).items()
     }
     for metric, figs in (extra_figures or {}).items():
         figures.setdefault(metric, []).extend((t, b64, keep_vector(vectors, "figures", t, b64), t) for t, b64 in figs)
