@@ -165,6 +165,7 @@ def test_plugins_lists_all_kinds_and_marks_the_opt_in_metrics():
     lines = {line.split()[0]: line for line in res.output.splitlines() if line.startswith("  ")}
     assert lines["scattering"].endswith("(opt-in: --metric scattering)")
     assert lines["bispectrum"].endswith("(opt-in: --metric bispectrum)")
+    assert lines["minima"].endswith("(opt-in: --metric minima)")
     assert "opt-in" not in lines["power-spectrum"]
 
 

@@ -169,6 +169,36 @@ def test_bispectrum_flags_randomised_phases_that_the_power_spectrum_cannot_see(s
     assert got["random phases"].loc[("bispectrum", "mean")] == "flag", got["random phases"]
 
 
+def test_minima_are_the_maps_local_minima_and_see_a_gaussian_field(small_splits):
+    """The opt-in minima metric counts the pixels below their 8 periodic neighbours in bins of ν = κ/σ_ref,
+    equal to a histogram of minima found by brute force; lognormal κ is bounded below, so a Gaussian field with
+    the same spectrum (phases randomised) has deeper minima and is flagged, the real maps are not."""
+    import torch
+
+    from emubench.metrics.base import Context
+    from emubench.metrics.curves import MINIMA_NU, MinimaMetric
+    from emubench.scoring import default_metrics
+
+    assert "minima" not in default_metrics(small_splits)
+    test = small_splits["test"].head(64).astype(np.float64)
+    ctx = Context.from_reference(test, 0.866)
+    nu, f = MinimaMetric().features(torch.as_tensor(test[:4]), ctx)
+    assert nu == pytest.approx((MINIMA_NU[1:] + MINIMA_NU[:-1]) / 2)
+    for a, counts in zip(test[:4].astype(np.float32).astype(np.float64), f["minima"]):
+        lower = [a < np.roll(a, (dy, dx), (0, 1)) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+        want, _ = np.histogram(a[np.all(lower, 0)] / ctx.sigma_ref, bins=MINIMA_NU)
+        assert np.round(counts * 0.5 * ctx.sigma_ref).tolist() == want.tolist()  # per unit κ, bins of 0.5 σ_ref
+    f_hat = np.fft.rfft2(test)
+    phases = np.exp(2j * np.pi * np.random.default_rng(0).random(f_hat.shape))
+    flat = np.fft.irfft2(np.abs(f_hat) * phases, s=test.shape[-2:]).astype(np.float32)
+    got, cache = {}, {}
+    for name, maps in (("real", test.astype(np.float32)), ("random phases", flat)):
+        df, _ = score(maps, small_splits, metrics=["minima"], seed=1, floor_draws=300, n=64, cache=cache)
+        got[name] = verdicts(df).set_index("aspect")["verdict"]
+    assert (got["real"] == "pass").all(), got["real"]
+    assert got["random phases"]["mean"] == "flag", got["random phases"]
+
+
 def test_score_refuses_mismatched_sizes(small_splits):
     from emubench.errors import EmubenchError
 

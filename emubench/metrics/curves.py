@@ -1,5 +1,5 @@
-"""Metrics on per-map curves: power spectrum, Minkowski functionals, peak counts, starlet statistics, Betti numbers,
-bispectrum, scattering coefficients (one stats call each)."""
+"""Metrics on per-map curves: power spectrum, Minkowski functionals, peak and minimum counts, starlet statistics, Betti
+numbers, bispectrum, scattering coefficients (one stats call each)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .base import Context, FeatureMetric
 # Lognormal κ is skewed to positive values, hence the asymmetric range.
 MF_NU = np.linspace(-2.0, 4.0, 25)
 PEAK_NU = np.linspace(-1.0, 5.0, 13)
+MINIMA_NU = np.linspace(-3.0, 2.0, 11)  # minima lie below the mean, and lognormal κ is bounded below
 BETTI_NU = np.linspace(-2.0, 4.0, 13)  # every 0.5 σ: each threshold is one labelling of every map
 # Starlet statistics are histogrammed on a fine S/N grid (coefficients in units of the reference's spread at each
 # scale), then merged into STARLET_BINS bins holding equal shares of the reference's mass, per statistic and
@@ -80,6 +81,34 @@ class PeaksMetric(FeatureMetric):
     def features(self, maps, ctx: Context):
         nu, counts = stats.peak_counts(maps, PEAK_NU * ctx.sigma_ref)
         return nu / ctx.sigma_ref, {"peaks": counts.cpu().numpy()}
+
+
+class MinimaMetric(FeatureMetric):
+    """Counts of the unfiltered map's local minima (pixels strictly below their 8 periodic neighbours, the
+    convention of peak counts) per map at heights
+    ν·σ_ref, ν ∈ [-3, 2]: the counterpart of peak counts for the underdense regions (the starlet metric counts
+    minima at each wavelet scale; these are the map's own)."""
+
+    name = "minima"
+    description = "minimum counts over ν ∈ [-3, 2] σ_ref: ratio, deviation, χ², correlation fidelity"
+    headline = ("chi2-dof",)
+    plots = (
+        Plot(
+            "minimum counts",
+            ("minima",),
+            "ν = κ / σ_ref",
+            "minima per deg² per unit κ",
+            yscale="symlog",
+            units=(("minima", "per map"),),
+        ),
+    )
+    default = False  # opt-in (--metric minima), for the reason ScatteringMetric gives
+
+    def features(self, maps, ctx: Context):
+        # a minimum of κ is a peak of −κ: the same strict 8-neighbour test and binning as peak_counts, on edges
+        # −ν reversed (increasing), the counts then put back in order of ν
+        nu, counts = stats.peak_counts(-maps, -MINIMA_NU[::-1] * ctx.sigma_ref)
+        return -np.asarray(nu)[::-1] / ctx.sigma_ref, {"minima": counts.cpu().numpy()[:, ::-1].copy()}
 
 
 class BettiMetric(FeatureMetric):

@@ -4,6 +4,7 @@ from .. import hookimpl
 from .curves import (
     BettiMetric,
     BispectrumMetric,
+    MinimaMetric,
     MinkowskiMetric,
     PeaksMetric,
     PowerSpectrumMetric,
@@ -22,6 +23,7 @@ def register_metrics(register):
     register(PowerSpectrumMetric)
     register(MinkowskiMetric)
     register(PeaksMetric)
+    register(MinimaMetric)
     register(StarletMetric)
     register(BettiMetric)
     register(BispectrumMetric)
