@@ -428,7 +428,7 @@ class FeatureMetric:
             for key, v in f.items():
                 curves += curve_records(key, label, x_of(x, key), v)
         if self.plot_features:
-            curves += self.null_band(x, fg, ctx)
+            curves += self.null_band(x, fr, ctx)
         extras = {"covariance": self.covariance_panels(x, fg, fr, rows, ctx)} if self.covariance_shown else {}
         return MetricResult(rows, curves, extras)
 
@@ -444,7 +444,7 @@ class FeatureMetric:
         maps' bin-to-bin correlation matrix minus the real maps', with its RMS off the diagonal (``corr_rms``) and
         that row's ``corr_floor`` (the value a perfect emulator stays below at the verdict's rate); ``xlabel`` and
         ``xscale`` from the metric's first declared plot."""
-        band = self.std_ratio_band(fr, ctx)
+        band = {k: v["std_ratio"] for k, v in self.null_quantiles(fr, ctx).items()}
         summary = {r_["statistic"]: r_ for r_ in rows if r_["summary"]}
         out = {}
         for key in fg:
@@ -468,38 +468,40 @@ class FeatureMetric:
             }
         return out
 
-    def std_ratio_band(self, fr: dict, ctx: Context, level: float = 0.95) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """{prefix: (low (B,), high (B,))}: the central ``level`` of σ_draw/σ_reference per usable bin over the null
-        draws; it depends on the reference and the null only, so it is kept in ``ctx.cache``."""
-        key = (self.name, "std-ratio-band", level)
+    def null_quantiles(self, fr: dict, ctx: Context, level: float = 0.95) -> dict[str, dict[str, np.ndarray]]:
+        """{prefix: {"mean": (low, high) (B,), "std_ratio": (low, high) (B_usable,)}}: the central ``level`` over the
+        null draws of each bin's mean and of σ_draw/σ_reference in the bins the reference varies in. One pass over
+        the draws for both; they depend on the reference and the null only, so they are kept in ``ctx.cache``
+        (scores of many models against one reference share them)."""
+        key = (self.name, "null-quantiles", level)
         if key not in ctx.cache:
-            fp, out = self.pool_features(ctx), {}
+            fp, out, q = self.pool_features(ctx), {}, [(1 - level) / 2, (1 + level) / 2]
+            m = ctx.null.n
             for stat, r in fr.items():
                 keep = usable_bins(r)
+                x32 = fp[stat].astype(np.float32)
                 xc = fp[stat][:, keep] - fp[stat][:, keep].mean(0)  # centred: float32 products lose nothing
                 x1, x2 = xc.astype(np.float32), (xc * xc).astype(np.float32)
-                m = ctx.null.n
-                var = np.concatenate(
-                    [
-                        ((sel @ x2) / m - ((sel @ x1) / m).astype(np.float64) ** 2) * m / (m - 1)
-                        for sel in ctx.null.selections()
-                    ]
+                means, var = [], []
+                for sel in ctx.null.selections():
+                    means.append(sel @ x32 / m)
+                    var.append(((sel @ x2) / m - ((sel @ x1) / m).astype(np.float64) ** 2) * m / (m - 1))
+                ratio = np.sqrt(np.maximum(np.concatenate(var), 0.0)) / np.asarray(r, np.float64)[:, keep].std(
+                    0, ddof=1
                 )
-                ratio = np.sqrt(np.maximum(var, 0.0)) / np.asarray(r, np.float64)[:, keep].std(0, ddof=1)
-                out[stat] = tuple(np.quantile(ratio, [(1 - level) / 2, (1 + level) / 2], axis=0))
+                out[stat] = {
+                    "mean": tuple(np.quantile(np.concatenate(means), q, axis=0)),
+                    "std_ratio": tuple(np.quantile(ratio, q, axis=0)),
+                }
             ctx.cache[key] = out
         return ctx.cache[key]
 
-    def null_band(self, x: np.ndarray, fg: dict, ctx: Context, level: float = 0.95) -> list[dict]:
-        """The central ``level`` of each bin's mean curve over the null draws (n real maps each), as curve records
-        of sets "null-low" and "null-high": the report's grey band comes from the same null as the floors."""
-        fp = self.pool_features(ctx)
+    def null_band(self, x: np.ndarray, fr: dict, ctx: Context) -> list[dict]:
+        """The central 95% of each bin's mean curve over the null draws (n real maps each), as curve records of
+        sets "null-low" and "null-high": the report's grey band comes from the same null as the floors."""
         out = []
-        for key in fg:
-            x32 = fp[key].astype(np.float32)
-            means = np.concatenate([sel @ x32 / ctx.null.n for sel in ctx.null.selections()])
-            lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2], axis=0)
-            for label, q in (("null-low", lo), ("null-high", hi)):
+        for key, band in self.null_quantiles(fr, ctx).items():
+            for label, q in zip(("null-low", "null-high"), band["mean"]):
                 out += [
                     {"statistic": key, "x": float(xi), "set": label, "mean": float(v), "std": float("nan")}
                     for xi, v in zip(x_of(x, key), q)
