@@ -332,6 +332,26 @@ def test_credible_regions_of_a_gridded_gaussian_hold_their_mass():
     assert w[w >= hi].sum() == pytest.approx(0.68, abs=0.005) and w[w >= lo].sum() == pytest.approx(0.95, abs=0.005)
 
 
+def test_a_posterior_piled_into_one_cell_is_marked_not_left_out():
+    """A generated posterior whose mass sits in one grid cell at the prior's edge (the conditional DCGAN's at a
+    held-out cosmology) has no contour; its mode is marked where it is, so the panel does not read as 'no
+    difference'. A spread posterior gets its contours."""
+    import matplotlib.pyplot as plt
+
+    from emubench.report.cosmologies import draw_posterior
+
+    ax_x, ax_y = np.linspace(0.2, 0.34, 30), np.linspace(0.7, 0.9, 40)
+    piled = np.zeros((30, 40))
+    piled[-1, 5] = 1.0
+    fig, ax = plt.subplots()
+    assert draw_posterior(ax, ax_x, ax_y, piled, "#e66101") == "mode"
+    (marker,) = ax.lines
+    assert marker.get_xdata()[0] == ax_x[-1] and marker.get_ydata()[0] == ax_y[5]
+    spread = np.exp(-((ax_x[:, None] - 0.27) ** 2 / 0.01**2 + (ax_y[None, :] - 0.8) ** 2 / 0.02**2) / 2)
+    assert draw_posterior(ax, ax_x, ax_y, spread / spread.sum(), "k") == "contours"
+    plt.close(fig)
+
+
 def test_contours_go_to_the_centre_a_corner_and_every_held_out_cosmology():
     from emubench.report.cosmologies import contour_cosmologies
 

@@ -244,6 +244,19 @@ def contour_cosmologies(thetas: list[tuple], heldout: set[tuple]) -> list[tuple]
     return list(dict.fromkeys([centre, corner, *sorted(heldout)]))
 
 
+def draw_posterior(ax, ax_x: np.ndarray, ax_y: np.ndarray, w: np.ndarray, colour: str) -> str:
+    """The 68% (thick) and 95% (thin) contours of a gridded posterior w (len(ax_x), len(ax_y)); one whose mass
+    sits in a single grid cell (piled at a prior edge, say) has no contour, so its mode is marked (a diamond)
+    instead of nothing being drawn. Returns what was drawn: "contours" or "mode"."""
+    levels = credible_levels(w)
+    if levels[0] < levels[1]:
+        ax.contour(ax_x, ax_y, w.T, levels=levels, colors=colour, linewidths=(0.9, 1.6))
+        return "contours"
+    i, j = np.unravel_index(np.argmax(w), w.shape)
+    ax.plot(ax_x[i], ax_y[j], marker="D", color=colour, ms=7, ls="none")
+    return "mode"
+
+
 def posterior_figure(extras: dict, names: list[str], heldout: set[tuple]) -> Picture | None:
     """68% and 95% contours of the posterior of the metric that infers the parameters (parameter-bias: a
     real-maps likelihood, flat prior over the box of training cosmologies, drawn as its boundary) from n real maps
@@ -268,11 +281,8 @@ def posterior_figure(extras: dict, names: list[str], heldout: set[tuple]) -> Pic
     for ax, theta in zip(axes.flat, where):
         p = posts[theta]
         ax_x, ax_y = (np.asarray(a) for a in p["axes"])
-        for label, colour, style in (("reference", "k", "-"), ("generated", "#e66101", "-")):
-            w = np.asarray(p[label], np.float64)
-            levels = credible_levels(w)
-            if levels[0] < levels[1]:  # a posterior within one grid cell has no contour to draw
-                ax.contour(ax_x, ax_y, w.T, levels=levels, colors=colour, linestyles=style, linewidths=(0.9, 1.6))
+        for label, colour in (("reference", "k"), ("generated", "#e66101")):
+            draw_posterior(ax, ax_x, ax_y, np.asarray(p[label], np.float64), colour)
             ax.plot([], [], color=colour, label="real maps" if label == "reference" else "generated maps")
         ax.add_patch(plt.Rectangle((ax_x[0], ax_y[0]), ax_x[-1] - ax_x[0], ax_y[-1] - ax_y[0], fill=False,
                                    edgecolor="0.5", linestyle="--", linewidth=0.8))  # fmt: skip
