@@ -483,6 +483,20 @@ def test_curves_declared_in_pixel_units_are_drawn_in_degrees():
     assert Plot(**stored) == MinkowskiMetric.plots[0]
 
 
+def test_the_margin_figure_draws_exact_copies():
+    """A model that returns training maps unchanged has d₁ = 0: unbounded margins, stored as the largest float.
+    The figure drew its axis up to that value and failed (the memoriser's score crashed writing its report);
+    exact copies now sit in the last bin, said so, beside the finite margins."""
+    from emubench.report.plots import margin_figure
+
+    rng = np.random.default_rng(0)
+    held = rng.exponential(0.1, 60)
+    for generated in (np.full(60, np.finfo(float).max), np.r_[np.full(30, np.finfo(float).max), held[:30]]):
+        margins = {"generated": generated, "to_train": np.ones(60), "heldout": held, "chance": 0.5, "p_value": 1e-20}
+        picture = margin_figure({"margins": margins, "cutoff": 0.62})
+        assert base64.b64decode(picture).startswith(b"\x89PNG")
+
+
 def test_vector_copies_can_be_left_out(monkeypatch):
     """EMUBENCH_VECTOR_FIGURES=0 (the suite's setting) draws each figure once: no PDF, no link to one."""
     import matplotlib.pyplot as plt
