@@ -181,6 +181,7 @@ def cli(ctx, verbose, quiet, plugins_dir):
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def plugins(as_json):
     """List datasets, models, trainers and metrics, with the plugin each comes from."""
+    from .contracts import opt_in
     from .plugins import load_failures
     from .registry import KINDS, get_registry
 
@@ -191,7 +192,7 @@ def plugins(as_json):
                 "name": e.name,
                 "plugin": e.plugin,
                 "description": e.description,
-                **({"opt_in": True} if getattr(e.obj, "default", True) is False else {}),
+                **({"opt_in": True} if kind == "metrics" and opt_in(e.obj) else {}),
                 **({"clash": reg.clashes[e.name]} if e.name in reg.clashes else {}),
             }
             for e in reg

@@ -315,3 +315,8 @@ def missing_members(obj: Any, kind: str) -> list[str]:
         if best is None or len(missing) < len(best):
             best = missing
     return best or []
+
+
+def opt_in(metric: type) -> bool:
+    """Whether a metric is scored only when named (``default = False``; absent means a default metric)."""
+    return not getattr(metric, "default", True)

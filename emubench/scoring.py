@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .compat import metric_result, with_row_defaults
-from .contracts import CURVE_FIELDS, MetricResult
+from .contracts import CURVE_FIELDS, MetricResult, opt_in
 from .data import MapSet
 from .errors import EmubenchError
 from .io import failpoint
@@ -196,7 +196,7 @@ def default_metrics(splits: dict[str, MapSet]) -> list[str]:
     return [
         e.name
         for e in get_registry("metrics")
-        if getattr(e.obj, "default", True) and (several or not getattr(e.obj, "needs_parameters", False))
+        if not opt_in(e.obj) and (several or not getattr(e.obj, "needs_parameters", False))
     ]
 
 
