@@ -157,7 +157,8 @@ def in_degrees(plot: Plot, curves: pd.DataFrame, info: dict) -> pd.DataFrame:
         return curves
     if not info.get("side_deg") or not info.get("npix"):
         raise EmubenchError(f"plot {plot.title!r} declares pixel units but the score records no map geometry")
-    factor = curves["statistic"].map(lambda s: plot.in_degrees(s, float(info["side_deg"]), int(info["npix"])))
+    side_deg, npix = float(info["side_deg"]), int(info["npix"])
+    factor = curves["statistic"].map({s: plot.in_degrees(s, side_deg, npix) for s in curves["statistic"].unique()})
     return curves.assign(mean=curves["mean"] * factor, std=curves["std"] * factor)
 
 
