@@ -53,3 +53,20 @@ def test_bad_scales_and_units_are_refused():
         starlet(m, 4)  # 2^5 > 16
     with pytest.raises(ValueError, match="sigma must hold 2"):
         starlet_statistics(m, 2, [0, 1], [1.0])
+
+
+def test_a_subset_of_kinds_equals_the_full_computation():
+    """``starlet_l1_norm`` and ``starlet_peaks`` compute only their own kinds (finding extrema is the costly part)
+    and give exactly what ``starlet_statistics`` gives for all three; an unknown kind is refused by name."""
+    from emubench.data.lognormal import generate
+    from emubench.stats import starlet_l1_norm, starlet_peaks
+
+    m = generate(6, npix=64, seed=5).astype(np.float64)
+    edges, sigma = np.linspace(-4, 6, 21), [0.01, 0.008, 0.006]
+    _, every = starlet_statistics(m, 3, edges, sigma)
+    _, l1 = starlet_l1_norm(m, 3, edges, sigma)
+    _, peaks, minima = starlet_peaks(m, 3, edges, sigma)
+    assert np.array_equal(l1, every["l1"]) and np.array_equal(peaks, every["peaks"])
+    assert np.array_equal(minima, every["minima"]) and every["peaks"].sum() > 0
+    with pytest.raises(ValueError, match="kinds must be some of"):
+        starlet_statistics(m, 3, edges, sigma, kinds=("voids",))

@@ -136,19 +136,30 @@ def _extrema_counts(snr: torch.Tensor, edges: torch.Tensor) -> tuple[torch.Tenso
     return out[0], out[1]
 
 
-def starlet_statistics(maps: Any, nscales: int, edges: Any, sigma: Any) -> tuple[Any, dict]:
+def starlet_statistics(
+    maps: Any, nscales: int, edges: Any, sigma: Any, kinds: tuple[str, ...] = KINDS
+) -> tuple[Any, dict]:
     """The ℓ1-norm, peak and minimum counts of ``starlet_l1_norm`` and ``starlet_peaks`` from one transform.
 
-    Returns (S/N midpoints (B,), {"l1", "peaks", "minima"}: each (N, nscales, B))."""
+    kinds: which of "l1", "peaks", "minima" to compute (finding extrema costs more than the ℓ1-norm: a caller
+    that needs only ℓ1 skips it). Returns (S/N midpoints (B,), {kind: (N, nscales, B)})."""
+    if not kinds or set(kinds) - set(KINDS):
+        raise ValueError(f"kinds must be some of {KINDS}, got {kinds}")
     t, is_numpy, single = as_maps(maps)
     e = edges_tensor(edges, t)
     nb = len(e) - 1
-    result = {k: torch.empty(t.shape[0], nscales, nb, dtype=torch.float64, device=t.device) for k in KINDS}
+    result = {k: torch.empty(t.shape[0], nscales, nb, dtype=torch.float64, device=t.device) for k in kinds}
+    extrema = "peaks" in kinds or "minima" in kinds
     for s, j, snr in _scales(t, nscales, sigma):
         rows = slice(s, s + len(snr))
-        flat = snr.reshape(len(snr), -1)
-        result["l1"][rows, j] = binned_sum(flat.abs(), _bin(flat, e), nb)  # index nb (outside) is dropped
-        result["peaks"][rows, j], result["minima"][rows, j] = _extrema_counts(snr, e)
+        if "l1" in kinds:
+            flat = snr.reshape(len(snr), -1)
+            result["l1"][rows, j] = binned_sum(flat.abs(), _bin(flat, e), nb)  # index nb (outside) is dropped
+        if extrema:
+            peaks, minima = _extrema_counts(snr, e)
+            for kind, counts in (("peaks", peaks), ("minima", minima)):
+                if kind in kinds:
+                    result[kind][rows, j] = counts
     return midpoints(e), {k: out(v, is_numpy, single) for k, v in result.items()}
 
 
@@ -157,7 +168,7 @@ def starlet_l1_norm(maps: Any, nscales: int, edges: Any, sigma: Any):
 
     maps: (N, H, W) or (H, W); edges: (B+1,) S/N bin edges; sigma: (nscales,) κ unit of each scale.
     Returns (S/N midpoints (B,), ℓ1 (N, nscales, B)): Σ |w_j / σ_j| over the pixels in each bin."""
-    nu, stats_ = starlet_statistics(maps, nscales, edges, sigma)
+    nu, stats_ = starlet_statistics(maps, nscales, edges, sigma, kinds=("l1",))
     return nu, stats_["l1"]
 
 
@@ -167,5 +178,5 @@ def starlet_peaks(maps: Any, nscales: int, edges: Any, sigma: Any):
     maps: (N, H, W) or (H, W); edges: (B+1,) S/N bin edges (heights of minima are their own S, negative for
     most); sigma: (nscales,) κ unit of each scale. Returns (S/N midpoints (B,), peaks (N, nscales, B),
     minima (N, nscales, B)), counts per map (not per unit S/N)."""
-    nu, stats_ = starlet_statistics(maps, nscales, edges, sigma)
+    nu, stats_ = starlet_statistics(maps, nscales, edges, sigma, kinds=("peaks", "minima"))
     return nu, stats_["peaks"], stats_["minima"]
