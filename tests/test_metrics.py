@@ -34,6 +34,9 @@ def test_batched_summaries_equal_one_at_a_time():
     null = NullDraws.make(np.zeros((120, 2, 2)), 30, 7, 0, "fresh")
     got = m.null_draw_summaries(pool, r, null)
     assert any(len(np.unique(idx)) < len(idx) for idx in null.index)  # with replacement: repeats are counted
+    sel = np.concatenate(list(null.selections(chunk=3)))  # chunks of 3, 3 and 1 draws
+    assert sel.shape == (7, 120) and (sel.sum(1) == 30).all()
+    assert all((sel[d] == np.bincount(idx, minlength=120)).all() for d, idx in enumerate(null.index))
     for d, idx in enumerate(null.index):
         want = curve_summaries(pool[idx], r, amplitude=True)
         for k, v in want.items():
