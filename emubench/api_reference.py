@@ -24,11 +24,22 @@ def _doc(obj: Any) -> str:
     return "\n".join(line.rstrip() for line in doc.splitlines())
 
 
+class _Raw(str):
+    """An annotation written as a string (``from __future__ import annotations``), shown as written, unquoted."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def _signature(obj: Any) -> str:
+    """The signature as code: annotations unquoted, default values as Python writes them ("cpu", not cpu)."""
     try:
-        return str(inspect.signature(obj)).replace("'", "")
+        sig = inspect.signature(obj)
     except (TypeError, ValueError):  # some builtins and C types have none
         return "(...)"
+    raw = lambda a: _Raw(a) if isinstance(a, str) else a  # noqa: E731
+    params = [p.replace(annotation=raw(p.annotation)) for p in sig.parameters.values()]
+    return str(sig.replace(parameters=params, return_annotation=raw(sig.return_annotation)))
 
 
 def _members(cls: type) -> list[tuple[str, Any]]:
