@@ -307,10 +307,29 @@ def across_cosmologies(per: pd.DataFrame, param_names: list[str], alpha: float =
                 "flagged": len(flags),
                 "p_value": p,
                 "verdict": "flag" if p <= alpha / (n_verdicts * groups) else "pass",
-                "where": "; ".join(", ".join(f"{k}={r[k]:g}" for k in param_names) for _, r in flags.iterrows()),
+                "where": where_text(flags, param_names),
             }
         )
     return pd.DataFrame(out)
+
+
+def where_text(flags: pd.DataFrame, param_names: list[str]) -> str:
+    """The cosmologies of ``flags`` (one row each, a column per parameter) as short text, grouped by the first
+    parameter: ``omega_m=0.2: sigma8=0.7, 0.8; omega_m=0.27: sigma8=0.9`` (a 5 × 5 grid's 15 flags in one line
+    a reader can scan, not 15 repeated pairs)."""
+    if flags.empty or not param_names:
+        return ""
+    first, rest = param_names[0], param_names[1:]
+    if not rest:
+        return f"{first}=" + ", ".join(f"{v:g}" for v in sorted(flags[first]))
+    groups = []
+    for value, g in flags.sort_values(param_names).groupby(first, sort=True):
+        if len(rest) == 1:
+            others = f"{rest[0]}=" + ", ".join(f"{v:g}" for v in g[rest[0]])
+        else:
+            others = ", ".join("(" + ", ".join(f"{k}={r[k]:g}" for k in rest) + ")" for _, r in g.iterrows())
+        groups.append(f"{first}={value:g}: {others}")
+    return "; ".join(groups)
 
 
 def _checked(result: MetricResult, name: str) -> MetricResult:

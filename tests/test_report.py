@@ -426,6 +426,29 @@ def test_where_a_verdict_flagged_is_a_grid_of_the_design():
         assert grid[0][0]["title"] == "Ωm=0.2, σ8=0.9" and grid[-1][-1]["title"] == "Ωm=0.34, σ8=0.7"
 
 
+def test_where_text_groups_the_cosmologies_by_the_first_parameter():
+    """The summary's "where" (Markdown and CSV) names each value of the first parameter once, the values of the
+    second after it, in order: the 15 flags of a 5 × 5 design read in one short line, not 15 repeated pairs."""
+    from emubench.scoring import where_text
+
+    folder = ROOT / "reports" / "cosmologies" / "sigma8-biased"
+    per = pd.read_csv(folder / "verdicts.csv")
+    g = per[(per.metric == "minkowski") & (per.aspect == "mean") & (per.cosmology == "train")]
+    flags = g[g.verdict == "flag"]
+    text = where_text(flags, ["omega_m", "sigma8"])
+    assert text.count("omega_m=") == flags.omega_m.nunique() and text.count("sigma8=") == flags.omega_m.nunique()
+    parsed = [
+        (float(om.split("=")[1]), float(s8))
+        for part in text.split("; ")
+        for om, s8s in [part.split(": sigma8=")]
+        for s8 in s8s.split(", ")
+    ]
+    assert parsed == sorted(zip(flags.omega_m, flags.sigma8)) and len(text) < 0.6 * len("; ".join(
+        f"omega_m={a:g}, sigma8={b:g}" for a, b in parsed))  # fmt: skip
+    assert where_text(flags.iloc[:0], ["omega_m", "sigma8"]) == ""
+    assert where_text(flags.assign(h=0.7).iloc[:1], ["omega_m", "sigma8", "h"]).endswith("(sigma8=0.7, h=0.7)")
+
+
 @pytest.mark.slow
 def test_every_card_says_what_it_could_have_flagged(scored):
     """A pass is only as strong as its test: every card of a score on the measured dataset lists the smallest
