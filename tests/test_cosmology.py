@@ -352,6 +352,34 @@ def test_a_posterior_piled_into_one_cell_is_marked_not_left_out():
     plt.close(fig)
 
 
+def test_a_contour_panel_zooms_onto_its_contours_and_the_truth():
+    """Narrow posteriors get a panel around their 95% regions and the true parameters (not the whole prior box,
+    where they were a speck); along an axis where a region spans most of the box the whole box is shown, within
+    5% of it; a posterior piled at the box's edge keeps that edge in view."""
+    from emubench.report.cosmologies import credible_levels, zoom
+
+    ax_x, ax_y = np.linspace(0.2, 0.34, 57), np.linspace(0.7, 0.9, 81)
+
+    def gauss(mx, my, sx, sy):
+        w = np.exp(-((ax_x[:, None] - mx) ** 2 / sx**2 + (ax_y[None, :] - my) ** 2 / sy**2) / 2)
+        return w / w.sum()
+
+    real, gen = gauss(0.27, 0.8, 0.004, 0.006), gauss(0.275, 0.81, 0.004, 0.006)
+    (x0, x1), (y0, y1) = zoom(ax_x, ax_y, [real, gen], (0.27, 0.8))
+    assert x1 - x0 < 0.35 * 0.14 and y1 - y0 < 0.35 * 0.2  # a zoom, not the box
+    for w in (real, gen):
+        region = w >= credible_levels(w)[0]
+        xs, ys = ax_x[region.any(1)], ax_y[region.any(0)]
+        assert x0 < xs.min() and xs.max() < x1 and y0 < ys.min() and ys.max() < y1
+    wide = gauss(0.27, 0.8, 0.004, 0.08)  # narrow in Ωm, spread over σ8
+    (x0, x1), (y0, y1) = zoom(ax_x, ax_y, [wide], (0.27, 0.8))
+    assert x1 - x0 < 0.35 * 0.14 and (y0, y1) == pytest.approx((0.69, 0.91))
+    piled = np.zeros((57, 81))
+    piled[-1, 40] = 1.0
+    (x0, x1), _ = zoom(ax_x, ax_y, [real, piled], (0.27, 0.8))
+    assert x0 < 0.27 and x1 >= 0.34
+
+
 def test_contours_go_to_the_centre_a_corner_and_every_held_out_cosmology():
     from emubench.report.cosmologies import contour_cosmologies
 

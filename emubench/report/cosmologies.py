@@ -244,6 +244,26 @@ def contour_cosmologies(thetas: list[tuple], heldout: set[tuple]) -> list[tuple]
     return list(dict.fromkeys([centre, corner, *sorted(heldout)]))
 
 
+def zoom(ax_x: np.ndarray, ax_y: np.ndarray, posteriors: list[np.ndarray], theta: tuple) -> tuple[tuple, tuple]:
+    """Axis limits (x, y) of a contour panel, GetDist-style: around the 95% regions of the ``posteriors`` (each
+    (len(ax_x), len(ax_y)) on the grid) and the true parameters ``theta``, with a quarter of that extent (and at
+    least two grid cells) on each side, within the prior box plus 5%. Per axis, a region wider than 60% of the
+    box shows the whole box: small contours are readable and a wide one keeps its prior edge in view."""
+    inside = np.zeros((len(ax_x), len(ax_y)), bool)
+    for w in posteriors:
+        inside |= w >= credible_levels(w)[0]
+    limits = []
+    for grid, axis, t in ((np.asarray(ax_x, float), 1, theta[0]), (np.asarray(ax_y, float), 0, theta[1])):
+        box = grid[-1] - grid[0]
+        covered = grid[inside.any(axis=axis)]
+        lo, hi = min(covered.min(), t), max(covered.max(), t)
+        if box <= 0 or hi - lo > 0.6 * box:
+            lo, hi = grid[0], grid[-1]
+        pad = max(0.25 * (hi - lo), 2 * box / max(len(grid) - 1, 1))
+        limits.append((max(lo - pad, grid[0] - 0.05 * box), min(hi + pad, grid[-1] + 0.05 * box)))
+    return limits[0], limits[1]
+
+
 def draw_posterior(ax, ax_x: np.ndarray, ax_y: np.ndarray, w: np.ndarray, colour: str) -> str:
     """The 68% (thick) and 95% (thin) contours of a gridded posterior w (len(ax_x), len(ax_y)); one whose mass
     sits in a single grid cell (piled at a prior edge, say) has no contour, so its mode is marked (a diamond)
@@ -287,9 +307,9 @@ def posterior_figure(extras: dict, names: list[str], heldout: set[tuple]) -> Pic
         ax.add_patch(plt.Rectangle((ax_x[0], ax_y[0]), ax_x[-1] - ax_x[0], ax_y[-1] - ax_y[0], fill=False,
                                    edgecolor="0.5", linestyle="--", linewidth=0.8))  # fmt: skip
         ax.plot(*theta, marker="*" if theta in heldout else "+", color="#5e3c99", ms=12, mew=2, ls="none")
-        pad_x, pad_y = 0.05 * (ax_x[-1] - ax_x[0]), 0.05 * (ax_y[-1] - ax_y[0])
-        ax.set_xlim(ax_x[0] - pad_x, ax_x[-1] + pad_x)
-        ax.set_ylim(ax_y[0] - pad_y, ax_y[-1] + pad_y)
+        xlim, ylim = zoom(ax_x, ax_y, [np.asarray(p[k], np.float64) for k in ("reference", "generated")], theta)
+        ax.set_xlim(*xlim)
+        ax.set_ylim(*ylim)
         where_text = ", ".join(f"{LABELS.get(n_, n_)}={v:g}" for n_, v in zip(names, theta))
         ax.set_title(f"{'held-out' if theta in heldout else 'training'}: {where_text}", fontsize=8)
         ax.set_xlabel(LABELS.get(names[0], names[0]))
