@@ -162,7 +162,7 @@ def test_bispectrum_flags_randomised_phases_that_the_power_spectrum_cannot_see(s
     got, cache = {}, {}
     for name, maps in (("real", test.astype(np.float32)), ("random phases", flat)):
         metrics = ["power-spectrum", "bispectrum"]
-        df, _ = score(maps, small_splits, metrics=metrics, seed=1, floor_draws=300, n=32, cache=cache)
+        df, _ = score(maps, small_splits, metrics=metrics, seed=1, floor_draws=300, n=64, cache=cache)
         got[name] = verdicts(df).set_index(["metric", "aspect"])["verdict"]
         if name == "random phases":  # the reduced equilateral bispectrum: lognormal's positive, this one's ~0
             q = df[(df.metric == "bispectrum") & (df.statistic == "equilateral-ratio")].value
