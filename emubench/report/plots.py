@@ -374,9 +374,9 @@ def covariance_figure(panels: dict[str, dict]) -> Picture:
 
     panels: ``FeatureMetric.covariance_panels``' output, {statistic: {x, xlabel, std_ratio, band_low, band_high,
     corr_difference, corr_rms, corr_floor}}."""
-    rows = len(panels)
-    fig, axes = plt.subplots(rows, 2, figsize=(8.4, ROW_IN * rows), squeeze=False,
-                             gridspec_kw={"width_ratios": (1.35, 1), **_row_layout(rows, 8.4)})  # fmt: skip
+    rows, width = len(panels), 8.4
+    fig, axes = plt.subplots(rows, 2, figsize=(width, ROW_IN * rows), squeeze=False,
+                             gridspec_kw={"width_ratios": (1.35, 1), **_row_layout(rows, width)})  # fmt: skip
     for (stat, p), (ax, im_ax) in zip(panels.items(), axes):
         x = np.asarray(p["x"], float)
         log_x = p.get("xscale") == "log" and bool((x > 0).all())
@@ -419,9 +419,10 @@ def margin_figure(extras: dict) -> Picture:
     to_train = to_train.astype(bool)
     cutoff = float(extras["cutoff"])
     # an exact copy (d₁ = 0) has an unbounded margin (stored as the largest float): drawn in the last bin
-    exact = ~(np.isfinite(g) & (g < 1e300))
+    bounded = lambda v: np.isfinite(v) & (v < 1e300)  # noqa: E731
+    exact = ~bounded(g)
     shown = np.concatenate([g[~exact], h, [cutoff] if np.isfinite(cutoff) else []])
-    shown = shown[np.isfinite(shown) & (shown < 1e300)]
+    shown = shown[bounded(shown)]
     bins = np.linspace(0.0, max(float(shown.max()) * 1.05 if len(shown) else 0.0, 1e-3), 50)
     fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
     label = f"held-out real maps ({len(h)})"
