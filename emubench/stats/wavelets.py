@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from ._backend import as_maps, binned_sum, edges_tensor, midpoints, out
+from ._backend import as_maps, edges_tensor, midpoints, out
 
 B3 = (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16)
 CHUNK_PIXELS = 1 << 18  # pixels per pass on CPU: a scale's intermediates stay in cache
@@ -84,55 +84,79 @@ def _scales(t: torch.Tensor, nscales: int, sigma: Any):
             yield s, j, w / sig[j]
 
 
-def _bin(values: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-    """Bin index of each value: edges[k] <= v < edges[k+1], the last bin closed above (``numpy.histogram``);
-    B (one past the last bin) outside.
+class _Columns:
+    """Where values fall among S/N bin edges (B + 1,): column 1 + i of a (B + 2)-column histogram for
+    edges[i] <= v < edges[i+1], the last bin closed above (``numpy.histogram``); column 0 below the first edge,
+    B + 1 above the last and for NaN. The outer columns are dropped after counting, so no value needs moving.
 
-    On evenly spaced edges (the metric's fine grid) the index is arithmetic, then set exact by comparing with the
-    two edges it points between (rounding can put a value one bin off next to an edge): ~2× a binary search."""
-    nb = len(edges) - 1
-    values = values.contiguous()
-    step = (edges[-1] - edges[0]) / nb
-    if bool(torch.allclose(edges[1:] - edges[:-1], step, rtol=1e-9, atol=0.0)):
-        position = torch.nan_to_num((values - edges[0]) / step, nan=0.0)  # NaN: put outside below
-        k = torch.floor(position).clamp_(0, nb - 1).long()
-        k -= (values < edges[k]).long()
-        k += (values >= edges[k + 1]).long()
-    else:
-        k = torch.searchsorted(edges, values, right=True) - 1
-    k[values == edges[-1]] = nb - 1
-    k[(k < 0) | (k >= nb) | torch.isnan(values)] = nb
-    return k
+    On evenly spaced edges (the metric's fine grid) a value's column is arithmetic: q = (v − e0)·B/(e_B − e0) + 1
+    puts edge i at q ≈ i + 1. q is monotone in v (rounded subtractions and products are), so a value whose q is
+    farther than EPS from every integer, where the computed q of every edge is within EPS/10 of its integer, lies
+    strictly between the two edges that floor(q) names. Only the rare values nearer to an edge (and NaN) take a
+    binary search: ~3× faster than searching for every value, with identical columns (tested)."""
+
+    EPS = 1e-6
+
+    def __init__(self, edges: torch.Tensor):
+        self.edges, self.nb = edges, len(edges) - 1
+        self.origin, self.scale = edges[0], self.nb / (edges[-1] - edges[0])
+        grid = (edges - self.origin) * self.scale + 1
+        exact = torch.arange(1, self.nb + 2, dtype=grid.dtype, device=grid.device)
+        self.arithmetic = bool(torch.isfinite(self.scale)) and float((grid - exact).abs().max()) < self.EPS / 10
+
+    def searched(self, values: torch.Tensor) -> torch.Tensor:
+        k = torch.searchsorted(self.edges, values, right=True)  # edges <= v: 0 below, B + 1 above the last
+        k[values == self.edges[-1]] = self.nb  # the last bin is closed above
+        k[torch.isnan(values)] = self.nb + 1
+        return k
+
+    def __call__(self, values: torch.Tensor) -> torch.Tensor:
+        values = values.contiguous()
+        if not self.arithmetic:
+            return self.searched(values)
+        top = self.nb + 1
+        # clamped half a column outside (NaN above), so truncation is the floor and no clamped value is "near"
+        q = (values - self.origin).mul_(self.scale).add_(1).nan_to_num_(nan=top + 0.5).clamp_(0.5, top + 0.5)
+        k = q.to(torch.long)
+        near = torch.frac_(q).sub_(0.5).abs_() > 0.5 - self.EPS
+        if bool(near.any()):
+            k[near] = self.searched(values[near])
+        return k
 
 
-def _strict_maxima(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(map, row, column) of the pixels of x (n, H, W) strictly above their 8 neighbours, the border excluded.
+def _strict_maxima(x: torch.Tensor) -> torch.Tensor:
+    """Flat indices into x (n, H, W) (map · H·W + row · W + column, ascending) of the pixels strictly above
+    their 8 neighbours, the border excluded.
 
     Dense and separable (no gather, no float64 ``max_pool2d``, which is ~10× slower on CPU): the largest of the
-    8 neighbours is the largest of the 3 above, the 3 below, the left and the right one."""
+    8 neighbours is the largest of the 3 above, the 3 below, the left and the right one. One flat index per
+    pixel found, not three coordinates: ``nonzero`` writes a third as much."""
     across = torch.maximum(torch.maximum(x[:, :, :-2], x[:, :, 1:-1]), x[:, :, 2:])  # 3 along each row
     neighbours = torch.maximum(
         torch.maximum(across[:, :-2], across[:, 2:]), torch.maximum(x[:, 1:-1, :-2], x[:, 1:-1, 2:])
     )
-    which, iy, ix = (x[:, 1:-1, 1:-1] > neighbours).nonzero(as_tuple=True)
-    return which, iy + 1, ix + 1
+    found = torch.zeros(x.shape, dtype=torch.bool, device=x.device)
+    torch.gt(x[:, 1:-1, 1:-1], neighbours, out=found[:, 1:-1, 1:-1])
+    return found.view(-1).nonzero().squeeze(1)
 
 
-def _extrema_counts(snr: torch.Tensor, edges: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _extrema_counts(snr: torch.Tensor, columns: _Columns) -> tuple[torch.Tensor, torch.Tensor]:
     """(peaks, minima) per map and bin, (n, B), as lenspack's ``find_peaks2d`` finds them in snr and in −snr:
     it first shifts the map by its minimum (so values that differ in the last bit can tie, and then are no
-    peak) and reports heights as shifted value + minimum; both are reproduced, so counts are identical."""
-    nb = len(edges) - 1
+    peak) and reports heights as shifted value + minimum; both are reproduced, so counts are identical. For the
+    minima, −snr − min(−snr) is computed as max(snr) − snr and the height −(shifted − max) as max − shifted:
+    the same floating-point numbers (IEEE rounding is symmetric), one pass fewer."""
+    width = columns.nb + 2
+    low, high = snr.amin((1, 2))[:, None, None], snr.amax((1, 2))[:, None, None]
     out = []
-    for sign in (1.0, -1.0):
-        x = snr if sign > 0 else -snr
-        low = x.amin((1, 2))
-        shifted = x - low[:, None, None]
-        which, iy, ix = _strict_maxima(shifted)
-        heights = sign * (shifted[which, iy, ix] + low[which])  # a minimum's height is its own S
-        counts = torch.zeros(len(x) * (nb + 1), dtype=torch.float64, device=x.device)
-        counts.index_add_(0, which * (nb + 1) + _bin(heights, edges), torch.ones_like(heights))
-        out.append(counts.reshape(len(x), nb + 1)[:, :nb])
+    per_map = snr.shape[1] * snr.shape[2]
+    for shifted, height in ((snr - low, lambda v, m: v + low[m, 0, 0]), (high - snr, lambda v, m: high[m, 0, 0] - v)):
+        found = _strict_maxima(shifted)
+        which = torch.div(found, per_map, rounding_mode="floor")
+        heights = height(shifted.view(-1)[found], which)
+        counts = torch.zeros(len(snr) * width, dtype=torch.float64, device=snr.device)
+        counts.index_add_(0, which * width + columns(heights), torch.ones_like(heights))
+        out.append(counts.reshape(len(snr), width)[:, 1:-1])
     return out[0], out[1]
 
 
@@ -147,16 +171,18 @@ def starlet_statistics(
         raise ValueError(f"kinds must be some of {KINDS}, got {kinds}")
     t, is_numpy, single = as_maps(maps)
     e = edges_tensor(edges, t)
-    nb = len(e) - 1
+    nb, columns = len(e) - 1, _Columns(e)
     result = {k: torch.empty(t.shape[0], nscales, nb, dtype=torch.float64, device=t.device) for k in kinds}
     extrema = "peaks" in kinds or "minima" in kinds
     for s, j, snr in _scales(t, nscales, sigma):
         rows = slice(s, s + len(snr))
         if "l1" in kinds:
             flat = snr.reshape(len(snr), -1)
-            result["l1"][rows, j] = binned_sum(flat.abs(), _bin(flat, e), nb)  # index nb (outside) is dropped
+            # summed in pixel order per (map, bin), as before the columns were arithmetic: the same bits
+            sums = flat.new_zeros(len(flat), nb + 2).scatter_add_(1, columns(flat), flat.abs())
+            result["l1"][rows, j] = sums[:, 1:-1]
         if extrema:
-            peaks, minima = _extrema_counts(snr, e)
+            peaks, minima = _extrema_counts(snr, columns)
             for kind, counts in (("peaks", peaks), ("minima", minima)):
                 if kind in kinds:
                     result[kind][rows, j] = counts
