@@ -70,3 +70,26 @@ def test_a_subset_of_kinds_equals_the_full_computation():
     assert np.array_equal(minima, every["minima"]) and every["peaks"].sum() > 0
     with pytest.raises(ValueError, match="kinds must be some of"):
         starlet_statistics(m, 3, edges, sigma, kinds=("voids",))
+
+
+@pytest.mark.parametrize("edges", [np.linspace(-6.0, 8.0, 281), np.array([-3.0, -1.0, 0.0, 0.5, 2.0, 5.0])])
+def test_bin_columns_equal_a_binary_search_at_and_next_to_every_edge(edges):
+    """Bins by arithmetic (evenly spaced edges) or binary search (others) put every value where numpy.histogram
+    does: edges[i] <= v < edges[i+1], the last bin closed above; below, above and NaN in the outer columns."""
+    import torch
+
+    from emubench.stats.wavelets import _Columns
+
+    e = torch.as_tensor(edges)
+    at = torch.cat([e, torch.nextafter(e, e + 1), torch.nextafter(e, e - 1)])
+    rng = np.random.default_rng(0)
+    values = torch.cat([at, torch.as_tensor(rng.uniform(-8, 10, 100_000)), torch.tensor([np.nan, np.inf, -np.inf])])
+    got = _Columns(e)(values[None])[0].numpy()
+    v = values.numpy()
+    want = np.searchsorted(edges, v, side="right")  # edges <= v: 0 below, len(edges) above the last
+    want[v == edges[-1]] = len(edges) - 1
+    want[np.isnan(v)] = len(edges)
+    assert np.array_equal(got, want)
+    counts = np.bincount(got, minlength=len(edges) + 1)[1:-1]
+    assert np.array_equal(counts, np.histogram(v[np.isfinite(v)], edges)[0])
+    assert _Columns(e).arithmetic == (len(edges) == 281)
