@@ -68,3 +68,15 @@ def test_equal_to_gudhi_on_16_maps_of_the_default_dataset(small_maps):
             ties = np.unique(np.concatenate([grid, np.sort(m.ravel())[::400]]))
             _, b0, b1 = betti_numbers(m, ties)
             assert np.array_equal(np.stack([b0, b1]), reference(m, ties)), i
+
+
+def test_maps_wholly_in_the_set_beside_others_count_as_one_region(small_maps):
+    """Maps entirely above a threshold are counted without labelling (β0 = 1, β1 = 0); in a stack that mixes them
+    with other maps every map gets what it gets alone."""
+    maps = small_maps[:6].astype(np.float64).copy()
+    maps[[1, 4]] = maps[[1, 4]] - maps[[1, 4]].min() + 1.0  # wholly above 0.5
+    thresholds = np.array([-0.02, 0.0, 0.5, 2.0])
+    _, b0, b1 = betti_numbers(maps, thresholds)
+    alone = [betti_numbers(m, thresholds) for m in maps]
+    assert np.array_equal(b0, np.stack([a[1] for a in alone])) and np.array_equal(b1, np.stack([a[2] for a in alone]))
+    assert np.all(b0[[1, 4], 2] == 1) and np.all(b1[[1, 4], 2] == 0) and np.all(b0[[0, 2, 3, 5], 1] > 1)
