@@ -353,7 +353,7 @@ def test_a_posterior_piled_into_one_cell_is_marked_not_left_out():
 
 
 def test_contours_are_drawn_smooth_on_a_refinement_of_the_coarse_grid():
-    """The posterior grid is coarse (a zoomed panel shows a dozen cells across a contour), so contours drawn on it
+    """The posterior grid is coarse (a zoomed panel shows a handful of cells across a contour), so contours drawn on it
     are polygons. Refined bicubically in log density, the grid's own values stay at its nodes, and the 68% contour
     of a Gaussian is an ellipse: the segments' midpoints lie on the level set to within 0.2% in Mahalanobis radius,
     where the coarse grid's chords cut inside it by over 1%."""
