@@ -144,16 +144,16 @@ def _extrema_counts(snr: torch.Tensor, columns: _Columns) -> tuple[torch.Tensor,
     """(peaks, minima) per map and bin, (n, B), as lenspack's ``find_peaks2d`` finds them in snr and in −snr:
     it first shifts the map by its minimum (so values that differ in the last bit can tie, and then are no
     peak) and reports heights as shifted value + minimum; both are reproduced, so counts are identical. For the
-    minima, −snr − min(−snr) is computed as max(snr) − snr and the height −(shifted − max) as max − shifted:
-    the same floating-point numbers (IEEE rounding is symmetric), one pass fewer."""
+    minima, −snr − min(−snr) is computed as max(snr) − snr (the same floating-point numbers, IEEE rounding being
+    symmetric, without negating the map first), and its minimum is −max(snr)."""
     width = columns.nb + 2
-    low, high = snr.amin((1, 2))[:, None, None], snr.amax((1, 2))[:, None, None]
+    low, high = snr.amin((1, 2)), snr.amax((1, 2))
     out = []
     per_map = snr.shape[1] * snr.shape[2]
-    for shifted, height in ((snr - low, lambda v, m: v + low[m, 0, 0]), (high - snr, lambda v, m: high[m, 0, 0] - v)):
+    for sign, shifted, minimum in ((1.0, snr - low[:, None, None], low), (-1.0, high[:, None, None] - snr, -high)):
         found = _strict_maxima(shifted)
         which = torch.div(found, per_map, rounding_mode="floor")
-        heights = height(shifted.view(-1)[found], which)
+        heights = sign * (shifted.view(-1)[found] + minimum[which])  # a minimum's height is its own S
         counts = torch.zeros(len(snr) * width, dtype=torch.float64, device=snr.device)
         counts.index_add_(0, which * width + columns(heights), torch.ones_like(heights))
         out.append(counts.reshape(len(snr), width)[:, 1:-1])
@@ -178,7 +178,7 @@ def starlet_statistics(
         rows = slice(s, s + len(snr))
         if "l1" in kinds:
             flat = snr.reshape(len(snr), -1)
-            # summed in pixel order per (map, bin), as before the columns were arithmetic: the same bits
+            # each (map, bin) is summed in pixel order, whichever way its columns were found
             sums = flat.new_zeros(len(flat), nb + 2).scatter_add_(1, columns(flat), flat.abs())
             result["l1"][rows, j] = sums[:, 1:-1]
         if extrema:
