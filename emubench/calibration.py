@@ -74,13 +74,16 @@ def false_positive_rates(
     settings = settings.replace(n=int(settings.n or len(splits["val"])))
     cache: dict = {}
     out = []
-    for s in seeds:
+    if log:  # the first emulator also computes the null pool's statistics, once for all
+        log(f"{len(seeds)} perfect emulators of {dataset}, {settings.n} maps each, against its validation split")
+    for k, s in enumerate(seeds, 1):
         maps = perfect_maps(dataset, options, s, settings.n, split_seed)
         df, _ = score(maps, splits, settings, cache=cache, model=f"perfect-{s}")
         v = verdicts(df).assign(emulator_seed=s)
         out.append(v)
         if log:
-            log(f"perfect emulator seed {s}: {int((v.verdict == 'flag').sum())} of {len(v)} verdicts flagged")
+            flagged = int((v.verdict == "flag").sum())
+            log(f"perfect emulator {k} of {len(seeds)} (seed {s}): {flagged} of {len(v)} verdicts flagged")
     return pd.concat(out, ignore_index=True)
 
 
@@ -300,6 +303,10 @@ def sensitivity(
     cache: dict = {}
     bases = {s: perfect_maps(dataset, options, s, settings.n, split_seed) for s in seeds}
     rows = []
+    steps, step = sum(len(levels) for _, _, levels in flaws.values()), 0
+    if log:
+        basis = "basis" if len(bases) == 1 else "bases"
+        log(f"{steps} (flaw, size) pairs on {len(bases)} {basis} of {settings.n} maps; the first computes the null too")
     for flaw, (fn, _, levels) in flaws.items():
         copies = flaw in COPY_FLAWS
         metrics = ("memorisation",) if copies else distributional
@@ -321,8 +328,9 @@ def sensitivity(
                             "p_value": r.p_value,
                         }
                     )
+            step += 1
             if log:
-                log(f"{flaw} {level}: done")
+                log(f"{flaw} {level} ({step} of {steps}): done")
     table = pd.DataFrame(rows)
     falls = passes_after_flag(table)
     smallest = []
@@ -384,7 +392,9 @@ def cosmology_false_positive_rates(
     names = list(splits["val"].param_names)
     shared: dict = {}
     per, summaries = [], []
-    for s in seeds:
+    if log:
+        log(f"{len(seeds)} perfect conditional emulators of {dataset}, scored at each of its cosmologies")
+    for k, s in enumerate(seeds, 1):
         model = PerfectConditional(dataset, options, s)
         sample = lambda k, seed, theta, model=model: model.sample(k, seed=seed, params=theta)  # noqa: E731
         scores, _, _ = score_cosmologies(
@@ -394,7 +404,8 @@ def cosmology_false_positive_rates(
         per.append(v)
         summaries.append(across_cosmologies(v, names, settings.alpha).assign(emulator=s))
         if log:
-            log(f"perfect emulator {s}: {int((v['verdict'] == 'flag').sum())} of {len(v)} verdicts flagged")
+            flagged = int((v["verdict"] == "flag").sum())
+            log(f"perfect emulator {k} of {len(seeds)} (seed {s}): {flagged} of {len(v)} verdicts flagged")
     return pd.concat(per, ignore_index=True), pd.concat(summaries, ignore_index=True)
 
 
