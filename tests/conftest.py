@@ -66,3 +66,25 @@ def small_splits(_cache_dir):
     from emubench.data import open_dataset, split
 
     return split(open_dataset("lognormal-lcdm-64", n_maps=1024), 0)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, _cache_dir):
+    """One DCGAN run, trained once for the whole test run by a fresh process (``helpers.TRAIN`` for ``STEPS``
+    steps, the machine's default threads): the reference weights of the reliability tests and the run the
+    DCGAN tests score. Both pytest-xdist workers share it (the second waits on a file lock while the first
+    trains). Tests only read it: one that trains on copies it first."""
+    import subprocess
+
+    from filelock import FileLock
+    from helpers import STEPS, TRAIN, env_threads
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the folder above every worker's own
+    run, done = root / "shared-dcgan-run", root / "shared-dcgan-run.done"
+    with FileLock(str(run) + ".lock"):
+        if not done.exists():  # a failed first try leaves no mark: the second worker then fails the same way
+            subprocess.run([*TRAIN, "--max-steps", str(STEPS), "--out", str(run)], check=True, env=env_threads())
+            done.touch()
+    return run

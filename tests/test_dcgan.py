@@ -142,8 +142,8 @@ def test_resume_skips_a_corrupt_latest_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
-def test_run_folder_scores_end_to_end(tmp_path, monkeypatch):
-    run = _train(tmp_path / "s", 6)
+def test_run_folder_scores_end_to_end(tmp_path, monkeypatch, trained_run):
+    run = trained_run
     model, prov = __import__("emubench.models", fromlist=["resolve_model"]).resolve_model(str(run), None)
     # the manifest records one network: the train config's is the one built (npix 64 from the data, not 256)
     assert prov["manifest"]["train_config"]["model"] == prov["manifest"]["model_config"]

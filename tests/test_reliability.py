@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers import STEPS, TRAIN, env_threads
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,46 +20,9 @@ from emubench.cli import cli
 from emubench.errors import EmubenchError
 from emubench.io import check_maps
 
-TRAIN = [
-    sys.executable,
-    "-m",
-    "emubench.cli",
-    "-q",
-    "train",
-    "cosmogan-dcgan",
-    "--preset",
-    "smoke",
-    "--dataset",
-    "lognormal-lcdm-64",
-    "-D",
-    "n_maps=300",
-    "-c",
-    "width=8",
-    "-c",
-    "batch_size=16",
-    "-c",
-    "val_maps=32",
-    "-c",
-    "ckpt_every=3",
-    "-c",
-    "log_every=1",
-    "-c",
-    "keep_last=50",
-    "--device",
-    "cpu",
-]
-STEPS = 26  # two epochs of 13 steps: checkpoints at 3, 6, 9, 12, 13 (epoch end), 15, ...
-
 
 def _env(**extra):
     return {**os.environ, "OMP_NUM_THREADS": "1", **extra}
-
-
-def _env_threads(**extra):
-    """The machine's default thread count (two here), as a user's run has: threaded kernels included."""
-    env = {**os.environ, **extra}
-    env.pop("OMP_NUM_THREADS", None)
-    return env
 
 
 def _final(run, step: int = STEPS):
@@ -71,29 +35,22 @@ def _final(run, step: int = STEPS):
 EPOCH = 13  # steps per epoch of TRAIN
 
 
-@pytest.fixture(scope="module")
-def reference_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ref") / "run"
-    subprocess.run([*TRAIN, "--max-steps", str(STEPS), "--out", str(out)], check=True, env=_env_threads())
-    return out
-
-
 def _same(got: dict, want: dict, what: str) -> None:
     differ = [k for k in want if not torch.equal(got[k], want[k])]
     assert not differ, f"{what}: {len(differ)} of {len(want)} generator tensors differ from the reference run"
 
 
 @pytest.mark.slow
-def test_fresh_processes_train_bit_identical_weights(tmp_path, reference_run):
+def test_fresh_processes_train_bit_identical_weights(tmp_path, trained_run):
     """Issue #15: same seed, same machine, same bits. Seven more fresh processes of the reference run's command,
     cut at the end of its first epoch (13 steps, a validation, a sample grid and five checkpoints), one after
     another with the default threads (two at a time would oversubscribe the cores, and OpenMP's spin-waiting then
     slows both several-fold), must reach the reference's step-13 generator, bit for bit."""
-    want = _final(reference_run, EPOCH)
+    want = _final(trained_run, EPOCH)
     for i in range(7):
         out = tmp_path / f"run{i}"
         res = subprocess.run(
-            [*TRAIN, "--max-steps", str(EPOCH), "--out", str(out)], env=_env_threads(), capture_output=True, text=True
+            [*TRAIN, "--max-steps", str(EPOCH), "--out", str(out)], env=env_threads(), capture_output=True, text=True
         )
         assert res.returncode == 0, res.stderr[-2000:]
         _same(_final(out, EPOCH), want, f"fresh process {i + 1} of 7")
@@ -143,7 +100,7 @@ KILLS = [
 
 
 @pytest.mark.slow
-def test_sigkill_at_many_moments_then_resume_is_identical(tmp_path, reference_run):
+def test_sigkill_at_many_moments_then_resume_is_identical(tmp_path, trained_run):
     """Issue #15: one run killed by SIGKILL at each of the 10 moments of KILLS in turn (steps, checkpoint files,
     the manifest, validation, the sample grid, the last step), resumed after each; its final generator must
     equal the uninterrupted run's, bit for bit, and after every kill the manifest on disk is complete and
@@ -151,12 +108,12 @@ def test_sigkill_at_many_moments_then_resume_is_identical(tmp_path, reference_ru
     out = tmp_path / "run"
     for kind, what in KILLS:
         if kind == "step":
-            _kill_after_step(out, what, _env_threads(), delay=0.05 if what == STEPS - 1 else 0.3)
+            _kill_after_step(out, what, env_threads(), delay=0.05 if what == STEPS - 1 else 0.3)
         else:
             resume = ["--resume"] if (out / "manifest.json").exists() else []
             res = subprocess.run(
                 [*TRAIN, "--max-steps", str(STEPS), "--out", str(out), *resume],
-                env=_env_threads(EMUBENCH_FAILPOINT=what),
+                env=env_threads(EMUBENCH_FAILPOINT=what),
                 capture_output=True,
                 text=True,
             )
@@ -169,10 +126,10 @@ def test_sigkill_at_many_moments_then_resume_is_identical(tmp_path, reference_ru
         [*TRAIN, "--max-steps", str(STEPS), "--out", str(out), "--resume"],
         capture_output=True,
         text=True,
-        env=_env_threads(),
+        env=env_threads(),
     )
     assert res.returncode == 0, res.stderr
-    _same(_final(out), _final(reference_run), "the run killed at every moment")
+    _same(_final(out), _final(trained_run), "the run killed at every moment")
 
 
 @pytest.mark.slow
