@@ -256,8 +256,9 @@ class ScatteringMetric(FeatureMetric):
     )
     headline = ("s1-chi2-dof", "s21-chi2-dof")
     plots = (Plot("scattering coefficients", ("s1", "s21"), "j (s1) · pair (j1, j2) (s21)", "s1 (κ) · s2/s1"),)
-    # Opt-in (--metric scattering) until the shipped reports and the false-positive and sensitivity tables are
-    # measured with it: a default metric adds verdicts, which changes every other verdict's rate.
+    # Opt-in (--metric scattering), like the bispectrum and minima: a default metric adds verdicts, which changes
+    # every other verdict's rate and so every shipped report and table; its own rates are measured opt-in
+    # (docs/validation.md). It is also the costliest statistic (docs/statistics.md).
     default = False
     L = 8
 
