@@ -27,8 +27,8 @@ def test_shapes_and_order_of_the_paths():
 
 
 def test_passes_of_any_size_give_the_same_bits(monkeypatch):
-    """The maps go through the transform a few at a time (a CPU cache-sized pass); how many is a matter of speed
-    only: one map a pass, the default and all seven at once give identical coefficients and paths."""
+    """The maps go through the transform a few at a time (passes of bounded memory); how many is a matter of
+    speed only: one map a pass, the default and all seven at once give identical coefficients and paths."""
     from emubench.stats import scattering
 
     maps = gaussian_field(7, 32, seed=4)

@@ -35,7 +35,7 @@ import torch
 from ._backend import as_maps, out
 
 # Elements of the largest intermediate (the first scale's second-order products) per pass. On the CPU a pass of
-# 2^21 (32 MB complex128: 3 maps of 64²) runs 3× faster than one of 2^24: larger passes spent as much time in
+# 2^21 (32 MB complex128: 3 maps of 64²) runs 2–3× faster than one of 2^24: larger passes spent as much time in
 # the kernel, faulting in fresh pages for each temporary, as in the arithmetic. Results are the same bits.
 CHUNK_ELEMENTS = 1 << 21
 GPU_CHUNK_ELEMENTS = 1 << 24  # a GPU wants large batches (not measured on one)
