@@ -71,7 +71,7 @@ def test_equal_to_gudhi_on_16_maps_of_the_default_dataset(small_maps):
 
 
 def test_maps_wholly_in_the_set_beside_others_count_as_one_region(small_maps):
-    """Maps entirely above a threshold are counted without labelling (β0 = 1, β1 = 0); in a stack that mixes them
+    """Maps entirely above a threshold are one region without holes (β0 = 1, β1 = 0); in a stack that mixes them
     with other maps every map gets what it gets alone."""
     maps = small_maps[:6].astype(np.float64).copy()
     maps[[1, 4]] = maps[[1, 4]] - maps[[1, 4]].min() + 1.0  # wholly above 0.5
@@ -80,3 +80,33 @@ def test_maps_wholly_in_the_set_beside_others_count_as_one_region(small_maps):
     alone = [betti_numbers(m, thresholds) for m in maps]
     assert np.array_equal(b0, np.stack([a[1] for a in alone])) and np.array_equal(b1, np.stack([a[2] for a in alone]))
     assert np.all(b0[[1, 4], 2] == 1) and np.all(b1[[1, 4], 2] == 0) and np.all(b0[[0, 2, 3, 5], 1] > 1)
+
+
+def _labelled(m: np.ndarray, level: float) -> tuple[int, int]:
+    """(β0, β1) of {m ≥ level} the slow way: 8-connected labelling, and χ = V − E + F counted square by square."""
+    from scipy import ndimage
+
+    mask = m >= level
+    b0 = ndimage.label(mask, structure=np.ones((3, 3)))[1]
+    rows, cols = np.nonzero(mask)
+    vertices = {(r + dr, c + dc) for r, c in zip(rows, cols) for dr in (0, 1) for dc in (0, 1)}
+    edges = {e for r, c in zip(rows, cols) for e in (("h", r, c), ("h", r + 1, c), ("v", r, c), ("v", r, c + 1))}
+    return b0, b0 - (len(vertices) - len(edges) + len(rows))
+
+
+def test_every_arrangement_of_neighbours_against_labelling():
+    """Maps of 3 values on 12 × 12 pixels hold every arrangement of a pixel's neighbours many times over (and ties,
+    NaN and plateaus): the sweep's counts equal labelling each excursion set, in one thread and in two."""
+    rng = np.random.default_rng(0)
+    maps = rng.integers(0, 3, size=(200, 12, 12)).astype(np.float64)
+    maps[rng.random(maps.shape) < 0.02] = np.nan  # never in the set
+    levels = np.array([0.5, 1.0, 1.5, 2.0])
+    expected = np.array([[_labelled(m, t) for t in levels] for m in maps])  # (200, 4, 2)
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            _, b0, b1 = betti_numbers(maps, levels)
+            assert np.array_equal(np.stack([b0, b1], -1), expected), threads
+    finally:
+        torch.set_num_threads(before)

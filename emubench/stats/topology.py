@@ -5,53 +5,131 @@ Conventions (those of gudhi's ``CubicalComplex(top_dimensional_cells=−κ)``, t
 superlevel filtration of κ): the excursion set at threshold t is the union of the closed unit squares of the
 pixels with κ ≥ t. Two such pixels that share only a corner are connected (8-connectivity of the set); a hole
 is a bounded region of the complement, whose pixels connect through edges only (4-connectivity); the map's
-border bounds nothing, so a region of the complement that reaches the border is no hole. β0 is counted by
-labelling the set (``scipy.ndimage.label``, every map of a chunk at once); β1 = β0 − χ with χ = V − E + F the
-Euler characteristic of the squares, counted exactly from the pixels, their edges and corners.
+border bounds nothing, so a region of the complement that reaches the border is no hole. β1 = β0 − χ, with
+χ = V − E + F the Euler characteristic of the squares.
 
-Computed on the CPU (numpy and scipy; maps on a GPU are copied): labelling has no batched torch counterpart.
+How: one sweep per map for every threshold at once, from the highest down (the superlevel filtration, cut at
+the thresholds). Each pixel is added to the set when the sweep passes below its value; a union-find forest
+over the pixels counts the regions (β0), and the pixel's eight neighbours already in the set give, from a
+table of their 256 arrangements, how χ changes (its new edges and corners) and which neighbours it must be
+joined to (one per group of neighbours that touch each other, so one join for most pixels). The counts are
+read off each time the sweep reaches a threshold. This costs one pass over the pixels whatever the number of
+thresholds, where labelling each excursion set again costs one pass per threshold (≈5× slower at the metric's
+13). Compiled with numba, on the CPU (maps on a GPU are copied), one block of maps per torch thread.
 """
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numba
 import numpy as np
 import torch
 
 from ._backend import as_maps, out
 
-CHUNK_PIXELS = 1 << 22  # pixels labelled per call: 1,024 maps of 64² (4 MiB of int32 labels per threshold)
-_IN_PLANE = np.zeros((3, 3, 3), dtype=bool)
-_IN_PLANE[1] = True  # 8-connectivity within each map, none across maps of a stack
+# A pixel's eight neighbours in order around it, (row, column) offsets: each touches the next, and each edge
+# neighbour (N, E, S, W) also touches the edge neighbours on either side of it (N with E and W, …).
+RING = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
 
 
-def euler_characteristic(mask: np.ndarray) -> np.ndarray:
-    """χ = V − E + F of the union of the closed unit squares of the True pixels of mask (n, H, W) bool; (n,)."""
-    m = np.pad(mask, ((0, 0), (1, 1), (1, 1)))  # (n, H+2, W+2): no square outside the map
-    count = lambda a: np.count_nonzero(a, axis=(1, 2)).astype(np.int64)  # noqa: E731
-    faces = count(mask)
-    # an edge is in the union when a square on either side of it is; a corner when any of its four squares is
-    edges = count(m[:, :-1, 1:-1] | m[:, 1:, 1:-1]) + count(m[:, 1:-1, :-1] | m[:, 1:-1, 1:])
-    vertices = count(m[:, :-1, :-1] | m[:, :-1, 1:] | m[:, 1:, :-1] | m[:, 1:, 1:])
-    return vertices - edges + faces
+@functools.cache
+def ring_tables() -> tuple[np.ndarray, np.ndarray]:
+    """For each arrangement (bit i set: RING[i] is in the set; 256 of them) of a pixel's neighbours, when the
+    pixel joins the set: (Δχ (256,) int64, the neighbours to join it to (256, 4) int64: RING indices, one per
+    group of neighbours that touch each other, −1 after the last)."""
+    delta_chi = np.zeros(256, dtype=np.int64)
+    joins = np.full((256, 4), -1, dtype=np.int64)
+    for arrangement in range(256):
+        on = [(arrangement >> i) & 1 for i in range(8)]
+        nw, n, ne, e, se, s, sw, w = on
+        # the pixel's square adds 1 face, the edges no neighbour square has yet (4 − edge neighbours), and the
+        # corners none of the three other squares around them has
+        corners = (1 - (n | w | nw)) + (1 - (n | e | ne)) + (1 - (s | w | sw)) + (1 - (s | e | se))
+        delta_chi[arrangement] = 1 - (4 - (n + e + s + w)) + corners
+        group = list(range(8))
+
+        def root(i: int, group: list[int] = group) -> int:
+            while group[i] != i:
+                i = group[i]
+            return i
+
+        for i in range(8):
+            for k in range(i + 1, 8):
+                touching = max(abs(RING[i][0] - RING[k][0]), abs(RING[i][1] - RING[k][1])) <= 1
+                if on[i] and on[k] and touching:
+                    group[root(k)] = root(i)
+        firsts = [i for i in range(8) if on[i] and all(root(i) != root(k) for k in range(i))]
+        joins[arrangement, : len(firsts)] = firsts
+    return delta_chi, joins
 
 
-def components(mask: np.ndarray) -> np.ndarray:
-    """β0: the number of 8-connected regions of True pixels in each map of mask (n, H, W) bool; (n,) int64.
+@numba.njit(cache=True, nogil=True, inline="always")
+def _find(parent: np.ndarray, p: int) -> int:
+    while parent[p] != p:
+        parent[p] = parent[parent[p]]  # path halving
+        p = parent[p]
+    return p
 
-    One ``scipy.ndimage.label`` call per chunk of maps: labels run in raster order over the stack, so a map's
-    regions hold the labels after the largest of the maps before it."""
-    from scipy import ndimage
 
-    counts = np.empty(len(mask), dtype=np.int64)
-    step = max(1, CHUNK_PIXELS // (mask.shape[1] * mask.shape[2]))
-    for s in range(0, len(mask), step):
-        labels, _ = ndimage.label(mask[s : s + step], structure=_IN_PLANE)
-        last = labels.reshape(len(labels), -1).max(1)  # 0 for a map with no region
-        before = np.maximum.accumulate(np.concatenate([[0], last[:-1]]))
-        counts[s : s + step] = np.where(last > 0, last - before, 0)
-    return counts
+@numba.njit(cache=True, nogil=True)
+def _sweep(x, levels, delta_chi, joins, b0, b1):  # pragma: no cover (compiled)
+    """β0 and β1 of maps x (n, H, W) float64 at levels (T,) increasing, into b0 and b1 (n, T) float64.
+
+    Pixels live on a grid padded by one empty pixel a side, so no neighbour needs a bounds check."""
+    n, rows, cols = x.shape
+    nlev, width = len(levels), cols + 2
+    ring = np.array([dr * width + dc for dr, dc in RING])
+    count = np.empty(nlev + 1, np.int64)  # pixels per band: band k holds levels[k−1] ≤ κ < levels[k]
+    band = np.empty(rows * cols, np.int32)
+    order = np.empty(rows * cols, np.int32)  # padded indices of the pixels in the set, highest band first
+    parent = np.empty((rows + 2) * width, np.int32)
+    inside = np.zeros((rows + 2) * width, np.uint8)
+    for m in range(n):
+        flat = x[m].ravel()
+        count[:] = 0
+        for p in range(rows * cols):
+            k = 0
+            for t in range(nlev):  # NaN is above no level: never in the set
+                k += levels[t] <= flat[p]
+            band[p] = k
+            count[k] += 1
+        start, at = np.empty(nlev + 1, np.int64), 0
+        for k in range(nlev, 0, -1):
+            start[k], at = at, at + count[k]
+        for p in range(rows * cols):
+            k = band[p]
+            if k > 0:
+                order[start[k]] = p + width + 1 + 2 * (p // cols)
+                start[k] += 1
+        inside[:] = 0
+        regions, chi, i = 0, 0, 0
+        for k in range(nlev, 0, -1):  # the sweep: add band k, then read off level k − 1
+            for _ in range(count[k]):
+                a = order[i]
+                i += 1
+                arrangement = 0
+                for r in range(8):
+                    arrangement |= np.int64(inside[a + ring[r]]) << r
+                parent[a], inside[a] = a, 1
+                chi += delta_chi[arrangement]
+                regions += 1
+                root = a
+                for g in range(4):
+                    if joins[arrangement, g] < 0:
+                        break
+                    other = _find(parent, a + ring[joins[arrangement, g]])
+                    if other != root:
+                        # the pixel hangs from its first neighbour's root, which then takes in the others': trees
+                        # stay shallow (hanging each old root from the new pixel makes a chain of the sweep)
+                        if root == a:
+                            parent[a] = root = other
+                        else:
+                            parent[other] = root
+                        regions -= 1
+            b0[m, k - 1], b1[m, k - 1] = regions, regions - chi
 
 
 def betti_numbers(maps: Any, thresholds: Any) -> tuple[Any, Any, Any]:
@@ -64,17 +142,17 @@ def betti_numbers(maps: Any, thresholds: Any) -> tuple[Any, Any, Any]:
     if levels.ndim != 1 or np.any(np.diff(levels) <= 0) or not np.all(np.isfinite(levels)):
         raise ValueError("thresholds must be a strictly increasing 1-D sequence of finite values")
     x = t.cpu().numpy()
-    b0 = np.empty((len(x), len(levels)))
-    b1 = np.empty_like(b0)
-    for k, level in enumerate(levels):
-        mask = x >= level
-        # a map that is all in the set is one region without holes: counted without labelling it, which costs as
-        # much for a full map as for any other (the metric's lowest thresholds are below every pixel of most maps)
-        partial = ~mask.all(axis=(1, 2))
-        b0[:, k], b1[:, k] = 1, 0
-        if partial.any():
-            m = mask if partial.all() else mask[partial]
-            b0[partial, k] = components(m)
-            b1[partial, k] = b0[partial, k] - euler_characteristic(m)
+    b0, b1 = np.zeros((len(x), len(levels))), np.zeros((len(x), len(levels)))
+    delta_chi, joins = ring_tables()
+    if len(x) == 0:
+        return levels, *(out(torch.from_numpy(a).to(t.device), is_numpy, single) for a in (b0, b1))
+    # the compiled sweep releases the GIL: a block of maps per thread, as many threads as torch uses
+    blocks = np.array_split(np.arange(len(x)), max(1, min(torch.get_num_threads(), len(x))))
+    run = lambda idx: _sweep(x[idx[0] : idx[-1] + 1], levels, delta_chi, joins, b0[idx[0] :], b1[idx[0] :])  # noqa: E731
+    if len(blocks) == 1:
+        run(blocks[0])
+    else:
+        with ThreadPoolExecutor(len(blocks)) as pool:
+            list(pool.map(run, blocks))
     to = lambda a: out(torch.from_numpy(a).to(t.device), is_numpy, single)  # noqa: E731
     return levels, to(b0), to(b1)
