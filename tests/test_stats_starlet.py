@@ -75,21 +75,83 @@ def test_a_subset_of_kinds_equals_the_full_computation():
 @pytest.mark.parametrize("edges", [np.linspace(-6.0, 8.0, 281), np.array([-3.0, -1.0, 0.0, 0.5, 2.0, 5.0])])
 def test_bin_columns_equal_a_binary_search_at_and_next_to_every_edge(edges):
     """Bins by arithmetic (evenly spaced edges) or binary search (others) put every value where numpy.histogram
-    does: edges[i] <= v < edges[i+1], the last bin closed above; below, above and NaN in the outer columns."""
-    import torch
+    does: edges[i] <= v < edges[i+1], the last bin closed above; below, above and NaN in the outer columns. The
+    statistics' own loop estimates columns apart from ``_column``: its ℓ1 sums must bin the same way."""
+    from emubench.stats.wavelets import bin_columns, binning
 
-    from emubench.stats.wavelets import _Columns
-
-    e = torch.as_tensor(edges)
-    at = torch.cat([e, torch.nextafter(e, e + 1), torch.nextafter(e, e - 1)])
+    at = np.concatenate([edges, np.nextafter(edges, edges + 1), np.nextafter(edges, edges - 1)])
     rng = np.random.default_rng(0)
-    values = torch.cat([at, torch.as_tensor(rng.uniform(-8, 10, 100_000)), torch.tensor([np.nan, np.inf, -np.inf])])
-    got = _Columns(e)(values[None])[0].numpy()
-    v = values.numpy()
+    v = np.concatenate([at, rng.uniform(-8, 10, 100_000), [np.nan, np.inf, -np.inf]])
+    got = bin_columns(v, edges)
     want = np.searchsorted(edges, v, side="right")  # edges <= v: 0 below, len(edges) above the last
     want[v == edges[-1]] = len(edges) - 1
     want[np.isnan(v)] = len(edges)
     assert np.array_equal(got, want)
     counts = np.bincount(got, minlength=len(edges) + 1)[1:-1]
     assert np.array_equal(counts, np.histogram(v[np.isfinite(v)], edges)[0])
-    assert _Columns(e).arithmetic == (len(edges) == 281)
+    assert binning(edges)[1] == (len(edges) == 281)  # arithmetic on the even grid only
+
+
+def test_l1_sums_bin_as_bin_columns_on_edges_and_off():
+    """The statistics' loop estimates each pixel's column on its own (vectorised): its ℓ1 sums equal numpy's
+    bincount of |S| over ``bin_columns`` of the transform's planes, to the bit, on the even grid and off it, with
+    the map quantised so that many S fall on edges."""
+    from emubench.data.lognormal import generate
+    from emubench.stats.wavelets import bin_columns
+
+    m = np.round(generate(4, npix=64, seed=7).astype(np.float64) / 0.004) * 0.004
+    sigma = starlet(m, 3)[:, :3].std(axis=(0, 2, 3))
+    planes = starlet(m, 3)
+    for edges in (np.linspace(-6.0, 8.0, 281), np.array([-3.0, -1.0, 0.0, 0.5, 2.0, 5.0])):
+        _, got = starlet_statistics(m, 3, edges, sigma, kinds=("l1",))
+        for i in range(4):
+            for j in range(3):
+                snr = (planes[i, j] / sigma[j]).ravel()
+                want = np.bincount(bin_columns(snr, edges), weights=np.abs(snr), minlength=len(edges) + 1)
+                assert np.array_equal(got["l1"][i, j], want[1:-1]), (i, j)
+
+
+def test_threads_torch_input_and_nan():
+    """One thread or two give the same bits; torch in, torch out; a map with a NaN has no extrema (its shifted
+    map is NaN everywhere, as in lenspack) and its NaN pixels are in no ℓ1 bin, beside maps left as they were."""
+    import torch
+
+    from emubench.data.lognormal import generate
+
+    m = generate(5, npix=64, seed=6).astype(np.float64)
+    edges, sigma = np.linspace(-6, 8, 281), [0.01, 0.008, 0.006]
+    before = torch.get_num_threads()
+    try:
+        runs = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            runs.append(starlet_statistics(m, 3, edges, sigma)[1])
+    finally:
+        torch.set_num_threads(before)
+    assert all(np.array_equal(runs[0][k], runs[1][k]) for k in runs[0])
+    _, t = starlet_statistics(torch.as_tensor(m), 3, edges, sigma)
+    assert isinstance(t["l1"], torch.Tensor) and np.array_equal(t["peaks"].numpy(), runs[0]["peaks"])
+    bad = m.copy()
+    bad[2, 30, 30] = np.nan
+    _, got = starlet_statistics(bad, 3, edges, sigma)
+    assert got["peaks"][2].sum() == 0 and got["minima"][2].sum() == 0 and np.isfinite(got["l1"][2]).all()
+    for k in got:
+        assert np.array_equal(np.delete(got[k], 2, 0), np.delete(runs[0][k], 2, 0))
+
+
+def test_values_that_tie_once_shifted_are_no_peak():
+    """lenspack shifts S by its minimum before comparing neighbours: a pixel one ulp above its flat surroundings is
+    a peak of S but ties once 10⁶ is added, so it is none; the deep pixel that caused the shift is a minimum."""
+    from emubench.stats.wavelets import _extrema, binning
+
+    snr = np.ones((8, 8))
+    snr[3, 3] = np.nextafter(1.0, 2.0)
+    snr[6, 5] = -1e6
+    edges = np.array([-2e6, 0.0, 2.0])
+    peaks, minima = np.zeros(4), np.zeros(4)
+    _extrema(snr, snr.min(), snr.max(), binning(edges), np.empty((3, 8)), peaks, minima)
+    assert peaks.sum() == 0 and minima[1] == 1 and minima.sum() == 1
+    snr[6, 5] = 0.5  # a shallow minimum: now the shifted values differ too, and the pixel is a peak
+    peaks[:], minima[:] = 0, 0
+    _extrema(snr, snr.min(), snr.max(), binning(edges), np.empty((3, 8)), peaks, minima)
+    assert peaks[2] == 1 and minima[2] == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,20 @@ def fast_bf16(device: Any) -> bool:
         return True
     amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private in torch 2.x, hence guarded
     return device.type == "cpu" and bool(amx and amx())
+
+
+def by_blocks(run: Callable[[slice], None], n: int) -> None:
+    """Call ``run`` on contiguous blocks of range(n) (slices of maps), one block per torch thread, all at once:
+    compiled kernels (numba, nogil) that way use the threads torch is allowed (tests pin them to one)."""
+    k = max(1, min(torch.get_num_threads(), n))
+    bounds = [n * i // k for i in range(k + 1)]
+    blocks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    if len(blocks) <= 1:
+        for block in blocks:
+            run(block)
+        return
+    with ThreadPoolExecutor(len(blocks)) as pool:
+        list(pool.map(run, blocks))  # list(): a kernel's exception is raised here
 
 
 def to_tensor(x: Any) -> torch.Tensor:

@@ -21,14 +21,13 @@ thresholds, where labelling each excursion set again costs one pass per threshol
 from __future__ import annotations
 
 import functools
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numba
 import numpy as np
 import torch
 
-from ._backend import as_maps, out
+from ._backend import as_maps, by_blocks, out
 
 # A pixel's eight neighbours in order around it, (row, column) offsets: each touches the next, and each edge
 # neighbour (N, E, S, W) also touches the edge neighbours on either side of it (N with E and W, …).
@@ -144,15 +143,6 @@ def betti_numbers(maps: Any, thresholds: Any) -> tuple[Any, Any, Any]:
     x = t.cpu().numpy()
     b0, b1 = np.zeros((len(x), len(levels))), np.zeros((len(x), len(levels)))
     delta_chi, joins = ring_tables()
-    if len(x) == 0:
-        return levels, *(out(torch.from_numpy(a).to(t.device), is_numpy, single) for a in (b0, b1))
-    # the compiled sweep releases the GIL: a block of maps per thread, as many threads as torch uses
-    blocks = np.array_split(np.arange(len(x)), max(1, min(torch.get_num_threads(), len(x))))
-    run = lambda idx: _sweep(x[idx[0] : idx[-1] + 1], levels, delta_chi, joins, b0[idx[0] :], b1[idx[0] :])  # noqa: E731
-    if len(blocks) == 1:
-        run(blocks[0])
-    else:
-        with ThreadPoolExecutor(len(blocks)) as pool:
-            list(pool.map(run, blocks))
+    by_blocks(lambda b: _sweep(x[b], levels, delta_chi, joins, b0[b], b1[b]), len(x))
     to = lambda a: out(torch.from_numpy(a).to(t.device), is_numpy, single)  # noqa: E731
     return levels, to(b0), to(b1)
