@@ -1,9 +1,10 @@
 """Power spectrum + Minkowski functionals: our batched implementation vs the LensTools 1.2 per-map loop.
 
-Runs where LensTools is installed (tox -e lenstools). Issue size (EMUBENCH_BENCH_FULL=1): 1,024 maps of 256².
-The issue asks for 5× (aim 10×); on this 2-core CPU 6.6–7.1× was measured over five runs (ours 0.86–0.92 s, LensTools
-5.9–6.2 s), and 5× is asserted. What is left of ours is float64 stencil arithmetic whose dozen temporaries do not fit
-in the L2 cache; 10× is not reached.
+Runs where LensTools is installed (tox -e lenstools, which sets EMUBENCH_BENCH_FULL=1: the issue's 1,024 maps of
+256²; 128 maps otherwise). The issue asks for 5× (aim 10×); on this 2-core CPU 6.6–7.1× was measured over five runs
+(ours 0.86–0.92 s, LensTools 5.9–6.2 s), and 5× is asserted at the issue's size only, like every ratio: at 128 maps
+the ratio moved between 4.6× and 5.8×. What is left of ours is float64 stencil arithmetic whose dozen temporaries do
+not fit in the L2 cache; 10× is not reached.
 """
 
 import numpy as np
@@ -42,4 +43,5 @@ def test_power_spectrum_and_minkowski_vs_lenstools_loop(benchmark):
         f"\npower spectrum + Minkowski: {ratio:.2f}x the LensTools loop ({len(maps)} maps of 256²: "
         f"{t_ours:.2f} s vs {t_theirs:.2f} s)"
     )
-    assert ratio >= 5.0
+    if FULL:
+        assert ratio >= 5.0
