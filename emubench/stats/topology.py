@@ -14,7 +14,7 @@ over the pixels counts the regions (β0), and the pixel's eight neighbours alrea
 table of their 256 arrangements, how χ changes (its new edges and corners) and which neighbours it must be
 joined to (one per group of neighbours that touch each other, so one join for most pixels). The counts are
 read off each time the sweep reaches a threshold. This costs one pass over the pixels whatever the number of
-thresholds, where labelling each excursion set again costs one pass per threshold (≈5× slower at the metric's
+thresholds, where labelling each excursion set again costs one pass per threshold (7–8× slower at the metric's
 13). Compiled with numba, on the CPU (maps on a GPU are copied), one block of maps per torch thread.
 """
 

@@ -151,7 +151,7 @@ def _extrema(snr, low, high, binning, top, peaks, minima):  # pragma: no cover (
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _statistics(x, sigma, binning, extrema, result):  # pragma: no cover (compiled)
-    """result (3, n, J, B + 2): ℓ1 sums, peak and minimum counts (the outer columns: below and above the
+    """result (n, 3, J, B + 2): ℓ1 sums, peak and minimum counts (the outer columns: below and above the
     edges) of maps x (n, H, W) at the J = len(sigma) scales; extrema: whether to find peaks and minima (the
     ℓ1 sums cost little beside them and are always made)."""
     edges, arithmetic, origin, scale = binning
@@ -165,7 +165,7 @@ def _statistics(x, sigma, binning, extrema, result):  # pragma: no cover (compil
         c[:] = x[m]
         for j in range(len(sigma)):
             _smooth(c, j, tmp, row, smoother)
-            l1 = result[0, m, j]
+            l1 = result[m, 0, j]
             low, high, nan = lanes[0], lanes[1], lanes[2]
             low[:], high[:], nan[:] = np.inf, -np.inf, 0
             for r in range(rows):
@@ -185,7 +185,7 @@ def _statistics(x, sigma, binning, extrema, result):  # pragma: no cover (compil
             if extrema:
                 # a NaN anywhere makes the shifted map NaN, so lenspack finds nothing: neither do we
                 lo, hi = (np.nan, np.nan) if nan.max() > 0 else (low.min(), high.max())
-                _extrema(snr, lo, hi, binning, top, result[1, m, j], result[2, m, j])
+                _extrema(snr, lo, hi, binning, top, result[m, 1, j], result[m, 2, j])
             c, smoother = smoother, c
 
 
@@ -245,11 +245,11 @@ def starlet_statistics(
         raise ValueError(f"sigma must hold {nscales} positive values (one per scale), got {sig.shape}")
     bins = binning(edges)
     x = t.cpu().numpy()
-    result = np.zeros((3, len(x), nscales, len(bins[0]) + 1))
+    result = np.zeros((len(x), 3, nscales, len(bins[0]) + 1))  # a block of maps is contiguous: one compiled type
     extrema = "peaks" in kinds or "minima" in kinds
-    by_blocks(lambda b: _statistics(x[b], sig, bins, extrema, result[:, b]), len(x))
+    by_blocks(lambda b: _statistics(x[b], sig, bins, extrema, result[b]), len(x))
     e = bins[0]
-    found = {kind: result[KINDS.index(kind), :, :, 1:-1] for kind in kinds}
+    found = {kind: result[:, KINDS.index(kind), :, 1:-1] for kind in kinds}
     as_out = lambda a: out(torch.from_numpy(np.ascontiguousarray(a)).to(t.device), is_numpy, single)  # noqa: E731
     return 0.5 * (e[:-1] + e[1:]), {k: as_out(v) for k, v in found.items()}
 
