@@ -31,7 +31,7 @@ import numba
 import numpy as np
 import torch
 
-from ._backend import as_maps, by_blocks, out
+from ._backend import as_maps, by_blocks, edges_tensor, midpoints, out
 
 B3 = (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16)
 KINDS = ("l1", "peaks", "minima")
@@ -79,6 +79,16 @@ def _transform(x, planes):  # pragma: no cover (compiled)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _estimate(v, origin, scale, nb):  # pragma: no cover (compiled)
+    """v's arithmetic column estimate q = (v − e0)·scale + 1 among B = nb evenly spaced bins, clamped half a
+    column outside them (NaN above), so int(q) is the floor; and whether q lies within EPS of an integer, where
+    only a binary search can tell the column (see ``_column``)."""
+    q = (v - origin) * scale + 1.0
+    q = min(max(q, 0.5), nb + 1.5) if q == q else nb + 1.5
+    return q, abs((q - np.int32(q)) - 0.5) > 0.5 - EPS
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _column(v, edges, arithmetic, origin, scale):  # pragma: no cover (compiled)
     """Where v falls among S/N bin edges (B + 1,): 1 + i for edges[i] <= v < edges[i+1], the last bin closed
     above (``numpy.histogram``); 0 below the first edge, B + 1 above the last and for NaN.
@@ -90,11 +100,9 @@ def _column(v, edges, arithmetic, origin, scale):  # pragma: no cover (compiled)
     take a binary search (tested against one for every value)."""
     nb = len(edges) - 1
     if arithmetic:
-        q = (v - origin) * scale + 1.0
-        q = min(max(q, 0.5), nb + 1.5) if q == q else nb + 1.5  # half a column outside: int() is the floor
-        k = int(q)
-        if abs((q - k) - 0.5) <= 0.5 - EPS:
-            return k
+        q, near = _estimate(v, origin, scale, nb)
+        if not near:
+            return int(q)
     if v != v:
         return nb + 1
     if v == edges[nb]:
@@ -173,10 +181,8 @@ def _statistics(x, sigma, binning, extrema, result):  # pragma: no cover (compil
                     v = (c[r, k] - smoother[r, k]) / sigma[j]
                     snr[r, k] = v
                     low[k], high[k], nan[k] = min(low[k], v), max(high[k], v), max(nan[k], v != v)
-                    q = (v - origin) * scale + 1.0
-                    q = min(max(q, 0.5), nb + 1.5) if q == q else nb + 1.5  # as ``_column`` does
-                    column[k] = np.int32(q)
-                    near[k] = not arithmetic or abs((q - column[k]) - 0.5) > 0.5 - EPS
+                    q, close = _estimate(v, origin, scale, nb)
+                    column[k], near[k] = np.int32(q), not arithmetic or close
                 for k in range(cols):  # each (map, bin) summed in pixel order
                     v, at = snr[r, k], column[k]
                     if near[k]:
@@ -210,9 +216,7 @@ def binning(edges: Any) -> tuple[np.ndarray, bool, float, float]:
 
     Arithmetic when the edges are evenly spaced: the computed column of every edge is then within EPS/10 of its
     integer."""
-    e = np.asarray(edges.cpu() if isinstance(edges, torch.Tensor) else edges, dtype=np.float64)
-    if e.ndim != 1 or len(e) < 2 or not np.all(e[1:] > e[:-1]):
-        raise ValueError("bin edges must be a strictly increasing 1-D sequence of at least 2 values")
+    e = edges_tensor(edges, torch.empty(0)).numpy()  # float64, checked strictly increasing
     origin = e[0]
     with np.errstate(over="ignore", divide="ignore"):
         scale = np.float64(len(e) - 1) / (e[-1] - e[0])
@@ -248,10 +252,9 @@ def starlet_statistics(
     result = np.zeros((len(x), 3, nscales, len(bins[0]) + 1))  # a block of maps is contiguous: one compiled type
     extrema = "peaks" in kinds or "minima" in kinds
     by_blocks(lambda b: _statistics(x[b], sig, bins, extrema, result[b]), len(x))
-    e = bins[0]
     found = {kind: result[:, KINDS.index(kind), :, 1:-1] for kind in kinds}
     as_out = lambda a: out(torch.from_numpy(np.ascontiguousarray(a)).to(t.device), is_numpy, single)  # noqa: E731
-    return 0.5 * (e[:-1] + e[1:]), {k: as_out(v) for k, v in found.items()}
+    return midpoints(torch.from_numpy(bins[0])), {k: as_out(v) for k, v in found.items()}
 
 
 def starlet_l1_norm(maps: Any, nscales: int, edges: Any, sigma: Any):
